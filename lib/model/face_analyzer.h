@@ -1,0 +1,66 @@
+#ifndef FERSERVE_LIB_MODEL_FACE_ANALYZER_H_
+#define FERSERVE_LIB_MODEL_FACE_ANALYZER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/model/face_detector.h"
+#include "lib/model/face_types.h"
+#include "lib/vision/image.h"
+
+namespace fer {
+
+struct FaceAnalyzerConfig {
+  std::string model_dir;                    // face-api's package/model folder
+  std::string detector = "ssd_mobilenetv1";  // or "tiny_face_detector"
+  ModelDevice device;
+};
+
+struct AnalyzeOptions {
+  DetectOptions detect;
+  bool with_features = true;
+};
+
+// Output of the backbone + expression head for a batch of face crops.
+struct BackboneOutput {
+  int batch = 0;
+  std::vector<float> probabilities;  // batch x labels().size(), row-major
+  std::vector<float> features;       // batch x feature_dim(), row-major
+};
+
+// The face-api pipeline, identical to face-api's
+// detectAllFaces(...).withFaceLandmarks().withFaceExpressions():
+// detect -> crop each detection -> 68 landmarks -> aligned box from the
+// landmarks -> crop -> 256-d features -> expression head (softmax).
+// Thread-safe.
+class FaceAnalyzer {
+ public:
+  static absl::StatusOr<std::unique_ptr<FaceAnalyzer>> Load(const FaceAnalyzerConfig& config);
+  virtual ~FaceAnalyzer() = default;
+
+  // All faces in the image, highest detector score first.
+  virtual absl::StatusOr<std::vector<FaceAnalysis>> Analyze(const RgbImage& image,
+                                                            const AnalyzeOptions& options) = 0;
+
+  // The backbone and head alone on face crops of any size (each padded to a
+  // square and resized to input_size() as face-api does), as one batch.
+  virtual absl::StatusOr<BackboneOutput> RunBackbone(const std::vector<RgbImage>& crops) = 0;
+
+  // Expression head alone on feature vectors (batch x feature_dim()):
+  // probabilities batch x labels().size(). Used after personalization.
+  virtual absl::StatusOr<std::vector<float>> Classify(const std::vector<float>& features,
+                                                      int batch) = 0;
+
+  virtual const std::vector<std::string>& labels() const = 0;
+  virtual int feature_dim() const = 0;
+  virtual int input_size() const = 0;
+  virtual std::string backbone_id() const = 0;
+  virtual std::string detector_name() const = 0;
+  virtual std::string device_name() const = 0;
+};
+
+}  // namespace fer
+
+#endif  // FERSERVE_LIB_MODEL_FACE_ANALYZER_H_

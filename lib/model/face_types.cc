@@ -1,0 +1,17 @@
+#include "lib/model/face_types.h"
+
+#include <algorithm>
+
+namespace fer {
+
+float IoU(const Box& a, const Box& b) {
+  const float x0 = std::max(a.x, b.x);
+  const float y0 = std::max(a.y, b.y);
+  const float x1 = std::min(a.x + a.width, b.x + b.width);
+  const float y1 = std::min(a.y + a.height, b.y + b.height);
+  const float inter = std::max(0.f, x1 - x0) * std::max(0.f, y1 - y0);
+  const float uni = a.area() + b.area() - inter;
+  return uni > 0 ? inter / uni : 0.f;
+}
+
+}  // namespace fer

@@ -1,0 +1,49 @@
+#ifndef FERSERVE_LIB_MODEL_FACE_TYPES_H_
+#define FERSERVE_LIB_MODEL_FACE_TYPES_H_
+
+#include <string>
+#include <vector>
+
+namespace fer {
+
+// An axis-aligned box in image pixels (origin top-left).
+struct Box {
+  float x = 0;
+  float y = 0;
+  float width = 0;
+  float height = 0;
+
+  float area() const { return width * height; }
+};
+
+struct Point {
+  float x = 0;
+  float y = 0;
+};
+
+// Intersection over union of two boxes, 0 when either is empty.
+float IoU(const Box& a, const Box& b);
+
+// One face found by a detector.
+struct FaceDetection {
+  Box box;
+  float score = 0;  // detector confidence in [0, 1]
+};
+
+// Everything the models say about one face.
+struct FaceAnalysis {
+  FaceDetection detection;
+  std::vector<Point> landmarks;       // 68 points, image pixels
+  Box aligned_box;                    // box derived from landmarks (face-api's alignedRect)
+  std::vector<float> probabilities;   // one per label, softmax
+  std::vector<float> features;        // backbone feature vector (256-d for face-api)
+};
+
+// Where models run: "cpu", "cuda" or "cuda:N".
+struct ModelDevice {
+  std::string name = "cpu";
+};
+
+}  // namespace fer
+
+#endif  // FERSERVE_LIB_MODEL_FACE_TYPES_H_
