@@ -13,7 +13,7 @@
 namespace fer {
 
 struct FaceAnalyzerConfig {
-  std::string model_dir;                    // face-api's package/model folder
+  std::string model_dir;                     // face-api's package/model folder
   std::string detector = "ssd_mobilenetv1";  // or "tiny_face_detector"
   ModelDevice device;
 };

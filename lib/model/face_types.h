@@ -33,10 +33,10 @@ struct FaceDetection {
 // Everything the models say about one face.
 struct FaceAnalysis {
   FaceDetection detection;
-  std::vector<Point> landmarks;       // 68 points, image pixels
-  Box aligned_box;                    // box derived from landmarks (face-api's alignedRect)
-  std::vector<float> probabilities;   // one per label, softmax
-  std::vector<float> features;        // backbone feature vector (256-d for face-api)
+  std::vector<Point> landmarks;      // 68 points, image pixels
+  Box aligned_box;                   // box derived from landmarks (face-api's alignedRect)
+  std::vector<float> probabilities;  // one per label, softmax
+  std::vector<float> features;       // backbone feature vector (256-d for face-api)
 };
 
 // Where models run: "cpu", "cuda" or "cuda:N".
