@@ -1,0 +1,125 @@
+#include "lib/metrics/metrics_endpoint.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace fer {
+namespace {
+
+void SendAll(int fd, absl::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n <= 0) return;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+void Respond(int fd, const char* status, const char* type, absl::string_view body) {
+  SendAll(fd, absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ", type,
+                           "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n"));
+  SendAll(fd, body);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
+    const std::string& host, int port, std::function<std::string()> render) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(*v4);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(*v6);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics host '", host, "' is not an IP address literal"));
+  }
+  if (port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("metrics port ", port, " is out of range"));
+  }
+  const int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(fd, 16) != 0) {
+    const std::string error = std::strerror(errno);
+    close(fd);
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for metrics on ", host, ":", port, ": ", error));
+  }
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int bound = ntohs(addr.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
+  return std::unique_ptr<MetricsEndpoint>(new MetricsEndpoint(fd, bound, std::move(render)));
+}
+
+MetricsEndpoint::MetricsEndpoint(int fd, int port, std::function<std::string()> render)
+    : fd_(fd), port_(port), render_(std::move(render)), thread_([this] { Serve(); }) {}
+
+MetricsEndpoint::~MetricsEndpoint() {
+  stop_ = true;
+  shutdown(fd_, SHUT_RDWR);
+  thread_.join();
+  close(fd_);
+}
+
+void MetricsEndpoint::Serve() {
+  while (!stop_) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    timeval timeout{5, 0};
+    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+    Handle(client);
+    close(client);
+  }
+}
+
+void MetricsEndpoint::Handle(int client) {
+  // Read the request head (bounded); only the request line matters.
+  std::string head;
+  char buffer[2048];
+  while (head.find("\r\n\r\n") == std::string::npos && head.size() < 16384) {
+    const ssize_t n = recv(client, buffer, sizeof(buffer), 0);
+    if (n <= 0) break;
+    head.append(buffer, static_cast<size_t>(n));
+  }
+  const absl::string_view line = absl::string_view(head).substr(0, head.find("\r\n"));
+  const size_t sp1 = line.find(' ');
+  const size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp1 == absl::string_view::npos || sp2 == absl::string_view::npos) {
+    Respond(client, "400 Bad Request", "text/plain", "bad request\n");
+    return;
+  }
+  const absl::string_view method = line.substr(0, sp1);
+  absl::string_view path = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  path = path.substr(0, path.find('?'));
+  if (method != "GET" && method != "HEAD") {
+    Respond(client, "405 Method Not Allowed", "text/plain", "only GET\n");
+  } else if (path == "/metrics") {
+    Respond(client, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
+            method == "HEAD" ? "" : render_());
+  } else if (path == "/") {
+    Respond(client, "200 OK", "text/plain", "ferserve: metrics at /metrics\n");
+  } else {
+    Respond(client, "404 Not Found", "text/plain", "not found\n");
+  }
+}
+
+}  // namespace fer

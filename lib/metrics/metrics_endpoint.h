@@ -1,0 +1,43 @@
+#ifndef FERSERVE_LIB_METRICS_METRICS_ENDPOINT_H_
+#define FERSERVE_LIB_METRICS_METRICS_ENDPOINT_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+
+namespace fer {
+
+// A minimal HTTP/1.1 server for Prometheus scrapes: GET /metrics answers
+// with the text that `render` returns (exposition format 0.0.4), GET /
+// with a pointer to /metrics, anything else 404/405. One connection at a
+// time, each bounded by a 5 s socket timeout; runs until destroyed.
+// (prometheus-cpp's civetweb exposer cannot start in a process that also
+// loads Debian's LibTorch, hence this.)
+class MetricsEndpoint {
+ public:
+  // `host` is an IPv4/IPv6 literal or "0.0.0.0"/"::"; port 0 picks a free one.
+  static absl::StatusOr<std::unique_ptr<MetricsEndpoint>> Start(
+      const std::string& host, int port, std::function<std::string()> render);
+  ~MetricsEndpoint();
+
+  int port() const { return port_; }
+
+ private:
+  MetricsEndpoint(int fd, int port, std::function<std::string()> render);
+  void Serve();
+  void Handle(int client);
+
+  int fd_;
+  int port_;
+  std::function<std::string()> render_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace fer
+
+#endif  // FERSERVE_LIB_METRICS_METRICS_ENDPOINT_H_

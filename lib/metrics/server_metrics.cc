@@ -1,0 +1,121 @@
+#include "lib/metrics/server_metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <vector>
+
+namespace fer {
+namespace {
+
+const char* StageName(FrameStage stage) {
+  switch (stage) {
+    case FrameStage::kQueue:
+      return "queue";
+    case FrameStage::kDecode:
+      return "decode";
+    case FrameStage::kDetection:
+      return "detection";
+    case FrameStage::kBackbone:
+      return "backbone";
+    case FrameStage::kTotal:
+      return "total";
+  }
+  return "unknown";
+}
+
+// 100 us .. ~6.5 s, doubling.
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  prometheus::Histogram::BucketBoundaries b;
+  for (double v = 1e-4; v < 7; v *= 2) b.push_back(v);
+  return b;
+}
+
+}  // namespace
+
+ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  requests_ = &prometheus::BuildCounter()
+                   .Name("ferserve_requests_total")
+                   .Help("Finished RPCs by method and gRPC status code.")
+                   .Register(*registry_);
+  rejected_frames_ = &prometheus::BuildCounter()
+                          .Name("ferserve_rejected_frames_total")
+                          .Help("Frames answered with an error, by reason.")
+                          .Register(*registry_);
+  model_info_ = &prometheus::BuildGauge()
+                     .Name("ferserve_model_info")
+                     .Help("Served model; the value is always 1.")
+                     .Register(*registry_);
+  auto& stages = prometheus::BuildHistogram()
+                     .Name("ferserve_frame_stage_duration_seconds")
+                     .Help("Time spent per frame in each serving stage.")
+                     .Register(*registry_);
+  for (FrameStage s : {FrameStage::kQueue, FrameStage::kDecode, FrameStage::kDetection,
+                       FrameStage::kBackbone, FrameStage::kTotal}) {
+    stages_[static_cast<int>(s)] = &stages.Add({{"stage", StageName(s)}}, LatencyBuckets());
+  }
+  frames_ = &prometheus::BuildCounter()
+                 .Name("ferserve_frames_total")
+                 .Help("Frames processed.")
+                 .Register(*registry_)
+                 .Add({});
+  faces_ = &prometheus::BuildCounter()
+                .Name("ferserve_faces_total")
+                .Help("Faces analyzed.")
+                .Register(*registry_)
+                .Add({});
+  inflight_streams_ = &prometheus::BuildGauge()
+                           .Name("ferserve_inflight_streams")
+                           .Help("Streaming RPCs currently open.")
+                           .Register(*registry_)
+                           .Add({});
+  serving_ = &prometheus::BuildGauge()
+                  .Name("ferserve_serving")
+                  .Help("1 while the server accepts new work, 0 while draining.")
+                  .Register(*registry_)
+                  .Add({});
+}
+
+ServerMetrics::~ServerMetrics() = default;
+
+void ServerMetrics::RecordRequest(const std::string& rpc, const std::string& code) {
+  requests_->Add({{"rpc", rpc}, {"code", code}}).Increment();
+}
+
+void ServerMetrics::ObserveStage(FrameStage stage, double seconds) {
+  stages_[static_cast<int>(stage)]->Observe(seconds);
+}
+
+void ServerMetrics::AddFrames(int frames, int faces) {
+  frames_->Increment(frames);
+  faces_->Increment(faces);
+}
+
+void ServerMetrics::AddRejectedFrame(const std::string& reason) {
+  rejected_frames_->Add({{"reason", reason}}).Increment();
+}
+
+void ServerMetrics::StreamStarted() { inflight_streams_->Increment(); }
+void ServerMetrics::StreamEnded() { inflight_streams_->Decrement(); }
+
+void ServerMetrics::SetModelInfo(const ModelInfoLabels& info) {
+  model_info_
+      ->Add({{"backbone", info.backbone},
+             {"detector", info.detector},
+             {"device", info.device},
+             {"feature_dim", std::to_string(info.feature_dim)},
+             {"labels", std::to_string(info.labels)}})
+      .Set(1);
+}
+
+void ServerMetrics::SetServing(bool serving) { serving_->Set(serving ? 1 : 0); }
+
+std::string ServerMetrics::Serialize() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace fer

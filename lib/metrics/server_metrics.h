@@ -1,0 +1,70 @@
+#ifndef FERSERVE_LIB_METRICS_SERVER_METRICS_H_
+#define FERSERVE_LIB_METRICS_SERVER_METRICS_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace fer {
+
+// Stages of serving one frame, each with a latency histogram.
+enum class FrameStage { kQueue, kDecode, kDetection, kBackbone, kTotal };
+
+// Descriptive labels of the served model, exported as ferserve_model_info.
+struct ModelInfoLabels {
+  std::string backbone;
+  std::string detector;
+  std::string device;
+  int feature_dim = 0;
+  int labels = 0;
+};
+
+// ferserve's Prometheus metrics. All names follow Prometheus conventions
+// (base units, _total counters, _seconds histograms) and pass
+// `promtool check metrics`. Thread-safe.
+class ServerMetrics {
+ public:
+  ServerMetrics();
+  ~ServerMetrics();
+
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+
+  // One finished RPC, by method name and gRPC status code name ("OK", ...).
+  void RecordRequest(const std::string& rpc, const std::string& code);
+  void ObserveStage(FrameStage stage, double seconds);
+  void AddFrames(int frames, int faces);
+  void AddRejectedFrame(const std::string& reason);
+  void StreamStarted();
+  void StreamEnded();
+  void SetModelInfo(const ModelInfoLabels& info);
+  void SetServing(bool serving);
+
+  // Text exposition of everything registered (as /metrics serves it).
+  std::string Serialize() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Family<prometheus::Counter>* rejected_frames_;
+  prometheus::Family<prometheus::Gauge>* model_info_;
+  prometheus::Histogram* stages_[5];
+  prometheus::Counter* frames_;
+  prometheus::Counter* faces_;
+  prometheus::Gauge* inflight_streams_;
+  prometheus::Gauge* serving_;
+};
+
+}  // namespace fer
+
+#endif  // FERSERVE_LIB_METRICS_SERVER_METRICS_H_
