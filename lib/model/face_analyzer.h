@@ -18,9 +18,17 @@ struct FaceAnalyzerConfig {
   ModelDevice device;
 };
 
+// Wall time spent in each step of one Analyze call, in seconds.
+struct AnalyzeTimings {
+  double detection = 0;  // face detector
+  double landmarks = 0;  // crops + 68-landmark net
+  double backbone = 0;   // aligned crops + feature extractor + expression head
+};
+
 struct AnalyzeOptions {
   DetectOptions detect;
   bool with_features = true;
+  AnalyzeTimings* timings = nullptr;  // filled when not null
 };
 
 // Output of the backbone + expression head for a batch of face crops.
