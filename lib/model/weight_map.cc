@@ -223,6 +223,11 @@ absl::Status WeightMap::Insert(const std::string& name, torch::Tensor tensor) {
   return absl::OkStatus();
 }
 
+const torch::Tensor* WeightMap::Find(const std::string& name) const {
+  auto it = tensors_.find(name);
+  return it == tensors_.end() ? nullptr : &it->second;
+}
+
 absl::StatusOr<torch::Tensor> WeightMap::Take(const std::string& name,
                                               const std::vector<int64_t>& expected_shape) {
   auto it = tensors_.find(name);

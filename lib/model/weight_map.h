@@ -38,6 +38,9 @@ class WeightMap {
   // Names in insertion (manifest) order.
   const std::vector<std::string>& names() const { return order_; }
 
+  // The tensor `name` or null, without checks; does not mark it as used.
+  const torch::Tensor* Find(const std::string& name) const;
+
   // The tensor `name`, checked against `expected_shape` (-1 matches any
   // extent); marks it as used. NotFound when missing, InvalidArgument when
   // the shape differs; both messages name the source and the tensor.

@@ -1,0 +1,49 @@
+#include "lib/model/face_expression_net.h"
+
+#include "lib/model/status_macros.h"
+
+namespace fer {
+
+const std::vector<std::string>& FaceExpressionNet::Labels() {
+  static const auto* const labels = new std::vector<std::string>{
+      "neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"};
+  return *labels;
+}
+
+absl::StatusOr<FaceExpressionNet> FaceExpressionNet::Load(const std::string& model_dir,
+                                                          const torch::Device& device) {
+  FER_ASSIGN_OR_RETURN(WeightMap weights, LoadFaceApiWeights(model_dir, kModelName));
+  return FromWeightMap(weights, device);
+}
+
+absl::StatusOr<FaceExpressionNet> FaceExpressionNet::FromWeightMap(WeightMap& weights,
+                                                                   const torch::Device& device) {
+  FER_ASSIGN_OR_RETURN(FaceFeatureExtractor extractor,
+                       FaceFeatureExtractor::FromWeightMap(weights, device));
+  const int64_t classes = static_cast<int64_t>(Labels().size());
+  FER_ASSIGN_OR_RETURN(
+      torch::Tensor fc_weights,
+      weights.TakeFloat("fc/weights", {FaceFeatureExtractor::kFeatureDim, classes}));
+  FER_ASSIGN_OR_RETURN(torch::Tensor fc_bias, weights.TakeFloat("fc/bias", {classes}));
+  FER_RETURN_IF_ERROR(weights.CheckAllUsed());
+  return FaceExpressionNet(std::move(extractor), fc_weights.to(device), fc_bias.to(device));
+}
+
+torch::Tensor FaceExpressionNet::Classify(const torch::Tensor& features) const {
+  TORCH_CHECK(features.dim() == 2 && features.size(1) == FaceFeatureExtractor::kFeatureDim,
+              "FaceExpressionNet::Classify expects [B, 256], got ", features.sizes());
+  c10::InferenceMode inference;
+  const torch::Tensor logits =
+      torch::matmul(features.to(device(), torch::kFloat32), fc_weights_) + fc_bias_;
+  return torch::softmax(logits, /*dim=*/1);
+}
+
+FaceExpressionNet::Output FaceExpressionNet::Forward(const torch::Tensor& batch) const {
+  c10::InferenceMode inference;
+  Output out;
+  out.features = extractor_.Forward(batch);
+  out.probabilities = Classify(out.features);
+  return out;
+}
+
+}  // namespace fer

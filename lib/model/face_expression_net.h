@@ -1,0 +1,61 @@
+#ifndef FERSERVE_LIB_MODEL_FACE_EXPRESSION_NET_H_
+#define FERSERVE_LIB_MODEL_FACE_EXPRESSION_NET_H_
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/model/face_feature_extractor.h"
+#include "lib/model/weight_map.h"
+
+namespace fer {
+
+// face-api's FaceExpressionNet (src/faceExpressionNet): the feature extractor
+// with its own weights, then FC 256 -> 7 and softmax. Immutable after
+// construction; all methods are thread-safe.
+class FaceExpressionNet {
+ public:
+  static constexpr const char* kModelName = "face_expression_model";
+
+  // Loads `<model_dir>/face_expression_model-weights_manifest.json`.
+  static absl::StatusOr<FaceExpressionNet> Load(const std::string& model_dir,
+                                                const torch::Device& device);
+  // Builds the net from a decoded weight map; fails when a tensor is missing,
+  // mis-shaped, or left unused.
+  static absl::StatusOr<FaceExpressionNet> FromWeightMap(WeightMap& weights,
+                                                         const torch::Device& device);
+
+  // Class names in output order: neutral, happy, sad, angry, fearful,
+  // disgusted, surprised (face-api's FACE_EXPRESSION_LABELS).
+  static const std::vector<std::string>& Labels();
+
+  struct Output {
+    torch::Tensor features;       // [B, 256], the extractor's output
+    torch::Tensor probabilities;  // [B, 7], softmax
+  };
+  // `batch`: [B, 112, 112, 3] float32 RGB 0..255 (see FaceFeatureExtractor).
+  // Results are on device().
+  Output Forward(const torch::Tensor& batch) const;
+
+  // The head alone: softmax(features x W + b) for [B, 256] features.
+  torch::Tensor Classify(const torch::Tensor& features) const;
+
+  const FaceFeatureExtractor& extractor() const { return extractor_; }
+  const torch::Device& device() const { return extractor_.device(); }
+
+ private:
+  FaceExpressionNet(FaceFeatureExtractor extractor, torch::Tensor fc_weights, torch::Tensor fc_bias)
+      : extractor_(std::move(extractor)),
+        fc_weights_(std::move(fc_weights)),
+        fc_bias_(std::move(fc_bias)) {}
+
+  FaceFeatureExtractor extractor_;
+  torch::Tensor fc_weights_;  // [256, 7], TF's matMul layout
+  torch::Tensor fc_bias_;     // [7]
+};
+
+}  // namespace fer
+
+#endif  // FERSERVE_LIB_MODEL_FACE_EXPRESSION_NET_H_
