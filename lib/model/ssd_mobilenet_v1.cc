@@ -1,0 +1,306 @@
+#include "lib/model/ssd_mobilenet_v1.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "lib/model/detector_ops.h"
+#include "lib/model/status_macros.h"
+#include "lib/model/tf_ops.h"
+#include "lib/model/torch_device.h"
+
+namespace fer {
+namespace {
+
+// mobileNetV1.ts: the batch norm epsilon (float32 0.001).
+constexpr double kBatchNormEpsilon = 0.0010000000474974513;
+
+// Input and output channels of MobilenetV1 conv_1..conv_13.
+constexpr std::array<std::array<int64_t, 2>, 13> kPairChannels = {{{32, 64},
+                                                                   {64, 128},
+                                                                   {128, 128},
+                                                                   {128, 256},
+                                                                   {256, 256},
+                                                                   {256, 512},
+                                                                   {512, 512},
+                                                                   {512, 512},
+                                                                   {512, 512},
+                                                                   {512, 512},
+                                                                   {512, 512},
+                                                                   {512, 1024},
+                                                                   {1024, 1024}}};
+
+// Prediction conv_0..conv_7: input channels, output channels, filter size.
+// Odd layers have stride 2.
+constexpr std::array<std::array<int64_t, 3>, 8> kPredictionConvs = {{{1024, 256, 1},
+                                                                     {256, 512, 3},
+                                                                     {512, 128, 1},
+                                                                     {128, 256, 3},
+                                                                     {256, 128, 1},
+                                                                     {128, 256, 3},
+                                                                     {256, 64, 1},
+                                                                     {64, 128, 3}}};
+
+// Input channels and anchors per cell of BoxPredictor_0..5 (fed by conv 11,
+// conv 13, and prediction convs 1, 3, 5, 7).
+constexpr std::array<std::array<int64_t, 2>, 6> kBoxPredictors = {
+    {{512, 3}, {1024, 6}, {512, 6}, {256, 6}, {256, 6}, {128, 6}}};
+
+// Depthwise convolutions with stride 2 (getStridesForLayerIdx).
+bool IsStrideTwo(int layer) { return layer == 2 || layer == 4 || layer == 6 || layer == 12; }
+
+// Rounds a JavaScript double to float32, as storing it in a Float32Array
+// does. The volatile keeps the compiler from fusing operations across it.
+inline float F32(double v) {
+  volatile float rounded = static_cast<float>(v);
+  return rounded;
+}
+
+// Graph constants of the converted TF model that face-api never reads.
+bool IsUnusedGraphConstant(const std::string& name) {
+  return absl::StartsWith(name, "Preprocessor/") || absl::StartsWith(name, "Postprocessor/") ||
+         absl::StartsWith(name, "concat") || absl::StrContains(name, "/stack") ||
+         absl::StrContains(name, "/strided_slice");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::Load(const std::string& model_dir,
+                                                                     const torch::Device& device) {
+  FER_ASSIGN_OR_RETURN(WeightMap weights, LoadFaceApiWeights(model_dir, kModelName));
+  return FromWeightMap(weights, device);
+}
+
+absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
+    WeightMap& weights, const torch::Device& device) {
+  RequireFullFloat32(device);  // no TF32 convolutions on CUDA
+  std::unique_ptr<SsdMobilenetv1> net(new SsdMobilenetv1(device));
+  auto take_pointwise = [&](const std::string& prefix, int64_t in, int64_t out,
+                            int64_t k) -> absl::StatusOr<PointwiseConv> {
+    FER_ASSIGN_OR_RETURN(torch::Tensor filters,
+                         weights.TakeFloat(prefix + "/weights", {k, k, in, out}));
+    FER_ASSIGN_OR_RETURN(torch::Tensor offset,
+                         weights.TakeFloat(prefix + "/convolution_bn_offset", {out}));
+    PointwiseConv conv;
+    conv.weight = tf::ConvFilterToTorch(filters).to(device);
+    conv.offset = offset.view({1, out, 1, 1}).to(device);
+    return conv;
+  };
+  auto take_depthwise = [&](const std::string& prefix,
+                            int64_t channels) -> absl::StatusOr<DepthwiseConv> {
+    FER_ASSIGN_OR_RETURN(torch::Tensor filters,
+                         weights.TakeFloat(prefix + "/depthwise_weights", {3, 3, channels, 1}));
+    FER_ASSIGN_OR_RETURN(torch::Tensor gamma,
+                         weights.TakeFloat(prefix + "/BatchNorm/gamma", {channels}));
+    FER_ASSIGN_OR_RETURN(torch::Tensor beta,
+                         weights.TakeFloat(prefix + "/BatchNorm/beta", {channels}));
+    FER_ASSIGN_OR_RETURN(torch::Tensor mean,
+                         weights.TakeFloat(prefix + "/BatchNorm/moving_mean", {channels}));
+    FER_ASSIGN_OR_RETURN(torch::Tensor variance,
+                         weights.TakeFloat(prefix + "/BatchNorm/moving_variance", {channels}));
+    DepthwiseConv conv;
+    conv.weight = tf::DepthwiseFilterToTorch(filters).to(device);
+    conv.mean = mean.view({1, channels, 1, 1}).to(device);
+    // scale / sqrt(variance + epsilon), computed in double as tf.batchNorm does.
+    const torch::Tensor factor =
+        gamma.to(torch::kFloat64) / (variance.to(torch::kFloat64) + kBatchNormEpsilon).sqrt();
+    conv.inv_std_scale = factor.to(torch::kFloat32).view({1, channels, 1, 1}).to(device);
+    conv.offset = beta.view({1, channels, 1, 1}).to(device);
+    return conv;
+  };
+  auto take_conv = [&](const std::string& prefix, int64_t in, int64_t out, torch::Tensor& weight,
+                       torch::Tensor& bias) -> absl::Status {
+    FER_ASSIGN_OR_RETURN(torch::Tensor filters,
+                         weights.TakeFloat(prefix + "/weights", {1, 1, in, out}));
+    FER_ASSIGN_OR_RETURN(torch::Tensor biases, weights.TakeFloat(prefix + "/biases", {out}));
+    weight = tf::ConvFilterToTorch(filters).to(device);
+    bias = biases.view({1, out, 1, 1}).to(device);
+    return absl::OkStatus();
+  };
+
+  FER_ASSIGN_OR_RETURN(net->conv0_, take_pointwise("MobilenetV1/Conv2d_0_pointwise", 3, 32, 3));
+  for (size_t i = 0; i < kPairChannels.size(); ++i) {
+    const int64_t in = kPairChannels[i][0], out = kPairChannels[i][1];
+    const std::string prefix = absl::StrCat("MobilenetV1/Conv2d_", i + 1);
+    FER_ASSIGN_OR_RETURN(net->pairs_[i].depthwise, take_depthwise(prefix + "_depthwise", in));
+    FER_ASSIGN_OR_RETURN(net->pairs_[i].pointwise,
+                         take_pointwise(prefix + "_pointwise", in, out, 1));
+  }
+  for (size_t i = 0; i < kPredictionConvs.size(); ++i) {
+    const auto& [in, out, k] = kPredictionConvs[i];
+    FER_ASSIGN_OR_RETURN(
+        net->prediction_[i],
+        take_pointwise(absl::StrCat("Prediction/Conv2d_", i, "_pointwise"), in, out, k));
+  }
+  for (size_t i = 0; i < kBoxPredictors.size(); ++i) {
+    const auto& [in, anchors] = kBoxPredictors[i];
+    const std::string prefix = absl::StrCat("Prediction/BoxPredictor_", i);
+    BoxPredictor& p = net->box_predictors_[i];
+    FER_RETURN_IF_ERROR(
+        take_conv(prefix + "/BoxEncodingPredictor", in, anchors * 4, p.box_weight, p.box_bias));
+    FER_RETURN_IF_ERROR(
+        take_conv(prefix + "/ClassPredictor", in, anchors * 3, p.class_weight, p.class_bias));
+  }
+  FER_ASSIGN_OR_RETURN(torch::Tensor priors,
+                       weights.TakeFloat("Output/extra_dim", {1, kNumPriors, 4}));
+  priors = priors.contiguous();
+  const float* p = priors.data_ptr<float>();
+  net->priors_.resize(kNumPriors);
+  for (int i = 0; i < kNumPriors; ++i) {
+    for (int j = 0; j < 4; ++j) net->priors_[i][j] = p[i * 4 + j];
+  }
+
+  std::vector<std::string> unexpected;
+  for (const std::string& name : weights.Unused()) {
+    if (!IsUnusedGraphConstant(name)) unexpected.push_back(name);
+  }
+  if (!unexpected.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(weights.source(), ": unexpected tensors ", absl::StrJoin(unexpected, ", ")));
+  }
+  net->divisor_ = torch::full({1}, 127.5f, torch::kFloat32).to(device);
+  return net;
+}
+
+torch::Tensor SsdMobilenetv1::RunPointwise(const torch::Tensor& x, const PointwiseConv& conv,
+                                           int64_t stride) {
+  // pointwiseConvLayer: conv2d 'same', add the offset, clip to [0, 6].
+  return (tf::Conv2dSame(x, conv.weight, {}, stride) + conv.offset).clamp_(0, 6);
+}
+
+torch::Tensor SsdMobilenetv1::RunDepthwise(const torch::Tensor& x, const DepthwiseConv& conv,
+                                           int64_t stride) {
+  // depthwiseConvLayer: depthwiseConv2d 'same', batchNorm, clip to [0, 6].
+  const torch::Tensor y = tf::Conv2dSame(x, conv.weight, {}, stride, x.size(1));
+  return ((y - conv.mean) * conv.inv_std_scale + conv.offset).clamp_(0, 6);
+}
+
+SsdMobilenetv1::Output SsdMobilenetv1::Forward(const torch::Tensor& batch) const {
+  TORCH_CHECK(batch.dim() == 4 && batch.size(1) == kInputSize && batch.size(2) == kInputSize &&
+                  batch.size(3) == 3,
+              "SsdMobilenetv1 expects [B, 512, 512, 3], got ", batch.sizes());
+  c10::InferenceMode inference;
+  const int64_t batch_size = batch.size(0);
+  torch::Tensor x = batch.to(device_, torch::kFloat32).permute({0, 3, 1, 2}).contiguous();
+  x = x / divisor_ - 1;  // input normalized to -1..1
+
+  // mobileNetV1
+  x = RunPointwise(x, conv0_, 2);
+  torch::Tensor conv11;
+  for (size_t i = 0; i < pairs_.size(); ++i) {
+    const int layer = static_cast<int>(i) + 1;
+    x = RunDepthwise(x, pairs_[i].depthwise, IsStrideTwo(layer) ? 2 : 1);
+    x = RunPointwise(x, pairs_[i].pointwise, 1);
+    if (layer == 11) conv11 = x;
+  }
+
+  // predictionLayer
+  std::array<torch::Tensor, 8> convs;
+  torch::Tensor in = x;
+  for (size_t i = 0; i < prediction_.size(); ++i) {
+    convs[i] = RunPointwise(in, prediction_[i], i % 2 == 1 ? 2 : 1);
+    in = convs[i];
+  }
+  const std::array<torch::Tensor, 6> sources = {conv11, x, convs[1], convs[3], convs[5], convs[7]};
+  std::vector<torch::Tensor> box_parts, class_parts;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const BoxPredictor& p = box_predictors_[i];
+    // convLayer (1x1, so 'same' adds no padding) + bias; reshaped in NHWC
+    // order, so that predictions run cell by cell, anchor by anchor.
+    const torch::Tensor box = torch::conv2d(sources[i], p.box_weight) + p.box_bias;
+    const torch::Tensor cls = torch::conv2d(sources[i], p.class_weight) + p.class_bias;
+    box_parts.push_back(box.permute({0, 2, 3, 1}).reshape({batch_size, -1, 4}));
+    class_parts.push_back(cls.permute({0, 2, 3, 1}).reshape({batch_size, -1, 3}));
+  }
+  const torch::Tensor encodings =
+      torch::cat(box_parts, 1).to(torch::kCPU, torch::kFloat32).contiguous();
+  const torch::Tensor classes =
+      torch::cat(class_parts, 1).to(torch::kCPU, torch::kFloat32).contiguous();
+  TORCH_CHECK(encodings.size(1) == kNumPriors, "SsdMobilenetv1: ", encodings.size(1),
+              " box predictions for ", kNumPriors, " priors");
+
+  // outputLayer, op by op as tfjs-backend-cpu computes it (each op in
+  // double, rounded to float32).
+  Output out;
+  out.boxes = torch::empty({batch_size, kNumPriors, 4}, torch::kFloat32);
+  out.scores = torch::empty({batch_size, kNumPriors}, torch::kFloat32);
+  const float* enc = encodings.data_ptr<float>();
+  const float* cls = classes.data_ptr<float>();
+  float* boxes = out.boxes.data_ptr<float>();
+  float* scores = out.scores.data_ptr<float>();
+  for (int64_t b = 0; b < batch_size; ++b) {
+    for (int64_t i = 0; i < kNumPriors; ++i) {
+      const std::array<float, 4>& prior = priors_[static_cast<size_t>(i)];
+      const float size0 = F32(double{prior[2]} - prior[0]);
+      const float size1 = F32(double{prior[3]} - prior[1]);
+      const float center0 = F32(prior[0] + double{F32(size0 / 2.0)});
+      const float center1 = F32(prior[1] + double{F32(size1 / 2.0)});
+      const float* e = enc + (b * kNumPriors + i) * 4;
+      const float exp0 = F32(std::exp(double{F32(e[2] / 5.0)}));
+      const float exp1 = F32(std::exp(double{F32(e[3] / 5.0)}));
+      const float half0 = F32(double{F32(double{exp0} * size0)} / 2.0);
+      const float half1 = F32(double{F32(double{exp1} * size1)} / 2.0);
+      const float mid0 = F32(double{F32(double{F32(e[0] / 10.0)} * size0)} + center0);
+      const float mid1 = F32(double{F32(double{F32(e[1] / 10.0)} * size1)} + center1);
+      float* box = boxes + (b * kNumPriors + i) * 4;
+      box[0] = F32(double{mid0} - half0);
+      box[1] = F32(double{mid1} - half1);
+      box[2] = F32(double{mid0} + half0);
+      box[3] = F32(double{mid1} + half1);
+      // sigmoid of the face class (index 1 of background, face, unused).
+      const double logit = cls[(b * kNumPriors + i) * 3 + 1];
+      scores[b * kNumPriors + i] = F32(1.0 / (1.0 + std::exp(-logit)));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<FaceDetection>> SsdMobilenetv1::Detect(const RgbImage& image,
+                                                                  const DetectOptions& options) {
+  FER_RETURN_IF_ERROR(detector::ValidateImage(image));
+  FER_RETURN_IF_ERROR(detector::ValidateOptions(options));
+  c10::InferenceMode inference;
+  const Output out = Forward(detector::ImageToBatchTensor(image, kInputSize, /*center=*/false));
+
+  std::vector<std::array<float, 4>> boxes(kNumPriors);
+  std::vector<float> scores(kNumPriors);
+  const float* box_data = out.boxes.data_ptr<float>();
+  const float* score_data = out.scores.data_ptr<float>();
+  for (int i = 0; i < kNumPriors; ++i) {
+    for (int j = 0; j < 4; ++j) boxes[i][j] = box_data[i * 4 + j];
+    scores[i] = score_data[i];
+  }
+  const std::vector<int> indices = detector::SsdNonMaxSuppression(
+      boxes, scores, options.max_results, kIouThreshold, options.min_score);
+
+  // locateFaces: undo the padding (relative to the 512 square -> relative to
+  // the image), then FaceDetection rescales by the image size.
+  const detector::Dims reshaped =
+      detector::ReshapedDimensions(image.width, image.height, kInputSize);
+  const double pad_x = static_cast<double>(kInputSize) / reshaped.width;
+  const double pad_y = static_cast<double>(kInputSize) / reshaped.height;
+  std::vector<FaceDetection> faces;
+  faces.reserve(indices.size());
+  for (int idx : indices) {
+    const std::array<float, 4>& b = boxes[static_cast<size_t>(idx)];
+    const double top = std::max(0.0, double{b[0]}) * pad_y;
+    const double bottom = std::min(1.0, double{b[2]}) * pad_y;
+    const double left = std::max(0.0, double{b[1]}) * pad_x;
+    const double right = std::min(1.0, double{b[3]}) * pad_x;
+    // face-api's Rect rejects negative sizes (it throws); such a box lies
+    // wholly outside the square and cannot be a face.
+    if (right - left < 0 || bottom - top < 0) continue;
+    FaceDetection face;
+    face.score = scores[static_cast<size_t>(idx)];
+    face.box.x = static_cast<float>(left * image.width);
+    face.box.y = static_cast<float>(top * image.height);
+    face.box.width = static_cast<float>((right - left) * image.width);
+    face.box.height = static_cast<float>((bottom - top) * image.height);
+    faces.push_back(face);
+  }
+  return faces;
+}
+
+}  // namespace fer
