@@ -1,0 +1,216 @@
+// ferserve: the facial expression recognition gRPC server.
+#include <fcntl.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "lib/metrics/metrics_endpoint.h"
+#include "lib/metrics/server_metrics.h"
+#include "lib/model/face_analyzer.h"
+#include "lib/model/torch_runtime.h"
+#include "lib/serving/inference_gate.h"
+#include "lib/serving/stream_admission.h"
+#include "server/expression_service.h"
+
+ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on for gRPC (IPv4/IPv6 literal).");
+ABSL_FLAG(int, port, 50051, "gRPC port.");
+ABSL_FLAG(int, metrics_port, 9464,
+          "Port of the Prometheus endpoint (GET /metrics) on --host; -1 disables it.");
+ABSL_FLAG(std::string, model_dir, FERSERVE_DEFAULT_MODEL_DIR,
+          "Folder with face-api's weights (manifest JSON + .bin files), as fetched and verified "
+          "by scripts/fetch_assets.");
+ABSL_FLAG(std::string, detector, "ssd_mobilenetv1",
+          "Face detector: ssd_mobilenetv1 (accurate) or tiny_face_detector (faster).");
+ABSL_FLAG(std::string, device, "cpu", "Where models run: cpu, cuda or cuda:N.");
+ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 uses all cores.");
+ABSL_FLAG(int, inference_concurrency, 1,
+          "Model executions allowed to run at once; frames beyond wait (queue stage).");
+ABSL_FLAG(int, max_message_bytes, 16 << 20,
+          "Largest accepted request message in bytes; larger ones get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, max_image_side, 4096, "Largest accepted frame width or height, in pixels.");
+ABSL_FLAG(int, max_concurrent_streams, 64,
+          "Open StreamPredict calls allowed at once; more get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(10),
+          "On SIGTERM/SIGINT: health turns NOT_SERVING, new streams are refused, and open ones "
+          "get this long to finish before they are cancelled.");
+ABSL_FLAG(int, clip_window, 16, "Default frames in the clip-level sliding window (1..300).");
+ABSL_FLAG(float, min_face_score, 0.5f, "Default minimum face detector score (0..1).");
+
+namespace fer {
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+// SIGTERM/SIGINT are turned into a byte on a pipe, read by the drain thread
+// (handlers run on whichever thread the kernel picks, including threads
+// that libraries started before main).
+int g_signal_pipe[2] = {-1, -1};
+
+void OnTerminationSignal(int signal) {
+  const char byte = static_cast<char>(signal);
+  (void)!write(g_signal_pipe[1], &byte, 1);
+}
+
+void InstallTerminationHandlers() {
+  if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) std::abort();
+  struct sigaction action = {};
+  action.sa_handler = OnTerminationSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+int WaitForTerminationSignal() {
+  char byte = 0;
+  while (read(g_signal_pipe[0], &byte, 1) != 1) {
+  }
+  return byte;
+}
+
+bool IsServerFlagFile(absl::string_view file) {
+  return absl::StrContains(file, "server/ferserve_main.cc");
+}
+
+// Flag values the server cannot run with; empty when all are usable.
+std::string InvalidFlags() {
+  const float score = absl::GetFlag(FLAGS_min_face_score);
+  if (!(score > 0.f && score < 1.f)) return "--min_face_score must be in (0, 1)";
+  const int window = absl::GetFlag(FLAGS_clip_window);
+  if (window < 1 || window > 300) return "--clip_window must be in [1, 300]";
+  if (absl::GetFlag(FLAGS_max_image_side) < 1) return "--max_image_side must be positive";
+  if (absl::GetFlag(FLAGS_max_message_bytes) < 1024) return "--max_message_bytes must be >= 1024";
+  if (absl::GetFlag(FLAGS_max_concurrent_streams) < 1) {
+    return "--max_concurrent_streams must be positive";
+  }
+  if (absl::GetFlag(FLAGS_grace_period) < absl::ZeroDuration()) {
+    return "--grace_period must not be negative";
+  }
+  return "";
+}
+
+int Run() {
+  if (const std::string invalid = InvalidFlags(); !invalid.empty()) {
+    std::fprintf(stderr, "ferserve: %s\n", invalid.c_str());
+    return 2;
+  }
+  ConfigureAllocatorForInference();
+  ConfigureTorchThreads(absl::GetFlag(FLAGS_threads));
+
+  FaceAnalyzerConfig config;
+  config.model_dir = absl::GetFlag(FLAGS_model_dir);
+  config.detector = absl::GetFlag(FLAGS_detector);
+  config.device.name = absl::GetFlag(FLAGS_device);
+  absl::StatusOr<std::unique_ptr<FaceAnalyzer>> analyzer = FaceAnalyzer::Load(config);
+  if (!analyzer.ok()) {
+    std::fprintf(stderr, "ferserve: cannot load models: %s\n",
+                 std::string(analyzer.status().message()).c_str());
+    return 1;
+  }
+
+  ServerMetrics metrics;
+  metrics.SetModelInfo({(*analyzer)->backbone_id(), (*analyzer)->detector_name(),
+                        (*analyzer)->device_name(), (*analyzer)->feature_dim(),
+                        static_cast<int>((*analyzer)->labels().size())});
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint;
+  if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
+    absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
+        MetricsEndpoint::Start(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_metrics_port),
+                               [&metrics] { return metrics.Serialize(); });
+    if (!endpoint.ok()) {
+      std::fprintf(stderr, "ferserve: %s\n", std::string(endpoint.status().message()).c_str());
+      return 1;
+    }
+    metrics_endpoint = *std::move(endpoint);
+  }
+
+  StreamAdmission admission(absl::GetFlag(FLAGS_max_concurrent_streams));
+  InferenceGate gate(absl::GetFlag(FLAGS_inference_concurrency));
+  ExpressionServiceOptions options;
+  options.frame_limits.max_side = absl::GetFlag(FLAGS_max_image_side);
+  options.default_clip_window = absl::GetFlag(FLAGS_clip_window);
+  options.default_min_face_score = absl::GetFlag(FLAGS_min_face_score);
+  options.server_version = kVersion;
+  ExpressionService service(analyzer->get(), &metrics, &admission, &gate, options);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  const std::string host = absl::GetFlag(FLAGS_host);
+  const std::string address = absl::StrCat(absl::StrContains(host, ":") ? "[" + host + "]" : host,
+                                           ":", absl::GetFlag(FLAGS_port));
+  int bound_port = 0;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound_port);
+  builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  builder.SetMaxSendMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || bound_port == 0) {
+    std::fprintf(stderr, "ferserve: cannot listen on %s\n", address.c_str());
+    return 1;
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  health->SetServingStatus("fer.v1.ExpressionService", true);
+  health->SetServingStatus(true);
+  metrics.SetServing(true);
+  std::printf("ferserve %s listening on %s (gRPC) and :%d (metrics); %s; detector %s; %s\n",
+              kVersion, address.c_str(), metrics_endpoint ? metrics_endpoint->port() : -1,
+              (*analyzer)->device_name().c_str(), (*analyzer)->detector_name().c_str(),
+              TorchRuntimeSummary().c_str());
+  std::fflush(stdout);
+
+  // Drain on SIGTERM/SIGINT: NOT_SERVING first so load balancers stop
+  // sending, refuse new streams, let open ones finish within the grace
+  // period, then shut down.
+  std::thread drainer([&] {
+    const int signal = WaitForTerminationSignal();
+    const absl::Duration grace = absl::GetFlag(FLAGS_grace_period);
+    std::printf("ferserve: signal %d, draining for up to %s\n", signal,
+                absl::FormatDuration(grace).c_str());
+    std::fflush(stdout);
+    health->SetServingStatus(false);
+    metrics.SetServing(false);
+    admission.StartDraining();
+    const bool idle = admission.WaitIdle(absl::Now() + grace);
+    std::printf("ferserve: %s; shutting down\n",
+                idle ? "all streams finished" : "grace period over, cancelling open streams");
+    std::fflush(stdout);
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  });
+  server->Wait();
+  drainer.join();
+  return 0;
+}
+
+}  // namespace
+}  // namespace fer
+
+int main(int argc, char** argv) {
+  fer::InstallTerminationHandlers();
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = fer::IsServerFlagFile;
+  usage.contains_helpshort_flags = fer::IsServerFlagFile;
+  usage.version_string = [] { return std::string("ferserve ") + fer::kVersion + "\n"; };
+  absl::SetFlagsUsageConfig(usage);
+  absl::SetProgramUsageMessage(
+      "Facial expression recognition over gRPC (fer.v1.ExpressionService), with the standard "
+      "health and reflection services and Prometheus metrics.\n"
+      "Usage: ferserve [--port=50051] [--metrics_port=9464] [--device=cpu] ...");
+  absl::ParseCommandLine(argc, argv);
+  return fer::Run();
+}
