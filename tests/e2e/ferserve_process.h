@@ -1,0 +1,130 @@
+#ifndef FERSERVE_TESTS_E2E_FERSERVE_PROCESS_H_
+#define FERSERVE_TESTS_E2E_FERSERVE_PROCESS_H_
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/free_port.h"
+
+namespace fer::testing {
+
+// The real ferserve binary, started on loopback ports for one test and
+// stopped (SIGKILL if it does not exit) when destroyed.
+class FerserveProcess {
+ public:
+  // Starts ferserve with `extra_flags` and waits until its health service
+  // says SERVING (models loaded). Check ok() afterwards.
+  explicit FerserveProcess(std::vector<std::string> extra_flags = {}) {
+    port_ = FreePort();
+    metrics_port_ = FreePort();
+    log_path_ = std::string(::testing::TempDir()) + "ferserve_" + std::to_string(port_) + ".log";
+    std::vector<std::string> args = {std::string(FERSERVE_BINARY_DIR) + "/server/ferserve",
+                                     "--host=127.0.0.1", "--port=" + std::to_string(port_),
+                                     "--metrics_port=" + std::to_string(metrics_port_),
+                                     "--threads=2"};
+    args.insert(args.end(), extra_flags.begin(), extra_flags.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* log = std::fopen(log_path_.c_str(), "w");
+      dup2(fileno(log), STDOUT_FILENO);
+      dup2(fileno(log), STDERR_FILENO);
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
+                                   grpc::InsecureChannelCredentials());
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (std::chrono::steady_clock::now() < until && running()) {
+      if (Health("") == grpc::health::v1::HealthCheckResponse::SERVING) {
+        ready_ = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  ~FerserveProcess() {
+    if (pid_ > 0 && running()) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  bool ok() const { return ready_; }
+  int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
+  pid_t pid() const { return pid_; }
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+
+  // The server's stdout and stderr so far.
+  std::string Log() const {
+    FILE* f = std::fopen(log_path_.c_str(), "r");
+    std::string text;
+    if (f == nullptr) return text;
+    char buffer[4096];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof(buffer), f)) > 0) text.append(buffer, n);
+    std::fclose(f);
+    return text;
+  }
+
+  bool running() {
+    if (exited_) return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      exit_status_ = status;
+      return false;
+    }
+    return true;
+  }
+
+  // Waits up to `timeout` for the process to exit; its wait status, or -1.
+  int WaitExit(std::chrono::seconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      if (!running()) return exit_status_;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return -1;
+  }
+
+  grpc::health::v1::HealthCheckResponse::ServingStatus Health(const std::string& service) {
+    auto stub = grpc::health::v1::Health::NewStub(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    if (!stub->Check(&context, request, &response).ok()) {
+      return grpc::health::v1::HealthCheckResponse::UNKNOWN;
+    }
+    return response.status();
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int metrics_port_ = 0;
+  bool ready_ = false;
+  bool exited_ = false;
+  int exit_status_ = 0;
+  std::string log_path_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+}  // namespace fer::testing
+
+#endif  // FERSERVE_TESTS_E2E_FERSERVE_PROCESS_H_
