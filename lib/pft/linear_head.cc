@@ -1,0 +1,49 @@
+#include "lib/pft/linear_head.h"
+
+#include <torch/torch.h>
+
+#include "absl/strings/str_cat.h"
+#include "lib/model/status_macros.h"
+#include "lib/pft/translator_tensors.h"
+
+namespace fer::pft {
+
+absl::Status LinearHead::Validate() const {
+  if (feature_dim <= 0 || num_classes() < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("linear head needs feature_dim > 0 and 2+ labels, got ", feature_dim, " and ",
+                     num_classes()));
+  }
+  if (weight.size() != static_cast<size_t>(num_classes()) * feature_dim ||
+      bias.size() != static_cast<size_t>(num_classes())) {
+    return absl::InvalidArgumentError(absl::StrCat("linear head weights do not match ",
+                                                   num_classes(), " x ", feature_dim, ": weight ",
+                                                   weight.size(), ", bias ", bias.size()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> LinearHead::LabelIndex(const std::string& label) const {
+  for (int i = 0; i < num_classes(); ++i) {
+    if (labels[i] == label) return i;
+  }
+  return absl::NotFoundError(absl::StrCat("label '", label, "' is not one of the head's"));
+}
+
+absl::StatusOr<std::vector<float>> LinearHead::Probabilities(const std::vector<float>& features,
+                                                             int batch) const {
+  FER_RETURN_IF_ERROR(Validate());
+  if (batch < 0 || features.size() != static_cast<size_t>(batch) * feature_dim) {
+    return absl::InvalidArgumentError(absl::StrCat("LinearHead::Probabilities expects ", batch,
+                                                   " x ", feature_dim, " floats, got ",
+                                                   features.size()));
+  }
+  if (batch == 0) return std::vector<float>();
+  c10::InferenceMode inference;
+  const HeadTensors head = HeadTensors::From(*this);
+  const torch::Tensor p =
+      torch::softmax(head.Logits(FeaturesTensor(features, batch, feature_dim)), 1).contiguous();
+  return std::vector<float>(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+}
+
+}  // namespace fer::pft

@@ -1,0 +1,37 @@
+#ifndef FERSERVE_LIB_PFT_LINEAR_HEAD_H_
+#define FERSERVE_LIB_PFT_LINEAR_HEAD_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace fer::pft {
+
+// The frozen expression classifier PFT trains the translator against:
+// logits = W · x + b, probabilities = softmax(logits). face-api's expression
+// head is such a layer (FC 256 -> 7); tests build their own.
+struct LinearHead {
+  int feature_dim = 0;
+  std::vector<std::string> labels;  // class names, logits order
+  std::vector<float> weight;        // [labels.size(), feature_dim], row-major
+  std::vector<float> bias;          // [labels.size()]
+
+  int num_classes() const { return static_cast<int>(labels.size()); }
+
+  // OK when the sizes agree and there are at least two classes.
+  absl::Status Validate() const;
+
+  // Index of `label` in labels, NotFound when absent.
+  absl::StatusOr<int> LabelIndex(const std::string& label) const;
+
+  // softmax(W · x + b) for `batch` feature vectors (batch x feature_dim):
+  // batch x num_classes probabilities, row-major.
+  absl::StatusOr<std::vector<float>> Probabilities(const std::vector<float>& features,
+                                                   int batch) const;
+};
+
+}  // namespace fer::pft
+
+#endif  // FERSERVE_LIB_PFT_LINEAR_HEAD_H_
