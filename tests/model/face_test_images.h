@@ -2,13 +2,12 @@
 #define FERSERVE_TESTS_MODEL_FACE_TEST_IMAGES_H_
 
 #include <cstdint>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 #include <string>
 #include <vector>
 
 #include "lib/model/net_input.h"
 #include "lib/vision/image.h"
+#include "lib/vision/image_file.h"
 #include "tests/test_assets.h"
 
 // Images shared by the face network tests.
@@ -32,19 +31,8 @@ inline RgbImage SyntheticImage() {
 
 // face-api's demo photo sample<i>.jpg, decoded by OpenCV to RGB.
 inline RgbImage DemoImage(int i) {
-  cv::Mat bgr = cv::imread(DemoPhoto(i), cv::IMREAD_COLOR);
-  RgbImage image;
-  if (bgr.empty()) return image;
-  cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  image.width = rgb.cols;
-  image.height = rgb.rows;
-  image.pixels.resize(static_cast<size_t>(rgb.cols) * rgb.rows * 3);
-  for (int y = 0; y < rgb.rows; ++y) {
-    std::copy(rgb.ptr<uint8_t>(y), rgb.ptr<uint8_t>(y) + rgb.cols * 3,
-              image.pixels.begin() + static_cast<size_t>(y) * rgb.cols * 3);
-  }
-  return image;
+  absl::StatusOr<RgbImage> image = ReadImageFile(DemoPhoto(i));
+  return image.ok() ? *std::move(image) : RgbImage{};
 }
 
 // The pixels of `rect` as an image of their own.

@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +14,7 @@
 #include "lib/model/face_types.h"
 #include "lib/model/weight_map.h"
 #include "lib/vision/image.h"
+#include "tests/model/detector_test_fixture.h"
 #include "tests/test_assets.h"
 
 namespace fer {
@@ -27,26 +26,6 @@ using ::testing::HasSubstr;
 // sample1..6 with SsdMobilenetv1Options() defaults (minConfidence 0.5),
 // on the pixels OpenCV decodes: 22 in all, every visible face.
 constexpr int kFacesPerPhoto[6] = {3, 3, 3, 4, 5, 4};
-
-RgbImage ReadRgb(const std::string& path) {
-  const cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);
-  EXPECT_FALSE(bgr.empty()) << "cannot read " << path;
-  cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  RgbImage image;
-  image.width = rgb.cols;
-  image.height = rgb.rows;
-  image.pixels.assign(rgb.data, rgb.data + rgb.total() * 3);
-  return image;
-}
-
-RgbImage Uniform(int width, int height, uint8_t value) {
-  RgbImage image;
-  image.width = width;
-  image.height = height;
-  image.pixels.assign(static_cast<size_t>(width) * height * 3, value);
-  return image;
-}
 
 // Horizontal concatenation of `copies` copies of `image`.
 RgbImage Tile(const RgbImage& image, int copies) {
@@ -101,33 +80,11 @@ void ExpectSane(const std::vector<FaceDetection>& faces, const DetectOptions& op
   }
 }
 
-class SsdMobilenetv1Test : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    auto detector = LoadFaceDetector("ssd_mobilenetv1", testing::ModelDir(), ModelDevice{});
-    ASSERT_TRUE(detector.ok()) << detector.status();
-    detector_ = detector->release();
-  }
-  static void TearDownTestSuite() {
-    delete detector_;
-    detector_ = nullptr;
-  }
-  static const RgbImage& Photo(int i) {
-    static auto* const photos = new std::vector<RgbImage>();
-    if (photos->empty()) {
-      for (int k = 1; k <= 6; ++k) photos->push_back(ReadRgb(testing::DemoPhoto(k)));
-    }
-    return (*photos)[i - 1];
-  }
-  static std::vector<FaceDetection> Detect(const RgbImage& image, const DetectOptions& options) {
-    absl::StatusOr<std::vector<FaceDetection>> faces = detector_->Detect(image, options);
-    EXPECT_TRUE(faces.ok()) << faces.status();
-    return faces.ok() ? *faces : std::vector<FaceDetection>{};
-  }
-
-  static FaceDetector* detector_;
+struct SsdMobilenetv1TestTag {
+  static constexpr const char* kName = "ssd_mobilenetv1";
 };
-FaceDetector* SsdMobilenetv1Test::detector_ = nullptr;
+using SsdMobilenetv1Test = testing::DetectorTest<SsdMobilenetv1TestTag>;
+using testing::Uniform;
 
 TEST_F(SsdMobilenetv1Test, Name) { EXPECT_EQ(detector_->name(), "ssd_mobilenetv1"); }
 

@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <memory>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 #include <string>
 #include <vector>
 
@@ -12,6 +10,7 @@
 #include "lib/model/face_types.h"
 #include "lib/model/weight_map.h"
 #include "lib/vision/image.h"
+#include "tests/model/detector_test_fixture.h"
 #include "tests/test_assets.h"
 
 namespace fer {
@@ -23,26 +22,6 @@ namespace {
 // detector misses two of the three faces in sample2 and one of the four in
 // sample4, and finds a fifth, off-centre box in sample6.
 constexpr int kFacesPerPhoto[6] = {3, 1, 3, 3, 5, 5};
-
-RgbImage ReadRgb(const std::string& path) {
-  const cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);
-  EXPECT_FALSE(bgr.empty()) << "cannot read " << path;
-  cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  RgbImage image;
-  image.width = rgb.cols;
-  image.height = rgb.rows;
-  image.pixels.assign(rgb.data, rgb.data + rgb.total() * 3);
-  return image;
-}
-
-RgbImage Uniform(int width, int height, uint8_t value) {
-  RgbImage image;
-  image.width = width;
-  image.height = height;
-  image.pixels.assign(static_cast<size_t>(width) * height * 3, value);
-  return image;
-}
 
 void ExpectSane(const std::vector<FaceDetection>& faces, const RgbImage& image,
                 const DetectOptions& options) {
@@ -61,33 +40,11 @@ void ExpectSane(const std::vector<FaceDetection>& faces, const RgbImage& image,
   }
 }
 
-class TinyFaceDetectorTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    auto detector = LoadFaceDetector("tiny_face_detector", testing::ModelDir(), ModelDevice{});
-    ASSERT_TRUE(detector.ok()) << detector.status();
-    detector_ = detector->release();
-  }
-  static void TearDownTestSuite() {
-    delete detector_;
-    detector_ = nullptr;
-  }
-  static const RgbImage& Photo(int i) {
-    static auto* const photos = new std::vector<RgbImage>();
-    if (photos->empty()) {
-      for (int k = 1; k <= 6; ++k) photos->push_back(ReadRgb(testing::DemoPhoto(k)));
-    }
-    return (*photos)[i - 1];
-  }
-  static std::vector<FaceDetection> Detect(const RgbImage& image, const DetectOptions& options) {
-    absl::StatusOr<std::vector<FaceDetection>> faces = detector_->Detect(image, options);
-    EXPECT_TRUE(faces.ok()) << faces.status();
-    return faces.ok() ? *faces : std::vector<FaceDetection>{};
-  }
-
-  static FaceDetector* detector_;
+struct TinyFaceDetectorTestTag {
+  static constexpr const char* kName = "tiny_face_detector";
 };
-FaceDetector* TinyFaceDetectorTest::detector_ = nullptr;
+using TinyFaceDetectorTest = testing::DetectorTest<TinyFaceDetectorTestTag>;
+using testing::Uniform;
 
 TEST_F(TinyFaceDetectorTest, Name) { EXPECT_EQ(detector_->name(), "tiny_face_detector"); }
 
@@ -181,7 +138,7 @@ TEST(TinyFaceDetectorLoadTest, OtherInputSizesWork) {
   EXPECT_EQ((*detector)->input_size(), 224);
   const torch::Tensor grid = (*detector)->Forward(torch::zeros({1, 224, 224, 3}));
   EXPECT_EQ(grid.sizes(), (std::vector<int64_t>{1, 7, 7, 5, 5}));
-  const RgbImage photo = ReadRgb(testing::DemoPhoto(1));
+  const RgbImage photo = testing::DemoImage(1);
   auto faces = (*detector)->Detect(photo, DetectOptions{});
   ASSERT_TRUE(faces.ok()) << faces.status();
   ExpectSane(*faces, photo, DetectOptions{});
