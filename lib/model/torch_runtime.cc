@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -12,7 +13,11 @@
 namespace fer {
 
 void ConfigureTorchThreads(int intra_op_threads) {
-  if (intra_op_threads > 0) at::set_num_threads(intra_op_threads);
+  // Debian's LibTorch starts with a single intra-op thread; 0 means one per core.
+  const int threads =
+      intra_op_threads > 0 ? intra_op_threads
+                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
 }
 
 void ConfigureAllocatorForInference() {

@@ -5,8 +5,7 @@
 
 namespace fer {
 
-// Sets LibTorch's intra-op thread count; 0 keeps LibTorch's default (all
-// cores).
+// Sets LibTorch's intra-op thread count; 0 means one per hardware thread.
 void ConfigureTorchThreads(int intra_op_threads);
 
 // Keeps freed LibTorch activation buffers (up to 32 MiB each) in the heap
