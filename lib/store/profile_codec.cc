@@ -1,0 +1,287 @@
+#include "lib/store/profile_codec.h"
+
+#include <array>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace fer {
+namespace {
+
+constexpr char kMagic[4] = {'F', 'E', 'R', 'P'};
+constexpr size_t kHeaderSize = 4 + 2 + 1 + 4;
+constexpr size_t kTrailerSize = 4;
+
+const char* KindName(ProfileRecordKind kind) {
+  switch (kind) {
+    case ProfileRecordKind::kMeta:
+      return "meta";
+    case ProfileRecordKind::kFeatures:
+      return "features";
+    case ProfileRecordKind::kTranslator:
+      return "translator";
+  }
+  return "unknown";
+}
+
+// Appends little-endian fields.
+class Writer {
+ public:
+  void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void U16(uint16_t v) { Raw(v); }
+  void U32(uint32_t v) { Raw(v); }
+  void U64(uint64_t v) { Raw(v); }
+  void I64(int64_t v) { Raw(static_cast<uint64_t>(v)); }
+  void F64(double v) {
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof(bits));
+    Raw(bits);
+  }
+  void F32(float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, sizeof(bits));
+    Raw(bits);
+  }
+  void Bytes(absl::string_view s) {
+    U32(static_cast<uint32_t>(s.size()));
+    out_.append(s.data(), s.size());
+  }
+  std::string& out() { return out_; }
+
+ private:
+  template <typename T>
+  void Raw(T v) {
+    for (size_t i = 0; i < sizeof(T); ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  }
+  std::string out_;
+};
+
+// Reads little-endian fields; any read past the end marks the reader failed.
+class Reader {
+ public:
+  explicit Reader(absl::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  bool done() const { return pos_ == in_.size(); }
+  size_t remaining() const { return in_.size() - pos_; }
+
+  uint8_t U8() { return static_cast<uint8_t>(Raw<uint8_t>()); }
+  uint16_t U16() { return Raw<uint16_t>(); }
+  uint32_t U32() { return Raw<uint32_t>(); }
+  uint64_t U64() { return Raw<uint64_t>(); }
+  int64_t I64() { return static_cast<int64_t>(Raw<uint64_t>()); }
+  double F64() {
+    const uint64_t bits = Raw<uint64_t>();
+    double v;
+    std::memcpy(&v, &bits, sizeof(v));
+    return v;
+  }
+  float F32() {
+    const uint32_t bits = Raw<uint32_t>();
+    float v;
+    std::memcpy(&v, &bits, sizeof(v));
+    return v;
+  }
+  std::string Bytes() {
+    const uint32_t n = U32();
+    if (!ok_ || n > remaining()) {
+      ok_ = false;
+      return {};
+    }
+    std::string s(in_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+
+ private:
+  template <typename T>
+  T Raw() {
+    if (!ok_ || remaining() < sizeof(T)) {
+      ok_ = false;
+      return 0;
+    }
+    T v = 0;
+    for (size_t i = 0; i < sizeof(T); ++i) {
+      v |= static_cast<T>(static_cast<T>(static_cast<uint8_t>(in_[pos_ + i])) << (8 * i));
+    }
+    pos_ += sizeof(T);
+    return v;
+  }
+  absl::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+absl::Status Corrupt(ProfileRecordKind kind, absl::string_view why) {
+  return absl::DataLossError(
+      absl::StrCat("profile record corrupt (", KindName(kind), " record): ", why));
+}
+
+std::string Frame(ProfileRecordKind kind, const std::string& payload) {
+  Writer w;
+  w.out().append(kMagic, sizeof(kMagic));
+  w.U16(kProfileFormatVersion);
+  w.U8(static_cast<uint8_t>(kind));
+  w.U32(static_cast<uint32_t>(payload.size()));
+  w.out().append(payload);
+  w.U32(Crc32c(w.out()));
+  return std::move(w.out());
+}
+
+// Checks the envelope of `record` and returns its payload.
+absl::StatusOr<absl::string_view> Unframe(absl::string_view record, ProfileRecordKind kind) {
+  if (record.size() < kHeaderSize + kTrailerSize) {
+    return Corrupt(kind, absl::StrCat("too short (", record.size(), " bytes)"));
+  }
+  if (std::memcmp(record.data(), kMagic, sizeof(kMagic)) != 0) {
+    return Corrupt(kind, "bad magic (not a ferserve profile record, or still encrypted)");
+  }
+  Reader header(record.substr(4, kHeaderSize - 4));
+  const uint16_t format = header.U16();
+  const uint8_t stored_kind = header.U8();
+  const uint32_t size = header.U32();
+  if (record.size() != kHeaderSize + size + kTrailerSize) {
+    return Corrupt(kind, absl::StrCat("size mismatch (payload says ", size, " bytes, record has ",
+                                      record.size() - kHeaderSize - kTrailerSize, ")"));
+  }
+  Reader trailer(record.substr(record.size() - kTrailerSize));
+  const uint32_t stored_crc = trailer.U32();
+  const uint32_t crc = Crc32c(record.substr(0, record.size() - kTrailerSize));
+  if (stored_crc != crc) {
+    return Corrupt(kind,
+                   absl::StrCat("checksum mismatch (stored ", stored_crc, ", computed ", crc, ")"));
+  }
+  if (format != kProfileFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat("profile record has format version ", format,
+                                                      "; this build reads version ",
+                                                      kProfileFormatVersion));
+  }
+  if (stored_kind != static_cast<uint8_t>(kind)) {
+    return Corrupt(kind, absl::StrCat("holds record kind ", static_cast<int>(stored_kind)));
+  }
+  return record.substr(kHeaderSize, size);
+}
+
+}  // namespace
+
+uint32_t Crc32c(absl::string_view data) {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t crc = 0xFFFFFFFFu;
+  for (const char ch : data) crc = table[(crc ^ static_cast<uint8_t>(ch)) & 0xff] ^ (crc >> 8);
+  return crc ^ 0xFFFFFFFFu;
+}
+
+std::string EncodeProfileMeta(const Profile& profile, uint64_t previous_translator_version) {
+  Writer w;
+  w.Bytes(profile.tenant);
+  w.Bytes(profile.user_id);
+  w.U64(profile.version);
+  w.I64(profile.created_unix_ms);
+  w.I64(profile.updated_unix_ms);
+  w.I64(profile.adapted_unix_ms);
+  w.U32(profile.bank.dim);
+  w.U32(profile.bank.max_count);
+  w.U32(static_cast<uint32_t>(profile.bank.features.size()));
+  w.U64(profile.translator_version);
+  w.U64(previous_translator_version);
+  w.Bytes(profile.backbone_id);
+  w.F64(profile.quality.neutral_rate_before);
+  w.F64(profile.quality.neutral_rate_after);
+  w.F64(profile.quality.mean_kl_to_generic);
+  w.U64(profile.quality.features_used);
+  w.U64(profile.quality.steps);
+  w.U8(profile.quality.early_stopped ? 1 : 0);
+  return Frame(ProfileRecordKind::kMeta, w.out());
+}
+
+absl::Status DecodeProfileMeta(absl::string_view record, Profile* profile,
+                               uint64_t* previous_translator_version) {
+  constexpr ProfileRecordKind kind = ProfileRecordKind::kMeta;
+  auto payload = Unframe(record, kind);
+  if (!payload.ok()) return payload.status();
+  Reader r(*payload);
+  Profile p;
+  p.tenant = r.Bytes();
+  p.user_id = r.Bytes();
+  p.version = r.U64();
+  p.created_unix_ms = r.I64();
+  p.updated_unix_ms = r.I64();
+  p.adapted_unix_ms = r.I64();
+  p.bank.dim = r.U32();
+  p.bank.max_count = r.U32();
+  r.U32();  // Feature count: informative only, the features record holds them.
+  p.translator_version = r.U64();
+  const uint64_t previous = r.U64();
+  p.backbone_id = r.Bytes();
+  p.quality.neutral_rate_before = r.F64();
+  p.quality.neutral_rate_after = r.F64();
+  p.quality.mean_kl_to_generic = r.F64();
+  p.quality.features_used = r.U64();
+  p.quality.steps = r.U64();
+  p.quality.early_stopped = r.U8() != 0;
+  if (!r.ok() || !r.done()) return Corrupt(kind, "payload fields do not add up");
+  *profile = std::move(p);
+  if (previous_translator_version != nullptr) *previous_translator_version = previous;
+  return absl::OkStatus();
+}
+
+std::string EncodeFeatureBank(const FeatureBank& bank) {
+  Writer w;
+  w.U32(bank.dim);
+  w.U32(bank.max_count);
+  w.U32(static_cast<uint32_t>(bank.features.size()));
+  for (const std::vector<float>& f : bank.features) {
+    for (const float v : f) w.F32(v);
+  }
+  return Frame(ProfileRecordKind::kFeatures, w.out());
+}
+
+absl::StatusOr<FeatureBank> DecodeFeatureBank(absl::string_view record) {
+  constexpr ProfileRecordKind kind = ProfileRecordKind::kFeatures;
+  auto payload = Unframe(record, kind);
+  if (!payload.ok()) return payload.status();
+  Reader r(*payload);
+  FeatureBank bank;
+  bank.dim = r.U32();
+  bank.max_count = r.U32();
+  const uint32_t count = r.U32();
+  if (!r.ok() || uint64_t{count} * bank.dim * 4 != r.remaining()) {
+    return Corrupt(kind, absl::StrCat(count, " features of ", bank.dim, " floats do not fit ",
+                                      r.remaining(), " bytes"));
+  }
+  bank.features.resize(count);
+  for (std::vector<float>& f : bank.features) {
+    f.resize(bank.dim);
+    for (float& v : f) v = r.F32();
+  }
+  return bank;
+}
+
+std::string EncodeTranslator(uint64_t translator_version, absl::string_view weights) {
+  Writer w;
+  w.U64(translator_version);
+  w.out().append(weights.data(), weights.size());
+  return Frame(ProfileRecordKind::kTranslator, w.out());
+}
+
+absl::StatusOr<std::string> DecodeTranslator(absl::string_view record, uint64_t expected_version) {
+  constexpr ProfileRecordKind kind = ProfileRecordKind::kTranslator;
+  auto payload = Unframe(record, kind);
+  if (!payload.ok()) return payload.status();
+  Reader r(*payload);
+  const uint64_t version = r.U64();
+  if (!r.ok()) return Corrupt(kind, "missing version");
+  if (version != expected_version) {
+    return Corrupt(kind, absl::StrCat("holds version ", version, ", expected ", expected_version));
+  }
+  return std::string(payload->substr(8));
+}
+
+}  // namespace fer

@@ -1,0 +1,121 @@
+#include "lib/store/profile_codec.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+
+namespace fer {
+namespace {
+
+Profile SampleProfile() {
+  Profile p;
+  p.tenant = "acme";
+  p.user_id = "alice@example.com";
+  p.version = 7;
+  p.created_unix_ms = 1700000000000;
+  p.updated_unix_ms = 1700000005000;
+  p.adapted_unix_ms = 1700000004000;
+  p.bank.dim = 3;
+  p.bank.max_count = 4;
+  p.bank.features = {{1.f, 2.f, 3.f}, {-0.5f, 0.25f, 1e-30f}};
+  p.translator_version = 6;
+  p.backbone_id = "face-api-expression-v1";
+  p.quality = {0.4, 0.92, 0.031, 40, 200, true};
+  return p;
+}
+
+TEST(ProfileCodecTest, MetaRoundTrip) {
+  const Profile p = SampleProfile();
+  const std::string record = EncodeProfileMeta(p, 3);
+  Profile decoded;
+  uint64_t previous = 0;
+  ASSERT_TRUE(DecodeProfileMeta(record, &decoded, &previous).ok());
+  EXPECT_EQ(previous, 3u);
+  Profile expected = p;
+  expected.bank.features.clear();  // The meta record holds no features.
+  EXPECT_EQ(decoded, expected);
+}
+
+TEST(ProfileCodecTest, FeatureBankRoundTrip) {
+  const Profile p = SampleProfile();
+  auto bank = DecodeFeatureBank(EncodeFeatureBank(p.bank));
+  ASSERT_TRUE(bank.ok()) << bank.status();
+  EXPECT_EQ(*bank, p.bank);
+  auto empty = DecodeFeatureBank(EncodeFeatureBank(FeatureBank{}));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->features.empty());
+}
+
+TEST(ProfileCodecTest, TranslatorRoundTripAndVersionCheck) {
+  std::string weights(1000, '\0');
+  for (size_t i = 0; i < weights.size(); ++i) weights[i] = static_cast<char>(i * 31);
+  const std::string record = EncodeTranslator(9, weights);
+  auto decoded = DecodeTranslator(record, 9);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, weights);
+  auto wrong = DecodeTranslator(record, 8);
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(wrong.status().message(), "expected 8"));
+}
+
+TEST(ProfileCodecTest, EveryFlippedByteIsDetected) {
+  const std::string record = EncodeFeatureBank(SampleProfile().bank);
+  for (size_t i = 0; i < record.size(); ++i) {
+    std::string bad = record;
+    bad[i] ^= 0x40;
+    auto bank = DecodeFeatureBank(bad);
+    EXPECT_FALSE(bank.ok()) << "byte " << i;
+  }
+}
+
+TEST(ProfileCodecTest, CorruptRecordsGiveClearErrors) {
+  std::string record = EncodeProfileMeta(SampleProfile(), 0);
+  Profile p;
+  record[record.size() / 2] ^= 1;
+  absl::Status s = DecodeProfileMeta(record, &p, nullptr);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(s.message(), "checksum mismatch")) << s;
+
+  s = DecodeProfileMeta(record.substr(0, 5), &p, nullptr);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(s.message(), "too short")) << s;
+
+  s = DecodeProfileMeta("garbage that is long enough", &p, nullptr);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(s.message(), "bad magic")) << s;
+
+  // A valid record of another kind.
+  s = DecodeProfileMeta(EncodeFeatureBank(FeatureBank{}), &p, nullptr);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(s.message(), "record kind")) << s;
+}
+
+TEST(ProfileCodecTest, NewerFormatVersionIsRefused) {
+  std::string record = EncodeFeatureBank(FeatureBank{});
+  record[4] = 2;  // Format version, little endian.
+  // Recompute the checksum so that only the version differs.
+  const uint32_t crc = Crc32c(absl::string_view(record).substr(0, record.size() - 4));
+  for (int i = 0; i < 4; ++i) record[record.size() - 4 + i] = static_cast<char>(crc >> (8 * i));
+  auto bank = DecodeFeatureBank(record);
+  EXPECT_EQ(bank.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(bank.status().message(), "format version 2")) << bank.status();
+}
+
+TEST(ProfileCodecTest, Crc32cKnownValue) { EXPECT_EQ(Crc32c("123456789"), 0xE3069283u); }
+
+TEST(FeatureBankTest, EvictsOldestAndRejectsMismatchedDimensions) {
+  FeatureBank bank;
+  bank.max_count = 2;
+  EXPECT_TRUE(bank.Append({1, 1}));
+  EXPECT_TRUE(bank.Append({2, 2}));
+  EXPECT_TRUE(bank.Append({3, 3}));
+  EXPECT_FALSE(bank.Append({4, 4, 4}));
+  EXPECT_FALSE(bank.Append({}));
+  ASSERT_EQ(bank.features.size(), 2u);
+  EXPECT_EQ(bank.features[0][0], 2);
+  EXPECT_EQ(bank.features[1][0], 3);
+  EXPECT_EQ(bank.dim, 2u);
+}
+
+}  // namespace
+}  // namespace fer
