@@ -1,0 +1,99 @@
+#ifndef FERSERVE_LIB_PFT_ADAPTATION_H_
+#define FERSERVE_LIB_PFT_ADAPTATION_H_
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/pft/linear_head.h"
+#include "lib/pft/model_bundle.h"
+#include "lib/pft/translator.h"
+
+namespace fer::pft {
+
+// Loss terms of adaptation (weighted as in AdaptOptions; `total` is the sum).
+struct AdaptLosses {
+  double total = 0;
+  double cross_entropy = 0;  // towards neutral
+  double consistency = 0;    // KL(head(T f) || head(f))
+  double alignment = 0;      // translated neutral moments vs the bundle's
+  double anchor = 0;         // squared distance of the anchored weights to the pre-trained ones
+};
+
+// Reported after every step, for the Adapt RPC's stream.
+struct AdaptProgress {
+  int step = 0;         // 1-based
+  int total_steps = 0;  // the step budget (max_steps); fewer run when stopped early
+  AdaptLosses train;    // unweighted terms, `total` weighted
+};
+
+struct AdaptOptions {
+  double learning_rate = 1e-3;  // Adam
+  int max_steps = 100;
+  int batch_size = 0;  // rows per step; 0: the whole training split
+  double cross_entropy_weight = 1.0;
+  double consistency_weight = 0.2;
+  double alignment_weight = 1.0;
+  double anchor_weight = 1.0;
+  // Whether the anchor also holds the biases b1, b2. Off by default: a
+  // change of b2 is a uniform translation of every feature, which moves all
+  // expressions alike and cannot collapse them, so the user's offset is left
+  // free while W1, W2 (and b1) stay near the pre-trained ones.
+  bool anchor_biases = false;
+  // Starts from the pre-trained translator with b2 moved by
+  // mean(source neutral, translated) - mean(T0(user neutral)): the exact
+  // minimiser of the alignment's mean term over b2, so that the user's offset
+  // is removed from step 0 (Adam's small steps would need hundreds of steps
+  // to travel that far) and the steps refine the rest.
+  bool init_mean_alignment = true;
+  // Share of the neutral features held out for early stopping (at least 2
+  // rows are held out when there are 6+, none below).
+  double holdout_fraction = 0.2;
+  int eval_every = 5;  // steps between held-out evaluations
+  int patience = 4;    // evaluations without improvement before stopping
+  uint64_t seed = 0;
+  std::function<void(const AdaptProgress&)> progress;  // may be empty
+};
+
+struct AdaptReport {
+  int train_count = 0;
+  int holdout_count = 0;
+  int steps = 0;  // steps run
+  bool early_stopped = false;
+  int best_step = 0;  // the step whose weights are returned (0: the pre-trained ones)
+  // On the held-out neutral features (the training split when none is held
+  // out): share classified neutral with the pre-trained translator (before)
+  // and the adapted one (after), and the mean KL(adapted || pre-trained) of
+  // the head's outputs.
+  double neutral_rate_before = 0;
+  double neutral_rate_after = 0;
+  double mean_kl_to_generic = 0;
+  double best_holdout_loss = 0;
+  AdaptLosses final_train;  // last step's terms
+  double seconds = 0;       // wall time of Adapt
+};
+
+struct AdaptResult {
+  Translator translator;
+  AdaptReport report;
+};
+
+// PFT adaptation from one user's neutral frames alone: starting from the
+// bundle's translator T0, trains T (the head stays frozen) on
+//
+//   w_ce · CE(head(T f), neutral) + w_cons · KL(head(T f) || head(f))
+//   + w_align · moments(T f  vs  bundle.source_neutral_translated)
+//   + w_anchor · ||θ - θ0||²
+//
+// full-batch (or mini-batch) Adam, stopping early when the held-out data
+// terms stop improving and returning the best weights seen. `features`:
+// count x feature_dim neutral features (count >= 2). Deterministic for a seed
+// and thread count.
+absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& head,
+                                  const std::vector<float>& features, int count,
+                                  const AdaptOptions& options);
+
+}  // namespace fer::pft
+
+#endif  // FERSERVE_LIB_PFT_ADAPTATION_H_
