@@ -15,6 +15,9 @@ namespace {
 using fer::v1::PredictRequest;
 using fer::v1::PredictResponse;
 
+// Until authentication exists every call belongs to this tenant.
+constexpr char kDefaultTenant[] = "default";
+
 constexpr int kMaxClipWindow = 300;
 constexpr int kMaxFaces = 32;
 
@@ -73,12 +76,29 @@ struct ExpressionService::StreamSettings {
 
 ExpressionService::ExpressionService(FaceAnalyzer* analyzer, ServerMetrics* metrics,
                                      StreamAdmission* admission, InferenceGate* gate,
-                                     ExpressionServiceOptions options)
+                                     ProfileStore* store, ExpressionServiceOptions options)
     : analyzer_(analyzer),
       metrics_(metrics),
       admission_(admission),
       gate_(gate),
-      options_(std::move(options)) {}
+      store_(store),
+      options_(std::move(options)) {
+  const std::vector<std::string>& labels = analyzer_->labels();
+  const auto neutral = std::find(labels.begin(), labels.end(), "neutral");
+  if (neutral != labels.end()) neutral_index_ = static_cast<int>(neutral - labels.begin());
+}
+
+absl::StatusOr<std::vector<FaceAnalysis>> ExpressionService::AnalyzeFrame(
+    grpc::ServerContext* context, const RgbImage& image, const AnalyzeOptions& analyze) {
+  if (!gate_->Acquire(context->deadline() == std::chrono::system_clock::time_point::max()
+                          ? absl::InfiniteFuture()
+                          : absl::FromChrono(context->deadline()))) {
+    return absl::DeadlineExceededError("deadline passed while queued");
+  }
+  absl::StatusOr<std::vector<FaceAnalysis>> faces = analyzer_->Analyze(image, analyze);
+  gate_->Release();
+  return faces;
+}
 
 grpc::Status ExpressionService::Finish(const char* rpc, grpc::Status status) {
   metrics_->RecordRequest(rpc, GrpcCodeName(status.error_code()));
@@ -197,7 +217,8 @@ grpc::Status ExpressionService::StreamPredictImpl(
     response.set_face_found(!faces->empty());
     response.set_personalized(false);
     if (!settings.user_id.empty()) {
-      response.set_personalization_note("no profile store on this server; generic model used");
+      response.set_personalization_note(
+          "personalized prediction is not served yet (needs Adapt); generic model used");
     }
     for (const FaceAnalysis& face : *faces) {
       fer::v1::FacePrediction* out = response.add_faces();
@@ -247,34 +268,190 @@ grpc::Status ExpressionService::GetModelInfo(grpc::ServerContext*,
 }
 
 namespace {
-grpc::Status ProfilesNotEnabled(const char* rpc) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      absl::StrCat(rpc,
-                                   " needs the profile store, which this server version does not "
-                                   "have yet; StreamPredict serves the generic model"));
+
+// A store error as the RPC's answer: NotFound names the user, Unavailable
+// says which store is down.
+grpc::Status StoreError(const absl::Status& status, absl::string_view user_id,
+                        const ProfileStore& store) {
+  if (absl::IsNotFound(status)) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("no profile for user \"", user_id, "\""));
+  }
+  if (absl::IsUnavailable(status)) {
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        absl::StrCat("profile store unavailable (", store.Describe(), "): ", status.message()));
+  }
+  return ToGrpcStatus(status);
 }
+
+fer::v1::FrameVerdict::Reason ToProto(EnrollmentVerdict verdict) {
+  switch (verdict) {
+    case EnrollmentVerdict::kAccepted:
+      return fer::v1::FrameVerdict::ACCEPTED;
+    case EnrollmentVerdict::kNoFace:
+      return fer::v1::FrameVerdict::NO_FACE;
+    case EnrollmentVerdict::kMultipleFaces:
+      return fer::v1::FrameVerdict::MULTIPLE_FACES;
+    case EnrollmentVerdict::kFaceTooSmall:
+      return fer::v1::FrameVerdict::FACE_TOO_SMALL;
+    case EnrollmentVerdict::kTooBlurry:
+      return fer::v1::FrameVerdict::TOO_BLURRY;
+    case EnrollmentVerdict::kHeadPoseTooLarge:
+      return fer::v1::FrameVerdict::HEAD_POSE_TOO_LARGE;
+  }
+  return fer::v1::FrameVerdict::ACCEPTED;
+}
+
 }  // namespace
 
-grpc::Status ExpressionService::EnrollNeutral(grpc::ServerContext*,
-                                              grpc::ServerReader<fer::v1::EnrollRequest>*,
-                                              fer::v1::EnrollResponse*) {
-  return Finish("EnrollNeutral", ProfilesNotEnabled("EnrollNeutral"));
+grpc::Status ExpressionService::EnrollNeutral(grpc::ServerContext* context,
+                                              grpc::ServerReader<fer::v1::EnrollRequest>* reader,
+                                              fer::v1::EnrollResponse* response) {
+  return Finish("EnrollNeutral", EnrollNeutralImpl(context, reader, response));
+}
+
+grpc::Status ExpressionService::EnrollNeutralImpl(
+    grpc::ServerContext* context, grpc::ServerReader<fer::v1::EnrollRequest>* reader,
+    fer::v1::EnrollResponse* response) {
+  fer::v1::EnrollRequest request;
+  std::string user_id;
+  std::vector<std::vector<float>> accepted;
+  for (uint64_t index = 0; reader->Read(&request); ++index) {
+    if (index == 0) {
+      user_id = request.user_id();
+      if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            absl::StrCat("first message: ", valid.message()));
+      }
+    } else if (request.user_id() != user_id) {
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("message ", index, ": user_id \"", request.user_id(), "\" differs from \"",
+                       user_id, "\" of the first message; one stream enrolls one user"));
+    }
+    if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+
+    fer::v1::FrameVerdict verdict;
+    verdict.set_frame_index(index);
+    absl::StatusOr<RgbImage> image = DecodeFrame(request.frame());
+    if (!image.ok()) {
+      metrics_->AddRejectedFrame("invalid_frame");
+      verdict.set_reason(fer::v1::FrameVerdict::UNDECODABLE);
+      verdict.set_detail(std::string(image.status().message()));
+      *response->add_verdicts() = std::move(verdict);
+      response->set_rejected(response->rejected() + 1);
+      continue;
+    }
+    AnalyzeOptions analyze;
+    analyze.detect.min_score = options_.default_min_face_score;
+    analyze.with_features = true;
+    absl::StatusOr<std::vector<FaceAnalysis>> faces = AnalyzeFrame(context, *image, analyze);
+    if (!faces.ok()) {
+      return grpc::Status(ToGrpcStatus(faces.status()).error_code(),
+                          absl::StrCat("frame ", index, ": ", faces.status().message()));
+    }
+    metrics_->AddFrames(1, static_cast<int>(faces->size()));
+    const EnrollmentCheck check =
+        CheckEnrollmentFrame(*faces, *image, neutral_index_, options_.enrollment);
+    verdict.set_reason(ToProto(check.verdict));
+    verdict.set_detail(check.detail);
+    if (check.neutral_probability.has_value()) {
+      verdict.set_neutral_probability(*check.neutral_probability);
+    }
+    if (check.accepted()) {
+      response->set_accepted(response->accepted() + 1);
+      accepted.push_back(faces->front().features);
+      if (!check.detail.empty()) *response->add_verdicts() = std::move(verdict);
+    } else {
+      response->set_rejected(response->rejected() + 1);
+      *response->add_verdicts() = std::move(verdict);
+    }
+  }
+  if (user_id.empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "no messages: the first one must carry user_id and a frame");
+  }
+  response->set_user_id(user_id);
+
+  absl::StatusOr<Profile> profile = store_->Get(kDefaultTenant, user_id, kProfileFeatures);
+  if (!profile.ok() && !absl::IsNotFound(profile.status())) {
+    return StoreError(profile.status(), user_id, *store_);
+  }
+  if (!accepted.empty()) {
+    profile = store_->AppendFeatures(kDefaultTenant, user_id, accepted);
+    if (!profile.ok()) return StoreError(profile.status(), user_id, *store_);
+    if (profile->backbone_id.empty()) {
+      // A first enrollment: record which backbone the features come from. A
+      // concurrent writer (Aborted) will have done the same.
+      Profile with_backbone = *profile;
+      with_backbone.backbone_id = analyzer_->backbone_id();
+      absl::StatusOr<uint64_t> put = store_->Put(with_backbone, profile->version);
+      if (!put.ok() && !absl::IsAborted(put.status())) {
+        return StoreError(put.status(), user_id, *store_);
+      }
+    }
+  }
+  response->set_enrolled_features(
+      profile.ok() ? static_cast<uint32_t>(profile->bank.features.size()) : 0);
+  return grpc::Status::OK;
 }
 
 grpc::Status ExpressionService::Adapt(grpc::ServerContext*, const fer::v1::AdaptRequest*,
                                       grpc::ServerWriter<fer::v1::AdaptProgress>*) {
-  return Finish("Adapt", ProfilesNotEnabled("Adapt"));
+  return Finish("Adapt", grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                      "Adapt needs the PFT bundle (pre-trained translator), which "
+                                      "this server version does not load yet; it comes next. "
+                                      "EnrollNeutral, GetProfile and DeleteProfile work"));
 }
 
-grpc::Status ExpressionService::GetProfile(grpc::ServerContext*, const fer::v1::GetProfileRequest*,
-                                           fer::v1::Profile*) {
-  return Finish("GetProfile", ProfilesNotEnabled("GetProfile"));
+grpc::Status ExpressionService::GetProfile(grpc::ServerContext*,
+                                           const fer::v1::GetProfileRequest* request,
+                                           fer::v1::Profile* out) {
+  const std::string& user_id = request->user_id();
+  if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
+    return Finish("GetProfile", ToGrpcStatus(valid));
+  }
+  absl::StatusOr<Profile> profile = store_->Get(kDefaultTenant, user_id, kProfileFeatures);
+  if (!profile.ok()) return Finish("GetProfile", StoreError(profile.status(), user_id, *store_));
+  out->set_user_id(user_id);
+  out->set_version(profile->translator_version);
+  out->set_enrolled_features(static_cast<uint32_t>(profile->bank.features.size()));
+  out->set_created_unix_ms(profile->created_unix_ms);
+  out->set_updated_unix_ms(profile->updated_unix_ms);
+  out->set_adapted_unix_ms(profile->adapted_unix_ms);
+  out->set_backbone_id(profile->backbone_id);
+  if (profile->adapted_unix_ms != 0) {
+    fer::v1::QualityReport* report = out->mutable_last_report();
+    report->set_neutral_rate_before(static_cast<float>(profile->quality.neutral_rate_before));
+    report->set_neutral_rate_after(static_cast<float>(profile->quality.neutral_rate_after));
+    report->set_mean_kl_to_generic(static_cast<float>(profile->quality.mean_kl_to_generic));
+    report->set_features_used(static_cast<uint32_t>(profile->quality.features_used));
+    report->set_steps(static_cast<uint32_t>(profile->quality.steps));
+    report->set_early_stopped(profile->quality.early_stopped);
+  }
+  return Finish("GetProfile", grpc::Status::OK);
 }
 
 grpc::Status ExpressionService::DeleteProfile(grpc::ServerContext*,
-                                              const fer::v1::DeleteProfileRequest*,
-                                              fer::v1::DeleteProfileResponse*) {
-  return Finish("DeleteProfile", ProfilesNotEnabled("DeleteProfile"));
+                                              const fer::v1::DeleteProfileRequest* request,
+                                              fer::v1::DeleteProfileResponse* response) {
+  const std::string& user_id = request->user_id();
+  if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
+    return Finish("DeleteProfile", ToGrpcStatus(valid));
+  }
+  absl::StatusOr<int64_t> removed = store_->Delete(kDefaultTenant, user_id);
+  if (!removed.ok()) {
+    return Finish("DeleteProfile", StoreError(removed.status(), user_id, *store_));
+  }
+  if (*removed == 0) {
+    return Finish("DeleteProfile",
+                  grpc::Status(grpc::StatusCode::NOT_FOUND,
+                               absl::StrCat("no profile for user \"", user_id, "\"")));
+  }
+  response->set_user_id(user_id);
+  response->set_records_deleted(static_cast<uint32_t>(*removed));
+  return Finish("DeleteProfile", grpc::Status::OK);
 }
 
 }  // namespace fer

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -26,6 +27,8 @@
 #include "lib/model/torch_runtime.h"
 #include "lib/serving/inference_gate.h"
 #include "lib/serving/stream_admission.h"
+#include "lib/store/profile_store.h"
+#include "lib/store/record_cipher.h"
 #include "server/expression_service.h"
 
 ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on for gRPC (IPv4/IPv6 literal).");
@@ -51,6 +54,29 @@ ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(10),
           "get this long to finish before they are cancelled.");
 ABSL_FLAG(int, clip_window, 16, "Default frames in the clip-level sliding window (1..300).");
 ABSL_FLAG(float, min_face_score, 0.5f, "Default minimum face detector score (0..1).");
+ABSL_FLAG(std::string, store, "rocksdb:///var/lib/ferserve/profiles",
+          "Where users' profiles live: rocksdb:///absolute/path (embedded; the folder is created "
+          "if missing) or redis://[[user]:password@]host[:port][/db] (shared by replicas; "
+          "rediss:// for TLS; connects lazily).");
+ABSL_FLAG(std::string, store_key_file, "",
+          "File with the AES-256-GCM key (32 raw bytes or 64 hex characters) that encrypts "
+          "stored profiles at rest. Without it or --store_key_env, profiles are stored "
+          "unencrypted.");
+ABSL_FLAG(std::string, store_key_env, "",
+          "Name of an environment variable holding the AES-256-GCM key (64 hex characters); "
+          "alternative to --store_key_file.");
+ABSL_FLAG(int, max_enrolled_features, 300,
+          "Bound of each user's bank of enrolled neutral features; the oldest are evicted.");
+ABSL_FLAG(float, enroll_min_face_px, 64,
+          "EnrollNeutral: smallest accepted face box height in pixels (FACE_TOO_SMALL).");
+ABSL_FLAG(double, enroll_min_sharpness, 20,
+          "EnrollNeutral: smallest accepted variance of the Laplacian of the grayscale face "
+          "crop (TOO_BLURRY).");
+ABSL_FLAG(double, enroll_max_yaw, 0.35,
+          "EnrollNeutral: largest accepted nose-tip offset from the eye midpoint, relative to "
+          "the inter-ocular distance (HEAD_POSE_TOO_LARGE).");
+ABSL_FLAG(double, enroll_max_roll_degrees, 20,
+          "EnrollNeutral: largest accepted eye-line angle in degrees (HEAD_POSE_TOO_LARGE).");
 
 namespace fer {
 namespace {
@@ -101,7 +127,47 @@ std::string InvalidFlags() {
   if (absl::GetFlag(FLAGS_grace_period) < absl::ZeroDuration()) {
     return "--grace_period must not be negative";
   }
+  if (absl::GetFlag(FLAGS_max_enrolled_features) < 1) {
+    return "--max_enrolled_features must be positive";
+  }
+  if (!absl::GetFlag(FLAGS_store_key_file).empty() && !absl::GetFlag(FLAGS_store_key_env).empty()) {
+    return "give --store_key_file or --store_key_env, not both";
+  }
+  if (!(absl::GetFlag(FLAGS_enroll_max_yaw) > 0)) return "--enroll_max_yaw must be positive";
+  if (!(absl::GetFlag(FLAGS_enroll_max_roll_degrees) > 0)) {
+    return "--enroll_max_roll_degrees must be positive";
+  }
   return "";
+}
+
+// Opens --store (creating a RocksDB folder if missing) with the key of
+// --store_key_file / --store_key_env; `encryption` says how records are kept.
+absl::StatusOr<std::unique_ptr<ProfileStore>> OpenStoreFromFlags(std::string* encryption) {
+  ProfileStoreOptions options;
+  options.max_features = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_enrolled_features));
+  const std::string key_file = absl::GetFlag(FLAGS_store_key_file);
+  const std::string key_env = absl::GetFlag(FLAGS_store_key_env);
+  if (!key_file.empty() || !key_env.empty()) {
+    absl::StatusOr<std::unique_ptr<RecordCipher>> cipher =
+        key_file.empty() ? RecordCipher::FromEnv(key_env) : RecordCipher::FromKeyFile(key_file);
+    if (!cipher.ok()) return cipher.status();
+    *encryption = absl::StrCat("records encrypted with AES-256-GCM, key ", (*cipher)->key_id());
+    options.cipher = *std::move(cipher);
+  } else {
+    *encryption = "records NOT encrypted (no --store_key_file or --store_key_env)";
+  }
+  const std::string url = absl::GetFlag(FLAGS_store);
+  constexpr absl::string_view kRocksDb = "rocksdb://";
+  if (absl::StartsWith(url, kRocksDb)) {
+    const std::string path = url.substr(kRocksDb.size());
+    std::error_code error;
+    if (!path.empty()) std::filesystem::create_directories(path, error);
+    if (error) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot create the store folder ", path, ": ", error.message()));
+    }
+  }
+  return OpenProfileStore(url, options);
 }
 
 int Run() {
@@ -120,6 +186,14 @@ int Run() {
   if (!analyzer.ok()) {
     std::fprintf(stderr, "ferserve: cannot load models: %s\n",
                  std::string(analyzer.status().message()).c_str());
+    return 1;
+  }
+
+  std::string encryption;
+  absl::StatusOr<std::unique_ptr<ProfileStore>> store = OpenStoreFromFlags(&encryption);
+  if (!store.ok()) {
+    std::fprintf(stderr, "ferserve: cannot open the profile store %s: %s\n",
+                 absl::GetFlag(FLAGS_store).c_str(), std::string(store.status().message()).c_str());
     return 1;
   }
 
@@ -146,7 +220,11 @@ int Run() {
   options.default_clip_window = absl::GetFlag(FLAGS_clip_window);
   options.default_min_face_score = absl::GetFlag(FLAGS_min_face_score);
   options.server_version = kVersion;
-  ExpressionService service(analyzer->get(), &metrics, &admission, &gate, options);
+  options.enrollment.min_face_px = absl::GetFlag(FLAGS_enroll_min_face_px);
+  options.enrollment.min_sharpness = absl::GetFlag(FLAGS_enroll_min_sharpness);
+  options.enrollment.max_yaw = absl::GetFlag(FLAGS_enroll_max_yaw);
+  options.enrollment.max_roll_degrees = absl::GetFlag(FLAGS_enroll_max_roll_degrees);
+  ExpressionService service(analyzer->get(), &metrics, &admission, &gate, store->get(), options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -172,6 +250,7 @@ int Run() {
               kVersion, address.c_str(), metrics_endpoint ? metrics_endpoint->port() : -1,
               (*analyzer)->device_name().c_str(), (*analyzer)->detector_name().c_str(),
               TorchRuntimeSummary().c_str());
+  std::printf("ferserve: profile store %s; %s\n", (*store)->Describe().c_str(), encryption.c_str());
   std::fflush(stdout);
 
   // Drain on SIGTERM/SIGINT: NOT_SERVING first so load balancers stop
@@ -210,7 +289,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Facial expression recognition over gRPC (fer.v1.ExpressionService), with the standard "
       "health and reflection services and Prometheus metrics.\n"
-      "Usage: ferserve [--port=50051] [--metrics_port=9464] [--device=cpu] ...");
+      "Usage: ferserve [--port=50051] [--metrics_port=9464] [--device=cpu] "
+      "[--store=rocksdb:///var/lib/ferserve/profiles] [--store_key_file=KEY] ...");
   absl::ParseCommandLine(argc, argv);
   return fer::Run();
 }

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -22,7 +23,8 @@ namespace fer::testing {
 class FerserveProcess {
  public:
   // Starts ferserve with `extra_flags` and waits until its health service
-  // says SERVING (models loaded). Check ok() afterwards.
+  // says SERVING (models loaded). Check ok() afterwards. Without a --store
+  // flag the profiles go to a fresh RocksDB under the test's temp folder.
   explicit FerserveProcess(std::vector<std::string> extra_flags = {}) {
     port_ = FreePort();
     metrics_port_ = FreePort();
@@ -31,6 +33,13 @@ class FerserveProcess {
                                      "--host=127.0.0.1", "--port=" + std::to_string(port_),
                                      "--metrics_port=" + std::to_string(metrics_port_),
                                      "--threads=2"};
+    const bool has_store =
+        std::any_of(extra_flags.begin(), extra_flags.end(),
+                    [](const std::string& f) { return f.rfind("--store=", 0) == 0; });
+    if (!has_store) {
+      args.push_back("--store=rocksdb://" + std::string(::testing::TempDir()) + "ferserve_store_" +
+                     std::to_string(port_) + "_" + std::to_string(getpid()));
+    }
     args.insert(args.end(), extra_flags.begin(), extra_flags.end());
     pid_ = fork();
     if (pid_ == 0) {

@@ -310,12 +310,14 @@ TEST_F(StreamPredictE2eTest, StreamThatHalfClosesAtOnceEndsOk) {
 
 TEST_F(StreamPredictE2eTest, ProfileRpcsSayTheyAreNotAvailableYet) {
   grpc::ClientContext context;
-  fer::v1::GetProfileRequest request;
+  fer::v1::AdaptRequest request;
   request.set_user_id("u1");
-  fer::v1::Profile profile;
-  const grpc::Status status = stub_->GetProfile(&context, request, &profile);
+  auto reader = stub_->Adapt(&context, request);
+  fer::v1::AdaptProgress progress;
+  EXPECT_FALSE(reader->Read(&progress));
+  const grpc::Status status = reader->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(status.error_message().find("profile store"), std::string::npos);
+  EXPECT_NE(status.error_message().find("PFT bundle"), std::string::npos) << status.error_message();
 }
 
 TEST_F(StreamPredictE2eTest, MetricsCountRequestsFramesAndStages) {
