@@ -92,10 +92,12 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
 
   auto terms = [&](const TranslatorTensors& t, const torch::Tensor& x,
                    const torch::Tensor& ref) -> Terms {
-    const torch::Tensor logits = head_t.Logits(t.Forward(x));
+    c10::InferenceMode inference;
+    const torch::Tensor translated = t.Forward(x);  // once for all terms
+    const torch::Tensor logits = head_t.Logits(translated);
     const torch::Tensor target = torch::full({x.size(0)}, neutral, torch::kInt64);
     return {CrossEntropy(logits, target), ConsistencyKl(logits, ref),
-            MomentAlignment(t.Forward(x), target_mean, target_cov)};
+            MomentAlignment(translated, target_mean, target_cov)};
   };
   auto held_loss = [&](const TranslatorTensors& t) {
     const Terms h = terms(t, x_held, ref_held);
@@ -112,6 +114,7 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
   int since_best = 0;
   const int rows = static_cast<int>(train.size());
   const int batch = options.batch_size > 0 ? std::min(options.batch_size, rows) : rows;
+  const torch::Tensor neutral_train = torch::full({rows}, neutral, torch::kInt64);
   std::vector<int64_t> perm(rows);
   std::iota(perm.begin(), perm.end(), 0);
   size_t cursor = rows;
@@ -131,27 +134,38 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
     }
     AdaptLosses losses;
     {
-      torch::AutoGradMode enable_grad(true);
-      // One forward pass for all data terms.
-      const torch::Tensor translated = params.Forward(x);
-      const torch::Tensor logits = head_t.Logits(translated);
-      const torch::Tensor ce =
-          CrossEntropy(logits, torch::full({x.size(0)}, neutral, torch::kInt64));
-      const torch::Tensor kl = ConsistencyKl(logits, ref);
-      const torch::Tensor align = MomentAlignment(translated, target_mean, target_cov);
-      torch::Tensor anchor = torch::zeros({});
+      torch::Tensor ce, kl, align;
+      {
+        torch::AutoGradMode enable_grad(true);
+        // One forward pass for all data terms; the anchor's gradient is
+        // added in closed form below instead of through autograd.
+        const torch::Tensor translated = params.Forward(x);
+        const torch::Tensor logits = head_t.Logits(translated);
+        ce = CrossEntropy(logits, x.size(0) == rows ? neutral_train
+                                                    : neutral_train.narrow(0, 0, x.size(0)));
+        kl = ConsistencyKl(logits, ref);
+        align = MomentAlignment(translated, target_mean, target_cov);
+        const torch::Tensor data_loss = options.cross_entropy_weight * ce +
+                                        options.consistency_weight * kl +
+                                        options.alignment_weight * align;
+        optimizer.zero_grad();
+        data_loss.backward();
+      }
+      // d/dθ w·||θ - θ0||² = 2w(θ - θ0), on the anchored tensors.
+      double anchor = 0;
       for (size_t p = 0; p < theta.size(); ++p) {
         if (!options.anchor_biases && theta[p].dim() == 1) continue;
-        anchor = anchor + (theta[p] - theta0[p]).pow(2).sum();
+        const torch::Tensor diff = theta[p] - theta0[p];
+        anchor += diff.pow(2).sum().item<double>();
+        if (options.anchor_weight != 0) {
+          theta[p].mutable_grad().add_(diff, 2.0 * options.anchor_weight);
+        }
       }
-      const torch::Tensor loss = options.cross_entropy_weight * ce +
-                                 options.consistency_weight * kl +
-                                 options.alignment_weight * align + options.anchor_weight * anchor;
-      optimizer.zero_grad();
-      loss.backward();
       optimizer.step();
-      losses = {loss.item<double>(), ce.item<double>(), kl.item<double>(), align.item<double>(),
-                anchor.item<double>()};
+      const double c = ce.item<double>(), k = kl.item<double>(), a = align.item<double>();
+      losses = {options.cross_entropy_weight * c + options.consistency_weight * k +
+                    options.alignment_weight * a + options.anchor_weight * anchor,
+                c, k, a, anchor};
     }
     report.steps = step;
     report.final_train = losses;
