@@ -89,12 +89,15 @@ ExpressionService::ExpressionService(FaceAnalyzer* analyzer, ServerMetrics* metr
 }
 
 absl::StatusOr<std::vector<FaceAnalysis>> ExpressionService::AnalyzeFrame(
-    grpc::ServerContext* context, const RgbImage& image, const AnalyzeOptions& analyze) {
+    grpc::ServerContext* context, const RgbImage& image, const AnalyzeOptions& analyze,
+    double* queue_seconds) {
+  const absl::Time queued = absl::Now();
   if (!gate_->Acquire(context->deadline() == std::chrono::system_clock::time_point::max()
                           ? absl::InfiniteFuture()
                           : absl::FromChrono(context->deadline()))) {
     return absl::DeadlineExceededError("deadline passed while queued");
   }
+  if (queue_seconds != nullptr) *queue_seconds = SecondsSince(queued);
   absl::StatusOr<std::vector<FaceAnalysis>> faces = analyzer_->Analyze(image, analyze);
   gate_->Release();
   return faces;
@@ -183,22 +186,19 @@ grpc::Status ExpressionService::StreamPredictImpl(
     }
     metrics_->ObserveStage(FrameStage::kDecode, SecondsSince(received));
 
-    const absl::Time queued = absl::Now();
-    if (!gate_->Acquire(context->deadline() == std::chrono::system_clock::time_point::max()
-                            ? absl::InfiniteFuture()
-                            : absl::FromChrono(context->deadline()))) {
-      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                          absl::StrCat("frame ", index, ": deadline passed while queued"));
-    }
-    metrics_->ObserveStage(FrameStage::kQueue, SecondsSince(queued));
     AnalyzeTimings timings;
     AnalyzeOptions analyze;
     analyze.detect.min_score = settings.min_face_score;
     analyze.with_features = settings.include_features;
     analyze.timings = &timings;
-    absl::StatusOr<std::vector<FaceAnalysis>> faces = analyzer_->Analyze(*image, analyze);
-    gate_->Release();
-    if (!faces.ok()) return ToGrpcStatus(faces.status());
+    double queue_seconds = 0;
+    absl::StatusOr<std::vector<FaceAnalysis>> faces =
+        AnalyzeFrame(context, *image, analyze, &queue_seconds);
+    if (!faces.ok()) {
+      return grpc::Status(static_cast<grpc::StatusCode>(faces.status().code()),
+                          absl::StrCat("frame ", index, ": ", faces.status().message()));
+    }
+    metrics_->ObserveStage(FrameStage::kQueue, queue_seconds);
     metrics_->ObserveStage(FrameStage::kDetection, timings.detection);
     metrics_->ObserveStage(FrameStage::kBackbone, timings.landmarks + timings.backbone);
 

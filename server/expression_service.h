@@ -60,10 +60,12 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   grpc::Status EnrollNeutralImpl(grpc::ServerContext* context,
                                  grpc::ServerReader<fer::v1::EnrollRequest>* reader,
                                  fer::v1::EnrollResponse* response);
-  // Runs the models on one frame, waiting for the gate until the deadline.
+  // Runs the models on one frame, waiting for the gate until the deadline
+  // (DeadlineExceeded); the wait is stored in *queue_seconds when not null.
   absl::StatusOr<std::vector<FaceAnalysis>> AnalyzeFrame(grpc::ServerContext* context,
                                                          const RgbImage& image,
-                                                         const AnalyzeOptions& analyze);
+                                                         const AnalyzeOptions& analyze,
+                                                         double* queue_seconds = nullptr);
 
   FaceAnalyzer* analyzer_;
   ServerMetrics* metrics_;
