@@ -372,6 +372,7 @@ grpc::Status ExpressionService::StreamPredictImpl(
     if (!stream->Write(response)) {
       return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
     }
+    if (watch != nullptr) watch->Touch();  // idle time is time spent waiting for the client
   }
   return IdleStatus(watch.get());
 }
@@ -472,7 +473,7 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
   fer::v1::EnrollRequest request;
   std::string user_id;
   std::vector<std::vector<float>> accepted;
-  const std::unique_ptr<StreamWatchdog::Watch> watch = WatchIdleness(context);
+  std::unique_ptr<StreamWatchdog::Watch> watch = WatchIdleness(context);
   for (uint64_t index = 0; reader->Read(&request); ++index) {
     if (watch != nullptr) watch->Touch();
     if (index == 0) {
@@ -524,8 +525,10 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
       response->set_rejected(response->rejected() + 1);
       *response->add_verdicts() = std::move(verdict);
     }
+    if (watch != nullptr) watch->Touch();  // idle time is time spent waiting for the client
   }
   if (grpc::Status idle = IdleStatus(watch.get()); !idle.ok()) return idle;
+  watch.reset();  // the client is done; the store writes below are not idleness
   if (user_id.empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "no messages: the first one must carry user_id and a frame");
