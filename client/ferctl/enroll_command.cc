@@ -46,8 +46,7 @@ int RunEnroll(const Connection& connection, const Args& args) {
   if (!RequireUser("enroll", &user)) return kUsage;
   absl::StatusOr<std::unique_ptr<FrameSource>> source = FrameSource::FromFlags();
   if (!source.ok()) {
-    return Fail(absl::IsInvalidArgument(source.status()) ? kUsage : kInputError,
-                "enroll: " + std::string(source.status().message()));
+    return FailOpen("enroll", source.status());
   }
   std::printf("enrolling %s from %s\n", user.c_str(), (*source)->description().c_str());
   std::fflush(stdout);

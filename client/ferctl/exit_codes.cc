@@ -94,6 +94,11 @@ int Fail(ExitCode code, const std::string& message) {
   return code;
 }
 
+int FailOpen(const std::string& command, const absl::Status& status) {
+  return Fail(absl::IsInvalidArgument(status) ? kUsage : kInputError,
+              command + ": " + std::string(status.message()));
+}
+
 int FailCall(const std::string& what, const grpc::Status& status, const std::string& address) {
   std::string message = what + ": " + CodeName(status.error_code()) + ": " + status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "absl/status/status.h"
+
 namespace ferctl {
 
 // ferctl's exit statuses, one per kind of failure, so that scripts can tell
@@ -31,6 +33,10 @@ ExitCode ExitCodeFor(grpc::StatusCode code);
 
 // Prints "ferctl: <message>" as one line on stderr and returns `code`.
 int Fail(ExitCode code, const std::string& message);
+
+// Prints why a frame source or output could not be opened: kUsage for a bad
+// flag (InvalidArgument), else kInputError.
+int FailOpen(const std::string& command, const absl::Status& status);
 
 // Prints a failed call as one line ("ferctl: <what>: <CODE>: <message>", with
 // a hint for the common cases) and returns its exit status.

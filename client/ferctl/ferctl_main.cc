@@ -12,7 +12,7 @@
 #include "client/ferctl/commands.h"
 #include "client/ferctl/exit_codes.h"
 
-ABSL_FLAG(std::string, user, "", "User id (1..128 of [A-Za-z0-9._-]).");
+ABSL_FLAG(std::string, user, "", "User id (1..128 of [A-Za-z0-9._@+=:-]).");
 
 namespace ferctl {
 

@@ -27,12 +27,6 @@ ABSL_FLAG(bool, quiet, false, "predict: no per-frame table, only the summary.");
 namespace ferctl {
 namespace {
 
-int SourceFailure(const absl::Status& status) {
-  return Fail(absl::IsInvalidArgument(status) && status.message().rfind("--", 0) == 0 ? kUsage
-                                                                                      : kInputError,
-              "predict: " + std::string(status.message()));
-}
-
 // Checks a finished run; kOk or the failure's exit status (printed).
 int RunFailure(const PredictOutcome& outcome, const Connection& connection) {
   if (!outcome.source.ok()) {
@@ -65,7 +59,7 @@ int RunPredict(const Connection& connection, const Args& args) {
   std::vector<Timeline> timelines;
   if (compare) {
     absl::StatusOr<std::unique_ptr<FrameSource>> source = FrameSource::FromFlags();
-    if (!source.ok()) return SourceFailure(source.status());
+    if (!source.ok()) return FailOpen("predict", source.status());
     Timeline generic("generic");
     PredictionTable counts(labels, stdout);
     ProgressBar bar("generic", (*source)->expected_frames());
@@ -85,7 +79,7 @@ int RunPredict(const Connection& connection, const Args& args) {
   }
 
   absl::StatusOr<std::unique_ptr<FrameSource>> source = FrameSource::FromFlags();
-  if (!source.ok()) return SourceFailure(source.status());
+  if (!source.ok()) return FailOpen("predict", source.status());
   std::printf("predicting on %s%s\n", (*source)->description().c_str(),
               user.empty() ? "" : (" for user " + user).c_str());
   fer::v1::StreamConfig config;

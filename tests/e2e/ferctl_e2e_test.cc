@@ -12,9 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_split.h"
 #include "lib/vision/video_reader.h"
-#include "tests/e2e/child_process.h"
+#include "tests/e2e/ferctl_runner.h"
 #include "tests/e2e/ferserve_process.h"
 #include "tests/free_port.h"
 #include "tests/test_assets.h"
@@ -24,29 +23,21 @@ namespace {
 
 using testing::ChildResult;
 
-// Exit statuses documented by `ferctl --help`.
-constexpr int kUsage = 2;
-constexpr int kInputError = 3;
-constexpr int kUnreachable = 4;
-constexpr int kDeadlineExceeded = 5;
-constexpr int kNotFound = 6;
-constexpr int kRejected = 7;
+using testing::CountLinesMatching;
+constexpr int kUsage = testing::kFerctlUsage;
+constexpr int kInputError = testing::kFerctlInputError;
+constexpr int kUnreachable = testing::kFerctlUnreachable;
+constexpr int kDeadlineExceeded = testing::kFerctlDeadlineExceeded;
+constexpr int kNotFound = testing::kFerctlNotFound;
+constexpr int kRejected = testing::kFerctlRejected;
 
 // Label colors of the plot (BGR, client/ferctl/label_colors.cc).
-const cv::Vec3b kNeutralColor(150, 150, 150);
+const cv::Vec3b kHappyColor(0, 190, 255);
 
 std::string Franck() { return testing::Video("franck.mp4"); }
 
 std::string TempPath(const std::string& name) {
   return std::string(::testing::TempDir()) + "ferctl_e2e_" + std::to_string(getpid()) + "_" + name;
-}
-
-int CountLinesMatching(const std::string& text, const std::regex& pattern) {
-  int n = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (std::regex_search(std::string(line), pattern)) ++n;
-  }
-  return n;
 }
 
 class FerctlE2eTest : public ::testing::Test {
@@ -58,13 +49,10 @@ class FerctlE2eTest : public ::testing::Test {
 
   // ferctl against the suite's server.
   static ChildResult Ferctl(std::vector<std::string> args) {
-    args.insert(args.begin(), "--address=127.0.0.1:" + std::to_string(server_->port()));
-    return FerctlAt(std::move(args));
+    return testing::RunFerctlOn(server_->port(), std::move(args));
   }
-  // ferctl with exactly these arguments.
   static ChildResult FerctlAt(std::vector<std::string> args) {
-    args.insert(args.begin(), std::string(FERSERVE_BINARY_DIR) + "/client/ferctl/ferctl");
-    return testing::RunChildProcess(std::move(args));
+    return testing::RunFerctl(std::move(args));
   }
 
   static testing::FerserveProcess* server_;
@@ -153,9 +141,15 @@ TEST_F(FerctlE2eTest, PredictPrintsOneRowPerFrame) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("frame   time_s top"), std::string::npos) << r.out;
   // Rows: index, time, a label with its probability, 7 probabilities, model.
-  const std::regex row(R"(^\s+\d+\s+\d+\.\d{3} [a-z]+\s+0\.\d{3} (\s+[01]\.\d{3}){7}\s+generic)");
+  const std::regex row(
+      R"(^\s+\d+\s+\d+\.\d{3} [a-z]+\s+[01]\.\d{3} (\s+[01]\.\d{3}){7}\s+generic)");
   EXPECT_EQ(CountLinesMatching(r.out, row), 4) << r.out;
-  EXPECT_NE(r.out.find("4 frames, 4 with a face; generic: neutral"), std::string::npos) << r.out;
+  // franck looks neutral, then smiles from 1 s on.
+  EXPECT_EQ(CountLinesMatching(r.out, std::regex(R"(^\s+[01]\s+0\.[05]00 neutral )")), 2) << r.out;
+  EXPECT_EQ(CountLinesMatching(r.out, std::regex(R"(^\s+[23]\s+1\.[05]00 happy )")), 2) << r.out;
+  EXPECT_NE(r.out.find("4 frames, 4 with a face; generic: happy 50.0%, neutral 50.0%"),
+            std::string::npos)
+      << r.out;
 }
 
 TEST_F(FerctlE2eTest, AnnotateWritesAVideoOpenCvReadsBack) {
@@ -190,17 +184,19 @@ TEST_F(FerctlE2eTest, PlotDrawsOnePanelPerRun) {
   ASSERT_FALSE(plot.empty()) << single;
   EXPECT_EQ(plot.cols, 960);
   EXPECT_EQ(plot.rows, 260);
+  // Drawn pixels, and franck's smile from 1 s on: the happy line near 1.0
+  // (rows 30-60 of the panel, left of the legend).
   int drawn = 0;
-  int neutral = 0;
+  int happy_high = 0;
   for (int y = 0; y < plot.rows; ++y) {
     for (int x = 0; x < plot.cols; ++x) {
       const cv::Vec3b p = plot.at<cv::Vec3b>(y, x);
       drawn += p != cv::Vec3b(255, 255, 255);
-      neutral += p == kNeutralColor;
+      happy_high += y >= 30 && y < 60 && x < 840 && p == kHappyColor;
     }
   }
   EXPECT_GT(drawn, 5000);
-  EXPECT_GT(neutral, 300);  // the neutral line, high on franck's first seconds, and its key
+  EXPECT_GT(happy_high, 200);
 
   // --compare: the generic run and the user's run, one panel each. Without an
   // adapted profile the user's answers come from the generic model, and say so.
