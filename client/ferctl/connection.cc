@@ -14,6 +14,8 @@ ABSL_FLAG(std::string, tls_ca, "", "PEM file of the CA certificates to trust (im
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM client certificate chain for mutual TLS (implies --tls).");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name to verify the server's certificate against, when it is not --address's host.");
 ABSL_FLAG(std::string, token, "",
           "Bearer token, sent as 'authorization: Bearer TOKEN' metadata on every call.");
 ABSL_FLAG(absl::Duration, deadline, absl::ZeroDuration(),
@@ -65,6 +67,9 @@ absl::StatusOr<Connection> Connection::FromFlags() {
     credentials = grpc::InsecureChannelCredentials();
   }
   grpc::ChannelArguments args;
+  if (const std::string name = absl::GetFlag(FLAGS_tls_server_name); !name.empty()) {
+    args.SetSslTargetNameOverride(name);
+  }
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
   c.channel_ = grpc::CreateCustomChannel(c.address_, credentials, args);

@@ -12,7 +12,7 @@
 namespace ferctl {
 
 // How to reach ferserve, from the global flags --address, --tls, --tls_ca,
-// --tls_cert, --tls_key, --token and --deadline.
+// --tls_cert, --tls_key, --tls_server_name, --token and --deadline.
 class Connection {
  public:
   // InvalidArgument for a TLS file that cannot be read.

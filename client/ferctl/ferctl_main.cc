@@ -44,8 +44,9 @@ commands:
   health [--service S]      gRPC health check
   model info                the served model
 
-global flags: --address HOST:PORT (default 127.0.0.1:50051), --tls, --tls_ca FILE,
-  --tls_cert FILE, --tls_key FILE, --token TOKEN (sent as 'authorization: Bearer TOKEN'),
+global flags: --address HOST:PORT (default 127.0.0.1:50051),
+  --tls, --tls_ca FILE, --tls_cert FILE, --tls_key FILE, --tls_server_name NAME,
+  --token TOKEN (sent as 'authorization: Bearer TOKEN'),
   --deadline DURATION (e.g. 30s; default 10s for unary calls, none for streams)
 
 )";

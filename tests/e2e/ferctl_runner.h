@@ -19,6 +19,7 @@ inline constexpr int kFerctlUnreachable = 4;
 inline constexpr int kFerctlDeadlineExceeded = 5;
 inline constexpr int kFerctlNotFound = 6;
 inline constexpr int kFerctlRejected = 7;
+inline constexpr int kFerctlUnauthenticated = 8;
 
 // ferctl with exactly these arguments.
 inline ChildResult RunFerctl(std::vector<std::string> args) {
