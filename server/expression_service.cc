@@ -239,7 +239,28 @@ grpc::Status ExpressionService::StreamPredictImpl(
   PredictRequest request;
   std::unique_ptr<ClipSmoother> clip;
   StreamSettings settings;
+  const std::unique_ptr<StreamWatchdog::Watch> watch = WatchIdleness(context);
+  const absl::Time opened = absl::Now();
+  const absl::Duration frame_interval = options_.max_stream_fps > 0
+                                            ? absl::Seconds(1.0 / options_.max_stream_fps)
+                                            : absl::ZeroDuration();
+  absl::Time next_frame = opened;
   for (uint64_t index = 0; stream->Read(&request); ++index) {
+    if (watch != nullptr) watch->Touch();
+    if (options_.max_stream_duration > absl::ZeroDuration() &&
+        absl::Now() - opened > options_.max_stream_duration) {
+      return grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat("stream open longer than --max_stream_duration (",
+                       absl::FormatDuration(options_.max_stream_duration), "); open a new one"));
+    }
+    // Pacing: a stream faster than --max_stream_fps waits (backpressure
+    // through flow control) instead of losing frames.
+    if (frame_interval > absl::ZeroDuration()) {
+      const absl::Time now = absl::Now();
+      if (next_frame > now) absl::SleepFor(next_frame - now);
+      next_frame = std::max(now, next_frame) + frame_interval;
+    }
     const absl::Time received = absl::Now();
     if (index == 0) {
       absl::StatusOr<StreamSettings> parsed = SettingsFrom(request.config());
@@ -352,6 +373,20 @@ grpc::Status ExpressionService::StreamPredictImpl(
       return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
     }
   }
+  return IdleStatus(watch.get());
+}
+
+std::unique_ptr<StreamWatchdog::Watch> ExpressionService::WatchIdleness(
+    grpc::ServerContext* context) {
+  if (options_.watchdog == nullptr) return nullptr;
+  return options_.watchdog->Start([context] { context->TryCancel(); });
+}
+
+grpc::Status ExpressionService::IdleStatus(const StreamWatchdog::Watch* watch) {
+  if (watch != nullptr && watch->expired()) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "no message within --stream_idle_timeout; stream cancelled");
+  }
   return grpc::Status::OK;
 }
 
@@ -437,7 +472,9 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
   fer::v1::EnrollRequest request;
   std::string user_id;
   std::vector<std::vector<float>> accepted;
+  const std::unique_ptr<StreamWatchdog::Watch> watch = WatchIdleness(context);
   for (uint64_t index = 0; reader->Read(&request); ++index) {
+    if (watch != nullptr) watch->Touch();
     if (index == 0) {
       user_id = request.user_id();
       if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
@@ -488,6 +525,7 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
       *response->add_verdicts() = std::move(verdict);
     }
   }
+  if (grpc::Status idle = IdleStatus(watch.get()); !idle.ok()) return idle;
   if (user_id.empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "no messages: the first one must carry user_id and a frame");

@@ -14,6 +14,7 @@
 #include "lib/serving/enrollment_checks.h"
 #include "lib/serving/inference_gate.h"
 #include "lib/serving/stream_admission.h"
+#include "lib/serving/stream_watchdog.h"
 #include "lib/serving/tenant_tokens.h"
 #include "lib/serving/translator_cache.h"
 #include "lib/store/profile_store.h"
@@ -43,6 +44,13 @@ struct ExpressionServiceOptions {
   // Bearer tokens per tenant; null: no authentication, every call belongs
   // to the tenant "default".
   std::shared_ptr<const TenantTokens> tokens;
+  // Stream limits: streams idle beyond the watchdog's timeout are cancelled
+  // (null: no idle limit); a StreamPredict stream ends UNAVAILABLE once open
+  // longer than max_stream_duration (zero: unlimited); frames beyond
+  // max_stream_fps per stream are delayed, not dropped (zero: unlimited).
+  StreamWatchdog* watchdog = nullptr;
+  absl::Duration max_stream_duration = absl::ZeroDuration();
+  double max_stream_fps = 0;
 };
 
 // PFT personalization: the pre-trained bundle Adapt starts from, the frozen
@@ -102,6 +110,10 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
                                                          const RgbImage& image,
                                                          const AnalyzeOptions& analyze,
                                                          double* queue_seconds = nullptr);
+  // A watch that cancels the call when the client stays idle too long (null
+  // without a watchdog), and the status such a call ends with.
+  std::unique_ptr<StreamWatchdog::Watch> WatchIdleness(grpc::ServerContext* context);
+  static grpc::Status IdleStatus(const StreamWatchdog::Watch* watch);
   // The user's translator through the cache, recording cache metrics.
   absl::StatusOr<UserTranslator> LookupTranslator(const std::string& tenant,
                                                   const std::string& user_id);

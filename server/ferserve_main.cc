@@ -31,6 +31,7 @@
 #include "lib/pft/model_bundle_codec.h"
 #include "lib/serving/inference_gate.h"
 #include "lib/serving/stream_admission.h"
+#include "lib/serving/stream_watchdog.h"
 #include "lib/serving/tenant_tokens.h"
 #include "lib/serving/translator_cache.h"
 #include "lib/store/profile_store.h"
@@ -111,6 +112,26 @@ ABSL_FLAG(std::string, tls_cert_file, "",
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
 ABSL_FLAG(std::string, tls_client_ca_file, "",
           "PEM CA bundle: require and verify client certificates (mutual TLS).");
+ABSL_FLAG(absl::Duration, stream_idle_timeout, absl::Seconds(60),
+          "StreamPredict/EnrollNeutral streams with no message for this long are cancelled; "
+          "0 disables.");
+ABSL_FLAG(absl::Duration, max_stream_duration, absl::Hours(4),
+          "A StreamPredict stream open longer than this ends UNAVAILABLE at its next frame "
+          "(clients reconnect); 0 disables.");
+ABSL_FLAG(double, max_stream_fps, 60,
+          "Frames per second accepted per StreamPredict stream; faster streams are slowed down "
+          "(backpressure), not dropped. 0 disables.");
+ABSL_FLAG(absl::Duration, keepalive_time, absl::Seconds(30),
+          "Interval of the server's HTTP/2 keepalive pings on idle connections.");
+ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(10),
+          "A connection whose keepalive ping is not acknowledged within this is closed.");
+ABSL_FLAG(absl::Duration, min_client_ping_interval, absl::Seconds(10),
+          "Clients pinging more often than this are sent GOAWAY (too_many_pings).");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::ZeroDuration(),
+          "Connections older than this get GOAWAY so that clients re-balance across replicas "
+          "(streams then have --max_connection_age_grace to finish); 0 disables.");
+ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Seconds(30),
+          "Time open calls get after a --max_connection_age GOAWAY.");
 
 namespace fer {
 namespace {
@@ -176,6 +197,15 @@ std::string InvalidFlags() {
   if (absl::GetFlag(FLAGS_profile_staleness) < absl::ZeroDuration()) {
     return "--profile_staleness must not be negative";
   }
+  for (const auto* flag : {&FLAGS_stream_idle_timeout, &FLAGS_max_stream_duration,
+                           &FLAGS_max_connection_age, &FLAGS_max_connection_age_grace}) {
+    if (absl::GetFlag(*flag) < absl::ZeroDuration()) return "durations must not be negative";
+  }
+  if (absl::GetFlag(FLAGS_keepalive_time) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_keepalive_timeout) <= absl::ZeroDuration()) {
+    return "--keepalive_time and --keepalive_timeout must be positive";
+  }
+  if (!(absl::GetFlag(FLAGS_max_stream_fps) >= 0)) return "--max_stream_fps must not be negative";
   if (absl::GetFlag(FLAGS_tls_cert_file).empty() != absl::GetFlag(FLAGS_tls_key_file).empty()) {
     return "give --tls_cert_file and --tls_key_file together";
   }
@@ -345,6 +375,7 @@ int Run() {
   }
 
   StreamAdmission admission(absl::GetFlag(FLAGS_max_concurrent_streams));
+  StreamWatchdog watchdog(absl::GetFlag(FLAGS_stream_idle_timeout));
   InferenceGate gate(absl::GetFlag(FLAGS_inference_concurrency));
   ExpressionServiceOptions options;
   options.frame_limits.max_side = absl::GetFlag(FLAGS_max_image_side);
@@ -362,6 +393,9 @@ int Run() {
   options.adapt.max_steps = absl::GetFlag(FLAGS_adapt_max_steps);
   options.adapt_max_steps_limit = kAdaptMaxStepsLimit;
   options.tokens = tokens;
+  options.watchdog = &watchdog;
+  options.max_stream_duration = absl::GetFlag(FLAGS_max_stream_duration);
+  options.max_stream_fps = absl::GetFlag(FLAGS_max_stream_fps);
   ExpressionService service(analyzer->get(), &metrics, &admission, &gate, store->get(),
                             Personalization{bundle.get(), *std::move(head), &translator_cache},
                             options);
@@ -375,6 +409,20 @@ int Run() {
   int bound_port = 0;
   builder.AddListeningPort(address, *credentials, &bound_port);
   builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  auto millis = [](absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); };
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             millis(absl::GetFlag(FLAGS_keepalive_time)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             millis(absl::GetFlag(FLAGS_keepalive_timeout)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             millis(absl::GetFlag(FLAGS_min_client_ping_interval)));
+  if (absl::GetFlag(FLAGS_max_connection_age) > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               millis(absl::GetFlag(FLAGS_max_connection_age)));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               millis(absl::GetFlag(FLAGS_max_connection_age_grace)));
+  }
   builder.SetMaxSendMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
