@@ -15,6 +15,7 @@
 #include "lib/serving/tenant_tokens.h"
 #include "tests/e2e/ferserve_process.h"
 #include "tests/e2e/personalization_client.h"
+#include "tests/e2e/test_certificates.h"
 
 namespace fer {
 namespace {
@@ -23,13 +24,6 @@ using fer::v1::ExpressionService;
 
 std::string TempPath(const std::string& name) {
   return std::string(::testing::TempDir()) + "tenancy_" + std::to_string(getpid()) + "_" + name;
-}
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 // Adds "authorization: Bearer <token>" to every call of a channel (call
@@ -166,34 +160,7 @@ TEST_F(TenancyE2eTest, NoRpcReachesAnotherTenantsUser) {
   EXPECT_EQ(own.responses[0].profile_version(), version);
 }
 
-// Certificates made with the openssl command line: a CA, a server
-// certificate for localhost/127.0.0.1 and a client certificate, both signed
-// by the CA.
-class Certificates {
- public:
-  Certificates() : dir_(TempPath("pki")) {
-    const std::string script =
-        "set -e; mkdir -p " + dir_ + "; cd " + dir_ +
-        "; openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -subj /CN=test-ca "
-        "-days 1 2>/dev/null"
-        "; for who in server client; do openssl req -newkey rsa:2048 -nodes -keyout $who.key "
-        "-out $who.csr -subj /CN=$who 2>/dev/null; done"
-        "; printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext"
-        "; openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-        "-out server.pem -days 1 -extfile san.ext 2>/dev/null"
-        "; openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-        "-out client.pem -days 1 2>/dev/null";
-    ok_ = std::system(script.c_str()) == 0;
-  }
-  ~Certificates() { std::system(("rm -rf " + dir_).c_str()); }
-  bool ok() const { return ok_; }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-  std::string pem(const std::string& name) const { return ReadText(path(name)); }
-
- private:
-  std::string dir_;
-  bool ok_ = false;
-};
+using Certificates = testing::TestCertificates;
 
 TEST(TlsE2eTest, ServesOverTlsAndRequiresClientCertificatesForMutualTls) {
   Certificates pki;
