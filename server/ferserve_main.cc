@@ -25,8 +25,11 @@
 #include "lib/metrics/server_metrics.h"
 #include "lib/model/face_analyzer.h"
 #include "lib/model/torch_runtime.h"
+#include "lib/pft/linear_head.h"
+#include "lib/pft/model_bundle_codec.h"
 #include "lib/serving/inference_gate.h"
 #include "lib/serving/stream_admission.h"
+#include "lib/serving/translator_cache.h"
 #include "lib/store/profile_store.h"
 #include "lib/store/record_cipher.h"
 #include "server/expression_service.h"
@@ -77,11 +80,31 @@ ABSL_FLAG(double, enroll_max_yaw, 0.35,
           "the inter-ocular distance (HEAD_POSE_TOO_LARGE).");
 ABSL_FLAG(double, enroll_max_roll_degrees, 20,
           "EnrollNeutral: largest accepted eye-line angle in degrees (HEAD_POSE_TOO_LARGE).");
+ABSL_FLAG(std::string, pft_bundle, "",
+          "PFT model bundle (written by fer-train pretrain; scripts/pft_bundle makes the default "
+          "one) that Adapt starts from. Without it Adapt answers FAILED_PRECONDITION; users "
+          "adapted earlier are still served.");
+ABSL_FLAG(int, adapt_min_features, 16,
+          "Adapt: enrolled neutral features a user needs before adaptation.");
+ABSL_FLAG(int, adapt_max_steps, 40,
+          "Adapt: default step budget (a request may ask for up to 500); early stopping usually "
+          "ends sooner.");
+ABSL_FLAG(int, translator_cache_mb, 256,
+          "Per-replica cache of users' translators, in MiB of weights (~1 MiB per user for "
+          "the default backbone); least recently used users are evicted.");
+ABSL_FLAG(absl::Duration, profile_staleness, absl::Seconds(5),
+          "Longest time a replica serves a cached translator without checking the store for a "
+          "newer version or a deletion.");
+ABSL_FLAG(std::string, store_failure_policy, "fallback",
+          "StreamPredict for a user whose profile cannot be read (store down): 'fallback' "
+          "answers with the generic model and says so in each answer; 'fail' ends the stream "
+          "with the store's error (UNAVAILABLE).");
 
 namespace fer {
 namespace {
 
 constexpr char kVersion[] = "0.1.0";
+constexpr int kAdaptMaxStepsLimit = 500;
 
 // SIGTERM/SIGINT are turned into a byte on a pipe, read by the drain thread
 // (handlers run on whichever thread the kernel picks, including threads
@@ -134,6 +157,17 @@ std::string InvalidFlags() {
     return "give --store_key_file or --store_key_env, not both";
   }
   if (!(absl::GetFlag(FLAGS_enroll_max_yaw) > 0)) return "--enroll_max_yaw must be positive";
+  if (absl::GetFlag(FLAGS_adapt_min_features) < 2) return "--adapt_min_features must be >= 2";
+  const int steps = absl::GetFlag(FLAGS_adapt_max_steps);
+  if (steps < 1 || steps > kAdaptMaxStepsLimit) return "--adapt_max_steps must be in [1, 500]";
+  if (absl::GetFlag(FLAGS_translator_cache_mb) < 1) return "--translator_cache_mb must be >= 1";
+  if (absl::GetFlag(FLAGS_profile_staleness) < absl::ZeroDuration()) {
+    return "--profile_staleness must not be negative";
+  }
+  const std::string policy = absl::GetFlag(FLAGS_store_failure_policy);
+  if (policy != "fallback" && policy != "fail") {
+    return "--store_failure_policy must be 'fallback' or 'fail'";
+  }
   if (!(absl::GetFlag(FLAGS_enroll_max_roll_degrees) > 0)) {
     return "--enroll_max_roll_degrees must be positive";
   }
@@ -197,6 +231,41 @@ int Run() {
     return 1;
   }
 
+  // The PFT bundle must have been trained on this backbone's features.
+  std::unique_ptr<pft::ModelBundle> bundle;
+  if (const std::string path = absl::GetFlag(FLAGS_pft_bundle); !path.empty()) {
+    absl::StatusOr<pft::ModelBundle> read = pft::ReadModelBundleFile(path);
+    if (!read.ok()) {
+      std::fprintf(stderr, "ferserve: cannot load the PFT bundle: %s\n",
+                   std::string(read.status().message()).c_str());
+      return 1;
+    }
+    if (read->backbone_id != (*analyzer)->backbone_id() ||
+        read->feature_dim != (*analyzer)->feature_dim() || read->labels != (*analyzer)->labels()) {
+      std::fprintf(stderr,
+                   "ferserve: the PFT bundle %s was trained for backbone %s (%d-d, %zu labels), "
+                   "this server runs %s (%d-d, %zu labels)\n",
+                   path.c_str(), read->backbone_id.c_str(), read->feature_dim, read->labels.size(),
+                   (*analyzer)->backbone_id().c_str(), (*analyzer)->feature_dim(),
+                   (*analyzer)->labels().size());
+      return 1;
+    }
+    bundle = std::make_unique<pft::ModelBundle>(*std::move(read));
+  }
+  absl::StatusOr<pft::LinearHead> head =
+      pft::LinearHeadFromLayer((*analyzer)->ExpressionHead(), (*analyzer)->labels());
+  if (!head.ok()) {
+    std::fprintf(stderr, "ferserve: %s\n", std::string(head.status().message()).c_str());
+    return 1;
+  }
+  TranslatorCacheOptions cache_options;
+  cache_options.capacity_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_translator_cache_mb))
+                                 << 20;
+  cache_options.staleness = absl::GetFlag(FLAGS_profile_staleness);
+  cache_options.backbone_id = (*analyzer)->backbone_id();
+  cache_options.feature_dim = (*analyzer)->feature_dim();
+  TranslatorCache translator_cache(store->get(), cache_options);
+
   ServerMetrics metrics;
   metrics.SetModelInfo({(*analyzer)->backbone_id(), (*analyzer)->detector_name(),
                         (*analyzer)->device_name(), (*analyzer)->feature_dim(),
@@ -224,7 +293,15 @@ int Run() {
   options.enrollment.min_sharpness = absl::GetFlag(FLAGS_enroll_min_sharpness);
   options.enrollment.max_yaw = absl::GetFlag(FLAGS_enroll_max_yaw);
   options.enrollment.max_roll_degrees = absl::GetFlag(FLAGS_enroll_max_roll_degrees);
-  ExpressionService service(analyzer->get(), &metrics, &admission, &gate, store->get(), options);
+  options.store_failure_policy = absl::GetFlag(FLAGS_store_failure_policy) == "fail"
+                                     ? StoreFailurePolicy::kFailClosed
+                                     : StoreFailurePolicy::kGenericFallback;
+  options.adapt_min_features = absl::GetFlag(FLAGS_adapt_min_features);
+  options.adapt.max_steps = absl::GetFlag(FLAGS_adapt_max_steps);
+  options.adapt_max_steps_limit = kAdaptMaxStepsLimit;
+  ExpressionService service(analyzer->get(), &metrics, &admission, &gate, store->get(),
+                            Personalization{bundle.get(), *std::move(head), &translator_cache},
+                            options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -251,6 +328,11 @@ int Run() {
               (*analyzer)->device_name().c_str(), (*analyzer)->detector_name().c_str(),
               TorchRuntimeSummary().c_str());
   std::printf("ferserve: profile store %s; %s\n", (*store)->Describe().c_str(), encryption.c_str());
+  std::printf("ferserve: PFT %s\n",
+              bundle ? absl::StrCat("bundle ", absl::GetFlag(FLAGS_pft_bundle), ", translator ",
+                                    bundle->translator.num_parameters(), " parameters")
+                           .c_str()
+                     : "bundle not configured (--pft_bundle): Adapt unavailable");
   std::fflush(stdout);
 
   // Drain on SIGTERM/SIGINT: NOT_SERVING first so load balancers stop

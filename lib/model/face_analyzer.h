@@ -61,6 +61,10 @@ class FaceAnalyzer {
   virtual absl::StatusOr<std::vector<float>> Classify(const std::vector<float>& features,
                                                       int batch) = 0;
 
+  // The expression head's weights (what Classify applies before softmax),
+  // for training personalization on top of the frozen model.
+  virtual LinearLayerWeights ExpressionHead() const = 0;
+
   virtual const std::vector<std::string>& labels() const = 0;
   virtual int feature_dim() const = 0;
   virtual int input_size() const = 0;

@@ -83,6 +83,7 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
   absl::StatusOr<BackboneOutput> RunBackbone(const std::vector<RgbImage>& crops) override;
   absl::StatusOr<std::vector<float>> Classify(const std::vector<float>& features,
                                               int batch) override;
+  LinearLayerWeights ExpressionHead() const override { return expression_net_.Head(); }
 
   const std::vector<std::string>& labels() const override { return FaceExpressionNet::Labels(); }
   int feature_dim() const override { return FaceFeatureExtractor::kFeatureDim; }

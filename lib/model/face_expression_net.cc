@@ -38,6 +38,17 @@ torch::Tensor FaceExpressionNet::Classify(const torch::Tensor& features) const {
   return torch::softmax(logits, /*dim=*/1);
 }
 
+LinearLayerWeights FaceExpressionNet::Head() const {
+  const torch::Tensor w = fc_weights_.t().to(torch::kCPU, torch::kFloat32).contiguous();
+  const torch::Tensor b = fc_bias_.to(torch::kCPU, torch::kFloat32).contiguous();
+  LinearLayerWeights head;
+  head.classes = static_cast<int>(w.size(0));
+  head.dim = static_cast<int>(w.size(1));
+  head.weight.assign(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
+  head.bias.assign(b.data_ptr<float>(), b.data_ptr<float>() + b.numel());
+  return head;
+}
+
 FaceExpressionNet::Output FaceExpressionNet::Forward(const torch::Tensor& batch) const {
   c10::InferenceMode inference;
   Output out;

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "lib/model/face_feature_extractor.h"
+#include "lib/model/face_types.h"
 #include "lib/model/weight_map.h"
 
 namespace fer {
@@ -41,6 +42,9 @@ class FaceExpressionNet {
 
   // The head alone: softmax(features x W + b) for [B, 256] features.
   torch::Tensor Classify(const torch::Tensor& features) const;
+
+  // The head's weights, [7, 256] row-major, on the CPU.
+  LinearLayerWeights Head() const;
 
   const FaceFeatureExtractor& extractor() const { return extractor_; }
   const torch::Device& device() const { return extractor_.device(); }

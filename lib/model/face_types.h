@@ -39,6 +39,15 @@ struct FaceAnalysis {
   std::vector<float> features;       // backbone feature vector (256-d for face-api)
 };
 
+// A linear classifier's weights on the CPU: logits = weight · x + bias, with
+// weight [classes, dim] row-major (torch::nn::Linear's layout).
+struct LinearLayerWeights {
+  int classes = 0;
+  int dim = 0;
+  std::vector<float> weight;
+  std::vector<float> bias;
+};
+
 // Where models run: "cpu", "cuda" or "cuda:N".
 struct ModelDevice {
   std::string name = "cpu";

@@ -120,6 +120,9 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
   size_t cursor = rows;
 
   for (int step = 1; step <= options.max_steps; ++step) {
+    if (options.cancelled && options.cancelled()) {
+      return absl::CancelledError(absl::StrCat("adaptation cancelled at step ", step));
+    }
     torch::Tensor x = x_train;
     torch::Tensor ref = ref_train;
     if (batch < rows) {
@@ -141,8 +144,8 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
         // added in closed form below instead of through autograd.
         const torch::Tensor translated = params.Forward(x);
         const torch::Tensor logits = head_t.Logits(translated);
-        ce = CrossEntropy(logits, x.size(0) == rows ? neutral_train
-                                                    : neutral_train.narrow(0, 0, x.size(0)));
+        ce = CrossEntropy(
+            logits, x.size(0) == rows ? neutral_train : neutral_train.narrow(0, 0, x.size(0)));
         kl = ConsistencyKl(logits, ref);
         align = MomentAlignment(translated, target_mean, target_cov);
         const torch::Tensor data_loss = options.cross_entropy_weight * ce +

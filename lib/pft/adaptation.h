@@ -60,6 +60,9 @@ struct AdaptOptions {
   int patience = 4;    // evaluations without improvement before stopping
   uint64_t seed = 0;
   std::function<void(const AdaptProgress&)> progress;  // may be empty
+  // Asked before every step; adaptation ends with Cancelled when it answers
+  // true (the caller went away). May be empty.
+  std::function<bool()> cancelled;
 };
 
 struct AdaptReport {
@@ -94,7 +97,8 @@ struct AdaptResult {
 //
 // full-batch (or mini-batch) Adam, stopping early when the held-out data
 // terms stop improving and returning the best weights seen. `features`:
-// count x feature_dim neutral features (count >= 2). Deterministic for a seed
+// count x feature_dim neutral features (count >= 2). Cancelled when
+// options.cancelled says so. Deterministic for a seed
 // and thread count.
 absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& head,
                                   const std::vector<float>& features, int count,

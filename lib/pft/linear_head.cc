@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "lib/model/status_macros.h"
 #include "lib/pft/translator_tensors.h"
@@ -21,6 +23,17 @@ absl::Status LinearHead::Validate() const {
                                                    weight.size(), ", bias ", bias.size()));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<LinearHead> LinearHeadFromLayer(const LinearLayerWeights& layer,
+                                               std::vector<std::string> labels) {
+  if (layer.classes != static_cast<int>(labels.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("head has ", layer.classes, " classes but ",
+                                                   labels.size(), " labels were given"));
+  }
+  LinearHead head{layer.dim, std::move(labels), layer.weight, layer.bias};
+  FER_RETURN_IF_ERROR(head.Validate());
+  return head;
 }
 
 absl::StatusOr<int> LinearHead::LabelIndex(const std::string& label) const {

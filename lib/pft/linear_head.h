@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "lib/model/face_types.h"
 
 namespace fer::pft {
 
@@ -31,6 +32,11 @@ struct LinearHead {
   absl::StatusOr<std::vector<float>> Probabilities(const std::vector<float>& features,
                                                    int batch) const;
 };
+
+// The head of a loaded model (FaceAnalyzer::ExpressionHead) with its class
+// names; InvalidArgument when the sizes disagree.
+absl::StatusOr<LinearHead> LinearHeadFromLayer(const LinearLayerWeights& layer,
+                                               std::vector<std::string> labels);
 
 }  // namespace fer::pft
 

@@ -1,12 +1,15 @@
 #include "lib/pft/translator_codec.h"
 
-#include <array>
+#include <zlib.h>
+
+#include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "lib/pft/byte_io.h"
 
 namespace fer::pft {
 namespace {
@@ -17,68 +20,33 @@ constexpr size_t kChecksumSize = 4;
 // Refuses absurd sizes before allocating: 64 Ki features, 64 Ki hidden units.
 constexpr uint32_t kMaxSize = 1u << 16;
 
-std::array<uint32_t, 256> MakeCrcTable() {
-  std::array<uint32_t, 256> table{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    table[i] = c;
-  }
-  return table;
-}
-
-void PutU32(uint32_t v, std::string& out) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-
-uint32_t GetU32(const std::string& in, size_t offset) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) {
-    v |= static_cast<uint32_t>(static_cast<unsigned char>(in[offset + i])) << (8 * i);
-  }
-  return v;
-}
-
-void PutFloats(const std::vector<float>& values, std::string& out) {
-  for (float f : values) {
-    uint32_t bits;
-    std::memcpy(&bits, &f, sizeof(bits));
-    PutU32(bits, out);
-  }
-}
-
-std::vector<float> GetFloats(const std::string& in, size_t& offset, size_t count) {
-  std::vector<float> values(count);
-  for (float& f : values) {
-    const uint32_t bits = GetU32(in, offset);
-    std::memcpy(&f, &bits, sizeof(f));
-    offset += 4;
-  }
-  return values;
-}
-
 }  // namespace
 
 uint32_t Crc32(const void* data, size_t size, uint32_t crc) {
-  static const std::array<uint32_t, 256> kTable = MakeCrcTable();
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = kTable[(crc ^ bytes[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
+  const auto* bytes = static_cast<const Bytef*>(data);
+  // zlib's crc32 takes sizes as uInt: feed it in chunks.
+  while (size > 0) {
+    const uInt chunk = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
+    crc = static_cast<uint32_t>(::crc32(crc, bytes, chunk));
+    bytes += chunk;
+    size -= chunk;
+  }
+  return crc;
 }
 
 std::string EncodeTranslator(const Translator& translator) {
   std::string out;
   out.reserve(kHeaderSize + 4 * static_cast<size_t>(translator.num_parameters()) + kChecksumSize);
   out.append(kMagic, sizeof(kMagic));
-  PutU32(kTranslatorFormatVersion, out);
-  PutU32(static_cast<uint32_t>(translator.dim()), out);
-  PutU32(static_cast<uint32_t>(translator.hidden()), out);
-  PutFloats(translator.w1(), out);
-  PutFloats(translator.b1(), out);
-  PutFloats(translator.w2(), out);
-  PutFloats(translator.b2(), out);
-  PutU32(Crc32(out.data(), out.size()), out);
+  ByteWriter w(&out);
+  w.U32(kTranslatorFormatVersion);
+  w.U32(static_cast<uint32_t>(translator.dim()));
+  w.U32(static_cast<uint32_t>(translator.hidden()));
+  w.Floats(translator.w1());
+  w.Floats(translator.b1());
+  w.Floats(translator.w2());
+  w.Floats(translator.b2());
+  w.U32(Crc32(out.data(), out.size()));
   return out;
 }
 
@@ -91,21 +59,22 @@ absl::StatusOr<Translator> DecodeTranslator(const std::string& bytes) {
                                             " bytes, header needs ", kHeaderSize + kChecksumSize));
   }
   const size_t body = bytes.size() - kChecksumSize;
-  const uint32_t stored = GetU32(bytes, body);
+  const uint32_t stored = ByteReader(bytes, body).U32();
   const uint32_t computed = Crc32(bytes.data(), body);
   if (stored != computed) {
     return absl::DataLossError(
         absl::StrCat("translator blob corrupt or truncated: CRC-32 mismatch (stored ", stored,
                      ", computed ", computed, ")"));
   }
-  const uint32_t version = GetU32(bytes, 4);
+  ByteReader header(bytes, sizeof(kMagic));
+  const uint32_t version = header.U32();
   if (version != kTranslatorFormatVersion) {
     return absl::InvalidArgumentError(absl::StrCat("translator blob has format version ", version,
                                                    ", this build reads version ",
                                                    kTranslatorFormatVersion));
   }
-  const uint32_t dim = GetU32(bytes, 8);
-  const uint32_t hidden = GetU32(bytes, 12);
+  const uint32_t dim = header.U32();
+  const uint32_t hidden = header.U32();
   if (dim == 0 || hidden == 0 || dim > kMaxSize || hidden > kMaxSize) {
     return absl::DataLossError(
         absl::StrCat("translator blob has invalid sizes: dim ", dim, " hidden ", hidden));
@@ -117,11 +86,11 @@ absl::StatusOr<Translator> DecodeTranslator(const std::string& bytes) {
                                             " bytes, expected ", expected, " for dim ", dim,
                                             " hidden ", hidden));
   }
-  size_t offset = kHeaderSize;
-  std::vector<float> w1 = GetFloats(bytes, offset, matrix);
-  std::vector<float> b1 = GetFloats(bytes, offset, hidden);
-  std::vector<float> w2 = GetFloats(bytes, offset, matrix);
-  std::vector<float> b2 = GetFloats(bytes, offset, dim);
+  ByteReader body_reader(absl::string_view(bytes).substr(0, body), kHeaderSize);
+  std::vector<float> w1 = body_reader.Floats(matrix);
+  std::vector<float> b1 = body_reader.Floats(hidden);
+  std::vector<float> w2 = body_reader.Floats(matrix);
+  std::vector<float> b2 = body_reader.Floats(dim);
   return Translator::FromWeights(static_cast<int>(dim), static_cast<int>(hidden), std::move(w1),
                                  std::move(b1), std::move(w2), std::move(b2));
 }

@@ -133,6 +133,19 @@ TEST_F(FaceExpressionNetTest, ClassifyIsTheHeadOfForward) {
   EXPECT_TRUE(torch::allclose(net_->Classify(out.features), out.probabilities, 1e-6, 1e-7));
 }
 
+TEST_F(FaceExpressionNetTest, HeadWeightsReproduceClassify) {
+  const LinearLayerWeights head = net_->Head();
+  ASSERT_EQ(head.classes, 7);
+  ASSERT_EQ(head.dim, 256);
+  ASSERT_EQ(head.weight.size(), 7u * 256u);
+  ASSERT_EQ(head.bias.size(), 7u);
+  const torch::Tensor features = torch::rand({3, 256}) * 4;
+  const torch::Tensor w = torch::tensor(head.weight).reshape({7, 256});
+  const torch::Tensor b = torch::tensor(head.bias);
+  const torch::Tensor expected = torch::softmax(torch::matmul(features, w.t()) + b, 1);
+  EXPECT_TRUE(torch::allclose(net_->Classify(features), expected, 1e-5, 1e-6));
+}
+
 TEST_F(FaceExpressionNetTest, RejectsWrongInputShapes) {
   EXPECT_THROW(net_->Forward(torch::zeros({1, 112, 112, 4})), c10::Error);
   EXPECT_THROW(net_->Forward(torch::zeros({1, 3, 112, 112})), c10::Error);

@@ -1,0 +1,112 @@
+#ifndef FERSERVE_LIB_PFT_BYTE_IO_H_
+#define FERSERVE_LIB_PFT_BYTE_IO_H_
+
+// Internal to lib/pft: little-endian field writing and bounds-checked reading
+// for the translator and model-bundle formats.
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace fer::pft {
+
+// The formats are little-endian: on such hosts float arrays are copied as is.
+inline constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+
+class ByteWriter {
+ public:
+  explicit ByteWriter(std::string* out) : out_(out) {}
+
+  void U32(uint32_t v) {
+    for (int i = 0; i < 4; ++i) out_->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  }
+  void U64(uint64_t v) {
+    U32(static_cast<uint32_t>(v));
+    U32(static_cast<uint32_t>(v >> 32));
+  }
+  void Floats(const std::vector<float>& values) {
+    if constexpr (kLittleEndian) {
+      out_->append(reinterpret_cast<const char*>(values.data()), 4 * values.size());
+      return;
+    }
+    for (float f : values) {
+      uint32_t bits;
+      std::memcpy(&bits, &f, sizeof(bits));
+      U32(bits);
+    }
+  }
+  // u32 length, then the bytes.
+  void String(absl::string_view s) {
+    U32(static_cast<uint32_t>(s.size()));
+    out_->append(s.data(), s.size());
+  }
+
+ private:
+  std::string* out_;
+};
+
+// Reads fields in order; after a read past the end every read fails and
+// ok() stays false, so a caller can check once after a group of reads.
+class ByteReader {
+ public:
+  explicit ByteReader(absl::string_view in, size_t offset = 0) : in_(in), offset_(offset) {}
+
+  bool ok() const { return ok_; }
+  size_t offset() const { return offset_; }
+  size_t remaining() const { return ok_ ? in_.size() - offset_ : 0; }
+
+  uint32_t U32() {
+    if (!Need(4)) return 0;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) {
+      v |= static_cast<uint32_t>(static_cast<unsigned char>(in_[offset_ + i])) << (8 * i);
+    }
+    offset_ += 4;
+    return v;
+  }
+  uint64_t U64() {
+    const uint64_t low = U32();
+    return low | (static_cast<uint64_t>(U32()) << 32);
+  }
+  std::vector<float> Floats(size_t count) {
+    if (count > remaining() / 4) {
+      ok_ = false;
+      return {};
+    }
+    std::vector<float> values(count);
+    if constexpr (kLittleEndian) {
+      std::memcpy(values.data(), in_.data() + offset_, 4 * count);
+      offset_ += 4 * count;
+    } else {
+      for (float& f : values) {
+        const uint32_t bits = U32();
+        std::memcpy(&f, &bits, sizeof(f));
+      }
+    }
+    return values;
+  }
+  std::string String() {
+    const uint32_t size = U32();
+    if (!Need(size)) return {};
+    std::string s(in_.substr(offset_, size));
+    offset_ += size;
+    return s;
+  }
+
+ private:
+  bool Need(size_t n) {
+    if (!ok_ || n > in_.size() - offset_) ok_ = false;
+    return ok_;
+  }
+
+  absl::string_view in_;
+  size_t offset_;
+  bool ok_ = true;
+};
+
+}  // namespace fer::pft
+
+#endif  // FERSERVE_LIB_PFT_BYTE_IO_H_

@@ -1,0 +1,170 @@
+#include "lib/pft/model_bundle_codec.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "lib/model/status_macros.h"
+#include "lib/pft/byte_io.h"
+#include "lib/pft/translator_codec.h"
+
+namespace fer::pft {
+namespace {
+
+constexpr char kMagic[4] = {'F', 'P', 'F', 'B'};
+constexpr size_t kChecksumSize = 4;
+// Refuses absurd counts before allocating.
+constexpr uint32_t kMaxDim = 1u << 14;
+constexpr uint32_t kMaxEntries = 1u << 12;
+
+void PutStats(const FeatureStats& stats, ByteWriter& w) {
+  w.U32(static_cast<uint32_t>(stats.dim));
+  w.U64(static_cast<uint64_t>(stats.count));
+  w.Floats(stats.mean);
+  w.Floats(stats.covariance);
+}
+
+absl::StatusOr<FeatureStats> GetStats(ByteReader& r, const char* what) {
+  FeatureStats stats;
+  const uint32_t dim = r.U32();
+  if (!r.ok() || dim == 0 || dim > kMaxDim) {
+    return absl::DataLossError(absl::StrCat("model bundle: bad ", what, " dim ", dim));
+  }
+  stats.dim = static_cast<int>(dim);
+  stats.count = static_cast<int64_t>(r.U64());
+  stats.mean = r.Floats(dim);
+  stats.covariance = r.Floats(static_cast<size_t>(dim) * dim);
+  if (!r.ok()) return absl::DataLossError(absl::StrCat("model bundle: truncated ", what));
+  return stats;
+}
+
+}  // namespace
+
+std::string EncodeModelBundle(const ModelBundle& bundle) {
+  std::string out(kMagic, sizeof(kMagic));
+  ByteWriter w(&out);
+  w.U32(kModelBundleFormatVersion);
+  w.String(bundle.backbone_id);
+  w.U32(static_cast<uint32_t>(bundle.feature_dim));
+  w.U32(static_cast<uint32_t>(bundle.neutral_index));
+  w.U32(static_cast<uint32_t>(bundle.labels.size()));
+  for (const std::string& label : bundle.labels) w.String(label);
+  w.String(EncodeTranslator(bundle.translator));
+  PutStats(bundle.source_neutral, w);
+  PutStats(bundle.source_neutral_translated, w);
+  w.U32(static_cast<uint32_t>(bundle.training_config.size()));
+  for (const auto& [key, value] : bundle.training_config) {
+    w.String(key);
+    w.String(value);
+  }
+  w.U32(Crc32(out.data(), out.size()));
+  return out;
+}
+
+absl::StatusOr<ModelBundle> DecodeModelBundle(absl::string_view bytes) {
+  if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    return absl::InvalidArgumentError("not a PFT model bundle (bad magic)");
+  }
+  if (bytes.size() < sizeof(kMagic) + 4 + kChecksumSize) {
+    return absl::DataLossError(absl::StrCat("model bundle truncated: ", bytes.size(), " bytes"));
+  }
+  const size_t body = bytes.size() - kChecksumSize;
+  const uint32_t stored = ByteReader(bytes, body).U32();
+  const uint32_t computed = Crc32(bytes.data(), body);
+  if (stored != computed) {
+    return absl::DataLossError(
+        absl::StrCat("model bundle corrupt or truncated: CRC-32 mismatch (stored ", stored,
+                     ", computed ", computed, ")"));
+  }
+  ByteReader r(bytes.substr(0, body), sizeof(kMagic));
+  const uint32_t version = r.U32();
+  if (version != kModelBundleFormatVersion) {
+    return absl::InvalidArgumentError(absl::StrCat("model bundle has format version ", version,
+                                                   ", this build reads version ",
+                                                   kModelBundleFormatVersion));
+  }
+  std::string backbone_id = r.String();
+  const int feature_dim = static_cast<int>(r.U32());
+  const int neutral_index = static_cast<int>(r.U32());
+  const uint32_t label_count = r.U32();
+  if (!r.ok() || label_count > kMaxEntries) {
+    return absl::DataLossError("model bundle: bad header or label count");
+  }
+  std::vector<std::string> labels;
+  for (uint32_t i = 0; i < label_count && r.ok(); ++i) labels.push_back(r.String());
+  const std::string translator = r.String();
+  if (!r.ok()) return absl::DataLossError("model bundle: truncated labels or translator");
+  absl::StatusOr<Translator> decoded = DecodeTranslator(translator);
+  if (!decoded.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("model bundle: translator: ", decoded.status().message()));
+  }
+  ModelBundle bundle{*std::move(decoded)};
+  bundle.backbone_id = std::move(backbone_id);
+  bundle.feature_dim = feature_dim;
+  bundle.neutral_index = neutral_index;
+  bundle.labels = std::move(labels);
+  FER_ASSIGN_OR_RETURN(bundle.source_neutral, GetStats(r, "source neutral statistics"));
+  FER_ASSIGN_OR_RETURN(bundle.source_neutral_translated,
+                       GetStats(r, "translated source neutral statistics"));
+  const uint32_t entries = r.U32();
+  if (!r.ok() || entries > kMaxEntries) {
+    return absl::DataLossError("model bundle: bad training-config count");
+  }
+  for (uint32_t i = 0; i < entries && r.ok(); ++i) {
+    std::string key = r.String();
+    bundle.training_config[std::move(key)] = r.String();
+  }
+  if (!r.ok() || r.remaining() != 0) {
+    return absl::DataLossError("model bundle: truncated or trailing bytes in training config");
+  }
+  const int dim = bundle.feature_dim;
+  if (dim <= 0 || bundle.translator.dim() != dim || bundle.source_neutral.dim != dim ||
+      bundle.source_neutral_translated.dim != dim) {
+    return absl::DataLossError(absl::StrCat("model bundle: inconsistent feature dims (bundle ", dim,
+                                            ", translator ", bundle.translator.dim(),
+                                            ", statistics ", bundle.source_neutral.dim, "/",
+                                            bundle.source_neutral_translated.dim, ")"));
+  }
+  if (bundle.labels.size() < 2 || bundle.neutral_index < 0 ||
+      bundle.neutral_index >= static_cast<int>(bundle.labels.size())) {
+    return absl::DataLossError(absl::StrCat("model bundle: neutral index ", bundle.neutral_index,
+                                            " outside ", bundle.labels.size(), " labels"));
+  }
+  return bundle;
+}
+
+absl::Status WriteModelBundleFile(const ModelBundle& bundle, const std::string& path) {
+  const std::string bytes = EncodeModelBundle(bundle);
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", temp));
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    std::remove(temp.c_str());
+    return absl::UnavailableError(absl::StrCat("cannot rename ", temp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ModelBundle> ReadModelBundleFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open PFT model bundle ", path));
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  absl::StatusOr<ModelBundle> bundle = DecodeModelBundle(bytes.str());
+  if (!bundle.ok()) {
+    return absl::Status(bundle.status().code(),
+                        absl::StrCat(path, ": ", bundle.status().message()));
+  }
+  return bundle;
+}
+
+}  // namespace fer::pft

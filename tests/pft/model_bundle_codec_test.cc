@@ -1,0 +1,133 @@
+#include "lib/pft/model_bundle_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "lib/pft/linear_head.h"
+#include "lib/pft/translator_codec.h"
+
+namespace fer::pft {
+namespace {
+
+FeatureStats Stats(int dim, float scale) {
+  FeatureStats stats;
+  stats.dim = dim;
+  stats.count = 17;
+  for (int i = 0; i < dim; ++i) stats.mean.push_back(scale * i);
+  for (int i = 0; i < dim * dim; ++i) stats.covariance.push_back(scale / (1 + i));
+  return stats;
+}
+
+ModelBundle SmallBundle() {
+  ModelBundle bundle{*Translator::Create(6, 10, 3)};
+  bundle.source_neutral = Stats(6, 0.5f);
+  bundle.source_neutral_translated = Stats(6, 0.25f);
+  bundle.backbone_id = "test-backbone";
+  bundle.feature_dim = 6;
+  bundle.labels = {"neutral", "happy", "surprised"};
+  bundle.neutral_index = 0;
+  bundle.training_config = {{"epochs", "3"}, {"pairing", "landmark"}};
+  return bundle;
+}
+
+void Reseal(std::string& bytes) {
+  const size_t body = bytes.size() - 4;
+  const uint32_t crc = Crc32(bytes.data(), body);
+  for (int i = 0; i < 4; ++i) bytes[body + i] = static_cast<char>((crc >> (8 * i)) & 0xFF);
+}
+
+TEST(ModelBundleCodecTest, RoundTripKeepsEveryField) {
+  const ModelBundle bundle = SmallBundle();
+  const std::string bytes = EncodeModelBundle(bundle);
+  EXPECT_EQ(bytes.substr(0, 4), "FPFB");
+  absl::StatusOr<ModelBundle> decoded = DecodeModelBundle(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(EncodeTranslator(decoded->translator), EncodeTranslator(bundle.translator));
+  EXPECT_EQ(decoded->source_neutral.mean, bundle.source_neutral.mean);
+  EXPECT_EQ(decoded->source_neutral.covariance, bundle.source_neutral.covariance);
+  EXPECT_EQ(decoded->source_neutral.count, 17);
+  EXPECT_EQ(decoded->source_neutral_translated.mean, bundle.source_neutral_translated.mean);
+  EXPECT_EQ(decoded->backbone_id, "test-backbone");
+  EXPECT_EQ(decoded->feature_dim, 6);
+  EXPECT_EQ(decoded->labels, bundle.labels);
+  EXPECT_EQ(decoded->neutral_index, 0);
+  EXPECT_EQ(decoded->training_config, bundle.training_config);
+  EXPECT_EQ(EncodeModelBundle(*decoded), bytes);
+}
+
+TEST(ModelBundleCodecTest, EveryFlippedByteAndTruncationIsRejected) {
+  const std::string bytes = EncodeModelBundle(SmallBundle());
+  for (size_t i = 0; i < bytes.size(); i += 7) {
+    std::string damaged = bytes;
+    damaged[i] = static_cast<char>(damaged[i] ^ 0x5A);
+    const absl::Status status = DecodeModelBundle(damaged).status();
+    EXPECT_FALSE(status.ok()) << "byte " << i;
+    if (i >= 4) EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << "byte " << i;
+  }
+  for (size_t size : {size_t{0}, size_t{3}, size_t{8}, bytes.size() / 2, bytes.size() - 1}) {
+    EXPECT_FALSE(DecodeModelBundle(bytes.substr(0, size)).ok()) << size;
+  }
+}
+
+TEST(ModelBundleCodecTest, ForeignBlobsAndFutureVersionsAreInvalidArgument) {
+  EXPECT_EQ(DecodeModelBundle("GIF89a not a bundle").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A translator blob is not a bundle.
+  EXPECT_EQ(DecodeModelBundle(EncodeTranslator(*Translator::Create(4, 4))).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::string future = EncodeModelBundle(SmallBundle());
+  future[4] = 2;
+  Reseal(future);
+  const absl::Status status = DecodeModelBundle(future).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("format version 2"), std::string::npos) << status;
+}
+
+TEST(ModelBundleCodecTest, InconsistentFieldsAreDataLoss) {
+  ModelBundle wrong_dim = SmallBundle();
+  wrong_dim.feature_dim = 8;
+  EXPECT_EQ(DecodeModelBundle(EncodeModelBundle(wrong_dim)).status().code(),
+            absl::StatusCode::kDataLoss);
+  ModelBundle wrong_neutral = SmallBundle();
+  wrong_neutral.neutral_index = 3;
+  EXPECT_EQ(DecodeModelBundle(EncodeModelBundle(wrong_neutral)).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST(ModelBundleCodecTest, FilesRoundTripAndMissingFileIsNotFound) {
+  const std::string path = ::testing::TempDir() + "/bundle_codec_test.fpb";
+  ASSERT_TRUE(WriteModelBundleFile(SmallBundle(), path).ok());
+  absl::StatusOr<ModelBundle> read = ReadModelBundleFile(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->labels.size(), 3u);
+  {
+    std::ofstream truncate(path, std::ios::binary | std::ios::trunc);
+    truncate << "FPFB";
+  }
+  const absl::Status damaged = ReadModelBundleFile(path).status();
+  EXPECT_EQ(damaged.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(damaged.message().find(path), std::string::npos) << damaged;
+  std::remove(path.c_str());
+  EXPECT_EQ(ReadModelBundleFile(path).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(LinearHeadFromLayerTest, ChecksSizesAgainstLabels) {
+  LinearLayerWeights layer{2, 3, {1, 2, 3, 4, 5, 6}, {0.5f, -0.5f}};
+  absl::StatusOr<LinearHead> head = LinearHeadFromLayer(layer, {"neutral", "happy"});
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->feature_dim, 3);
+  EXPECT_EQ(head->weight, layer.weight);
+  EXPECT_EQ(LinearHeadFromLayer(layer, {"neutral"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  layer.bias.pop_back();
+  EXPECT_EQ(LinearHeadFromLayer(layer, {"neutral", "happy"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace fer::pft
