@@ -51,17 +51,20 @@ done | while read -r p; do
 done
 
 echo "== runtime packages"
-runtime="$(
-  sed -n 's/^ARG RUNTIME_PACKAGES="\(.*\)"$/\1/p' "$tmp/instructions"
-  stage runtime-debian | apt_packages
-)"
-runtime="$(echo $runtime)"
-[ -n "$runtime" ] || fail "no runtime packages"
-for p in $runtime; do
+# runtime-base serves both images; runtime-debian adds Debian's LibTorch,
+# runtime-cuda the official LibTorch's own lib/ folder.
+base="$(sed -n 's/^ARG RUNTIME_PACKAGES="\(.*\)"$/\1/p' "$tmp/instructions")"
+torch="$(stage runtime-debian | apt_packages | tr '\n' ' ')"
+[ -n "$base" ] && [ -n "$torch" ] || fail "no runtime packages"
+for p in $base $torch; do
   case "$p" in *-dev) fail "runtime installs $p" ;; esac
 done
-apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
-  --no-replaces --no-enhances $runtime | grep -v '^ ' | sort -u >"$tmp/closure"
+closure() {
+  apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+    --no-replaces --no-enhances "$@" | grep -v '^ ' | sort -u
+}
+closure $base >"$tmp/closure-base"
+closure $base $torch >"$tmp/closure"
 for binary in "$ferserve" "$probe"; do
   readelf -d "$binary" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | while read -r lib; do
     path="$(ldd "$binary" | awk -v l="$lib" '$1 == l {print $3}')"
@@ -72,6 +75,9 @@ for binary in "$ferserve" "$probe"; do
            head -1 | cut -d: -f1)"
     [ -n "$pkg" ] || fail "no Debian package owns $path"
     grep -qx "$pkg" "$tmp/closure" || fail "$(basename "$binary") needs $lib ($pkg), not in the runtime stage"
+    # Without Debian's LibTorch (the CUDA image) everything else must still be there.
+    [ "$pkg" = libtorch1.13 ] || grep -qx "$pkg" "$tmp/closure-base" ||
+      fail "$(basename "$binary") needs $lib ($pkg), which only Debian's LibTorch brings (CUDA image)"
     echo "  $(basename "$binary"): $lib <- $pkg"
   done
 done

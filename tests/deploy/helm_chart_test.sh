@@ -106,6 +106,7 @@ refused() {  # expected-message args...
 refused "serves one replica only" --set redis.enabled=false
 refused "must exceed server.gracePeriodSeconds" --set server.gracePeriodSeconds=30
 refused "64 hex characters" --set store.encryption.key=short
+refused "fallback or fail" --set server.storeFailurePolicy=ignore
 # A missing external Secret is reported by the structural checks.
 refused "missing Secret" --set store.existingUrlSecret=my-redis
 echo "helm chart: OK"

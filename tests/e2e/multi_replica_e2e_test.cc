@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -28,6 +29,7 @@
 #include "tests/deploy/nginx_server.h"
 #include "tests/deploy/prometheus_server.h"
 #include "tests/e2e/ferserve_process.h"
+#include "tests/e2e/personalization_client.h"
 #include "tests/http_get.h"
 #include "tests/store/redis_server.h"
 #include "tests/test_assets.h"
@@ -121,10 +123,24 @@ double Sum(const std::map<std::string, double>& samples, const std::string& name
   return sum;
 }
 
-// Metric names in the exposition (histograms as _bucket, _sum, _count).
-std::set<std::string> MetricNames(const std::map<std::string, double>& samples) {
+// Metric names ferserve exports on `metrics_port`, from the exposition's
+// TYPE lines (so families without samples yet count too); histograms as
+// their _bucket, _sum and _count series.
+std::set<std::string> ExportedMetricNames(int metrics_port) {
+  const std::string response = testing::HttpGet(metrics_port, "/metrics");
   std::set<std::string> names;
-  for (const auto& [key, value] : samples) names.insert(key.substr(0, key.find('{')));
+  std::istringstream in(response);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string hash, type, name, kind;
+    if (!(words >> hash >> type >> name >> kind) || hash != "#" || type != "TYPE") continue;
+    if (kind == "histogram") {
+      for (const char* suffix : {"_bucket", "_sum", "_count"}) names.insert(name + suffix);
+    } else {
+      names.insert(name);
+    }
+  }
   return names;
 }
 
@@ -138,6 +154,9 @@ std::set<std::string> FerserveNamesIn(const std::string& expr) {
   }
   return names;
 }
+
+// Whether the `pft_bundle` fixture wrote the PFT bundle that Adapt needs.
+bool HasPftBundle() { return std::filesystem::exists(testing::PftBundlePath()); }
 
 // Exit code of the container health probe (the image's HEALTHCHECK) run
 // against 127.0.0.1:port: 0 SERVING, 1 not serving, 2 no answer.
@@ -155,7 +174,9 @@ class MultiReplicaE2eTest : public ::testing::Test {
     redis_ = new testing::RedisServer();
     for (int i = 0; i < kReplicas; ++i) {
       // One intra-op thread each: three replicas share this machine's cores.
-      replicas_[i] = new testing::FerserveProcess({"--store=" + redis_->url(), "--threads=1"});
+      std::vector<std::string> flags = {"--store=" + redis_->url(), "--threads=1"};
+      if (HasPftBundle()) flags.push_back("--pft_bundle=" + testing::PftBundlePath());
+      replicas_[i] = new testing::FerserveProcess(flags);
     }
     std::vector<int> ports;
     for (testing::FerserveProcess* r : replicas_) ports.push_back(r->port());
@@ -188,6 +209,26 @@ class MultiReplicaE2eTest : public ::testing::Test {
       }
     }
     return found;
+  }
+
+  // Index of the one replica whose count of finished `rpc` calls grew while
+  // `call` ran; -1 when none or several did.
+  static int ReplicaThatServed(const std::string& rpc, const std::function<void()>& call) {
+    const std::string label = "rpc=\"" + rpc + "\"";
+    double before[kReplicas];
+    for (int i = 0; i < kReplicas; ++i) {
+      before[i] = Sum(Scrape(replicas_[i]->metrics_port()), "ferserve_requests_total", {label});
+    }
+    call();
+    int served = -1;
+    for (int i = 0; i < kReplicas; ++i) {
+      if (Sum(Scrape(replicas_[i]->metrics_port()), "ferserve_requests_total", {label}) >
+          before[i]) {
+        if (served >= 0) return -1;
+        served = i;
+      }
+    }
+    return served;
   }
 
   static testing::RedisServer* redis_;
@@ -291,27 +332,14 @@ TEST_F(MultiReplicaE2eTest, ConsistentHashingKeepsEachUserOnOneReplica) {
   std::set<int> replicas_used;
   for (int u = 0; u < 12; ++u) {
     const std::string user = "hash-user-" + std::to_string(u);
-    double before[kReplicas];
-    for (int i = 0; i < kReplicas; ++i) {
-      before[i] = Sum(Scrape(replicas_[i]->metrics_port()), "ferserve_requests_total",
-                      {"rpc=\"GetProfile\""});
-    }
-    for (int call = 0; call < 3; ++call) {
-      fer::v1::Profile profile;
-      const grpc::Status status = GetProfile(through_nginx_.get(), user, &profile);
-      ASSERT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
-    }
-    int owner = -1;
-    for (int i = 0; i < kReplicas; ++i) {
-      const double calls = Sum(Scrape(replicas_[i]->metrics_port()), "ferserve_requests_total",
-                               {"rpc=\"GetProfile\""}) -
-                           before[i];
-      if (calls == 0) continue;
-      EXPECT_EQ(calls, 3) << user << " split over replicas";
-      EXPECT_EQ(owner, -1) << user << " split over replicas";
-      owner = i;
-    }
-    ASSERT_GE(owner, 0) << user;
+    const int owner = ReplicaThatServed("GetProfile", [&] {
+      for (int call = 0; call < 3; ++call) {
+        fer::v1::Profile profile;
+        const grpc::Status status = GetProfile(through_nginx_.get(), user, &profile);
+        ASSERT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+      }
+    });
+    ASSERT_GE(owner, 0) << user << ": calls split over replicas";
     replicas_used.insert(owner);
   }
   EXPECT_GE(replicas_used.size(), 2u) << "12 users all hashed to one replica";
@@ -345,9 +373,75 @@ TEST_F(MultiReplicaE2eTest, HealthProbeSeesADrainingReplicaAsNotServing) {
   EXPECT_EQ(HealthProbe(replica->port()), 2);
 }
 
+TEST_F(MultiReplicaE2eTest, AdaptedThroughNginxPersonalizedOnEveryReplicaAndAfterACrash) {
+  if (!HasPftBundle()) {
+    GTEST_SKIP() << "no PFT bundle at " << testing::PftBundlePath()
+                 << " (CTest fixture pft_bundle)";
+  }
+  const std::string user = "deploy-adapt-user";
+  const std::vector<std::string> neutral = testing::VideoFrames("franck.mp4", 0, 40, 12);
+  const std::vector<std::string> later = testing::VideoFrames("franck.mp4", 1500, 8, 200);
+  ASSERT_EQ(neutral.size(), 40u);
+  ASSERT_EQ(later.size(), 8u);
+
+  // Enroll and adapt through nginx.
+  EnrollResponse enrolled;
+  grpc::Status status = Enroll(through_nginx_.get(), user, neutral, &enrolled);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_GE(enrolled.accepted(), 30u);
+  auto context = UserContext(user, std::chrono::seconds(300));
+  fer::v1::AdaptRequest adapt;
+  adapt.set_user_id(user);
+  auto progress_reader = through_nginx_->Adapt(context.get(), adapt);
+  fer::v1::AdaptProgress progress;
+  int messages = 0;
+  while (progress_reader->Read(&progress)) ++messages;
+  status = progress_reader->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(progress.done());
+  EXPECT_GE(messages, 2);  // progress, then done
+  const uint64_t version = progress.profile_version();
+  ASSERT_GT(version, 0u);
+
+  // Personalized answers with that version through nginx and from every
+  // replica (they share the Redis store).
+  auto personalized_everywhere = [&](ExpressionService::Stub* stub, const std::string& where) {
+    auto context = UserContext(user, std::chrono::seconds(120));
+    auto stream = stub->StreamPredict(context.get());
+    for (size_t i = 0; i < later.size(); ++i) {
+      PredictRequest request;
+      if (i == 0) request.mutable_config()->set_user_id(user);
+      request.mutable_frame()->set_encoded(later[i]);
+      PredictResponse response;
+      ASSERT_TRUE(stream->Write(request) && stream->Read(&response)) << where << " frame " << i;
+      EXPECT_TRUE(response.personalized()) << where << ": " << response.personalization_note();
+      EXPECT_EQ(response.profile_version(), version) << where;
+    }
+    stream->WritesDone();
+    const grpc::Status finished = stream->Finish();
+    EXPECT_TRUE(finished.ok()) << where << ": " << finished.error_message();
+  };
+  personalized_everywhere(through_nginx_.get(), "nginx");
+  for (int i = 0; i < kReplicas; ++i) {
+    auto stub = ExpressionService::NewStub(replicas_[i]->channel());
+    personalized_everywhere(stub.get(), "replica " + std::to_string(i));
+  }
+
+  // The replica nginx sends this user to crashes; the user's next calls
+  // through nginx land elsewhere and stay personalized with that version.
+  fer::v1::Profile profile;
+  const int owner = ReplicaThatServed(
+      "GetProfile", [&] { ASSERT_TRUE(GetProfile(through_nginx_.get(), user, &profile).ok()); });
+  ASSERT_GE(owner, 0);
+  ASSERT_EQ(kill(replicas_[owner]->pid(), SIGKILL), 0);
+  ASSERT_NE(replicas_[owner]->WaitExit(std::chrono::seconds(10)), -1);
+  personalized_everywhere(through_nginx_.get(), "nginx after the crash");
+  ASSERT_TRUE(GetProfile(through_nginx_.get(), user, &profile).ok());
+  EXPECT_EQ(profile.version(), version);
+}
+
 TEST_F(MultiReplicaE2eTest, PrometheusScrapesEveryReplicaAndEvaluatesTheDeployRules) {
-  // Traffic on every replica: one good frame and one corrupt frame each, so
-  // that every metric family has samples.
+  // Traffic on every replica: one good frame and one corrupt frame each.
   const std::vector<std::string> frames = FranckFrames();
   std::vector<std::string> targets;
   std::set<std::string> exported;
@@ -366,7 +460,7 @@ TEST_F(MultiReplicaE2eTest, PrometheusScrapesEveryReplicaAndEvaluatesTheDeployRu
     }
     EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     targets.push_back("127.0.0.1:" + std::to_string(r->metrics_port()));
-    for (const std::string& name : MetricNames(Scrape(r->metrics_port()))) exported.insert(name);
+    for (const std::string& name : ExportedMetricNames(r->metrics_port())) exported.insert(name);
   }
 
   testing::PrometheusServer prometheus(targets, {DeployFile("prometheus/ferserve-alerts.yml")});

@@ -124,6 +124,9 @@ app.kubernetes.io/component: server
 {{- if le (int (mul .Values.probes.liveness.periodSeconds .Values.probes.liveness.failureThreshold)) (int .Values.server.gracePeriodSeconds) }}
 {{- fail "probes.liveness.periodSeconds * failureThreshold must exceed server.gracePeriodSeconds, or a drain looks like a hang" }}
 {{- end }}
+{{- if not (has .Values.server.storeFailurePolicy (list "fallback" "fail")) }}
+{{- fail "server.storeFailurePolicy must be fallback or fail" }}
+{{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail "autoscaling.minReplicas exceeds autoscaling.maxReplicas" }}
 {{- end }}
