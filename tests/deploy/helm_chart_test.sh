@@ -62,7 +62,8 @@ store:
   redisUrl: "rediss://ferserve:secret@redis.example:6380/2"
   encryption: {key: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}
 auth:
-  tenantTokens: {tenant-a: token-a}
+  tokenHashes:
+    tenant-a: [9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08]
 gpu:
   enabled: true
   image: {repository: registry.example/ferserve-cuda}
@@ -81,6 +82,9 @@ grep -q 'image: "registry.example/ferserve-cuda:1.2.3"' "$tmp/all.out"
 grep -q 'key: nvidia.com/gpu' "$tmp/all.out"                # toleration
 grep -q 'nvidia.com/gpu.present: "true"' "$tmp/all.out"
 grep -q 'name: ferserve-auth' "$tmp/all.out"
+grep -q -- '--auth_tokens_file=/etc/ferserve/auth/tokens' "$tmp/all.out"
+grep -q '^    tenant-a 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08$' "$tmp/all.out"
+! grep -q -- '--auth_tokens_file' "$tmp/default.yaml"
 ! grep -q '^kind: Deployment$' <(sed -n '/name: ferserve-redis/,$p' "$tmp/all.out")  # no bundled Redis
 grep -q 'terminationGracePeriodSeconds: 35' "$tmp/all.out"
 
@@ -107,6 +111,8 @@ refused "serves one replica only" --set redis.enabled=false
 refused "must exceed server.gracePeriodSeconds" --set server.gracePeriodSeconds=30
 refused "64 hex characters" --set store.encryption.key=short
 refused "fallback or fail" --set server.storeFailurePolicy=ignore
+printf 'auth:\n  tokenHashes:\n    t: [a-token-not-its-hash]\n' >"$tmp/raw-token.yaml"
+refused "not a lower-case hex SHA-256" -f "$tmp/raw-token.yaml"
 # A missing external Secret is reported by the structural checks.
 refused "missing Secret" --set store.existingUrlSecret=my-redis
 echo "helm chart: OK"

@@ -131,3 +131,10 @@ app.kubernetes.io/component: server
 {{- fail "autoscaling.minReplicas exceeds autoscaling.maxReplicas" }}
 {{- end }}
 {{- end }}
+
+{{/* The Secret with the tenants' token hashes, or empty without auth. */}}
+{{- define "ferserve.authSecretName" -}}
+{{- if .Values.auth.existingSecret }}{{ .Values.auth.existingSecret }}
+{{- else if .Values.auth.tokenHashes }}{{ printf "%s-auth" (include "ferserve.fullname" .) }}
+{{- end }}
+{{- end }}
