@@ -17,7 +17,7 @@ namespace {
 using fer::v1::PredictRequest;
 using fer::v1::PredictResponse;
 
-// Until authentication exists every call belongs to this tenant.
+// Without authentication every call belongs to this tenant.
 constexpr char kDefaultTenant[] = "default";
 
 constexpr int kMaxClipWindow = 300;
@@ -128,8 +128,18 @@ grpc::Status ExpressionService::Finish(const char* rpc, grpc::Status status) {
   return status;
 }
 
-absl::StatusOr<UserTranslator> ExpressionService::LookupTranslator(const std::string& user_id) {
-  absl::StatusOr<TranslatorLookup> lookup = personalization_.cache->Get(kDefaultTenant, user_id);
+absl::StatusOr<std::string> ExpressionService::TenantOf(const grpc::ServerContext& context) const {
+  if (options_.tokens == nullptr) return std::string(kDefaultTenant);
+  const auto& metadata = context.client_metadata();
+  const auto it = metadata.find("authorization");
+  if (it == metadata.end()) return options_.tokens->TenantOfAuthorization("");
+  return options_.tokens->TenantOfAuthorization(
+      absl::string_view(it->second.data(), it->second.size()));
+}
+
+absl::StatusOr<UserTranslator> ExpressionService::LookupTranslator(const std::string& tenant,
+                                                                   const std::string& user_id) {
+  absl::StatusOr<TranslatorLookup> lookup = personalization_.cache->Get(tenant, user_id);
   if (!lookup.ok()) return lookup.status();
   metrics_->RecordTranslatorLookup(LookupResultName(lookup->source), lookup->store_seconds,
                                    lookup->evictions);
@@ -212,22 +222,45 @@ absl::StatusOr<RgbImage> ExpressionService::DecodeFrame(const fer::v1::Frame& fr
 grpc::Status ExpressionService::StreamPredict(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<PredictResponse, PredictRequest>* stream) {
+  absl::StatusOr<std::string> tenant = TenantOf(*context);
+  if (!tenant.ok()) return Finish("StreamPredict", ToGrpcStatus(tenant.status()));
   absl::StatusOr<std::unique_ptr<StreamAdmission::Ticket>> ticket = admission_->Admit();
   if (!ticket.ok()) return Finish("StreamPredict", ToGrpcStatus(ticket.status()));
   metrics_->StreamStarted();
-  grpc::Status status = StreamPredictImpl(context, stream);
+  grpc::Status status = StreamPredictImpl(context, *tenant, stream);
   metrics_->StreamEnded();
   return Finish("StreamPredict", status);
 }
 
 grpc::Status ExpressionService::StreamPredictImpl(
-    grpc::ServerContext* context,
+    grpc::ServerContext* context, const std::string& tenant,
     grpc::ServerReaderWriter<PredictResponse, PredictRequest>* stream) {
   const std::vector<std::string>& labels = analyzer_->labels();
   PredictRequest request;
   std::unique_ptr<ClipSmoother> clip;
   StreamSettings settings;
+  const std::unique_ptr<StreamWatchdog::Watch> watch = WatchIdleness(context);
+  const absl::Time opened = absl::Now();
+  const absl::Duration frame_interval = options_.max_stream_fps > 0
+                                            ? absl::Seconds(1.0 / options_.max_stream_fps)
+                                            : absl::ZeroDuration();
+  absl::Time next_frame = opened;
   for (uint64_t index = 0; stream->Read(&request); ++index) {
+    if (watch != nullptr) watch->Touch();
+    if (options_.max_stream_duration > absl::ZeroDuration() &&
+        absl::Now() - opened > options_.max_stream_duration) {
+      return grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat("stream open longer than --max_stream_duration (",
+                       absl::FormatDuration(options_.max_stream_duration), "); open a new one"));
+    }
+    // Pacing: a stream faster than --max_stream_fps waits (backpressure
+    // through flow control) instead of losing frames.
+    if (frame_interval > absl::ZeroDuration()) {
+      const absl::Time now = absl::Now();
+      if (next_frame > now) absl::SleepFor(next_frame - now);
+      next_frame = std::max(now, next_frame) + frame_interval;
+    }
     const absl::Time received = absl::Now();
     if (index == 0) {
       absl::StatusOr<StreamSettings> parsed = SettingsFrom(request.config());
@@ -251,7 +284,7 @@ grpc::Status ExpressionService::StreamPredictImpl(
     uint64_t profile_version = 0;
     std::string note;
     if (!settings.user_id.empty()) {
-      absl::StatusOr<UserTranslator> user = LookupTranslator(settings.user_id);
+      absl::StatusOr<UserTranslator> user = LookupTranslator(tenant, settings.user_id);
       if (!user.ok()) {
         if (options_.store_failure_policy == StoreFailurePolicy::kFailClosed) {
           return grpc::Status(ToGrpcStatus(user.status()).error_code(),
@@ -340,12 +373,29 @@ grpc::Status ExpressionService::StreamPredictImpl(
       return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
     }
   }
+  return IdleStatus(watch.get());
+}
+
+std::unique_ptr<StreamWatchdog::Watch> ExpressionService::WatchIdleness(
+    grpc::ServerContext* context) {
+  if (options_.watchdog == nullptr) return nullptr;
+  return options_.watchdog->Start([context] { context->TryCancel(); });
+}
+
+grpc::Status ExpressionService::IdleStatus(const StreamWatchdog::Watch* watch) {
+  if (watch != nullptr && watch->expired()) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "no message within --stream_idle_timeout; stream cancelled");
+  }
   return grpc::Status::OK;
 }
 
-grpc::Status ExpressionService::GetModelInfo(grpc::ServerContext*,
+grpc::Status ExpressionService::GetModelInfo(grpc::ServerContext* context,
                                              const fer::v1::GetModelInfoRequest*,
                                              fer::v1::ModelInfo* info) {
+  if (absl::StatusOr<std::string> tenant = TenantOf(*context); !tenant.ok()) {
+    return Finish("GetModelInfo", ToGrpcStatus(tenant.status()));
+  }
   info->set_backbone_id(analyzer_->backbone_id());
   for (const std::string& label : analyzer_->labels()) info->add_labels(label);
   info->set_feature_dim(analyzer_->feature_dim());
@@ -411,16 +461,20 @@ fer::v1::FrameVerdict::Reason ToProto(EnrollmentVerdict verdict) {
 grpc::Status ExpressionService::EnrollNeutral(grpc::ServerContext* context,
                                               grpc::ServerReader<fer::v1::EnrollRequest>* reader,
                                               fer::v1::EnrollResponse* response) {
-  return Finish("EnrollNeutral", EnrollNeutralImpl(context, reader, response));
+  absl::StatusOr<std::string> tenant = TenantOf(*context);
+  if (!tenant.ok()) return Finish("EnrollNeutral", ToGrpcStatus(tenant.status()));
+  return Finish("EnrollNeutral", EnrollNeutralImpl(context, *tenant, reader, response));
 }
 
 grpc::Status ExpressionService::EnrollNeutralImpl(
-    grpc::ServerContext* context, grpc::ServerReader<fer::v1::EnrollRequest>* reader,
-    fer::v1::EnrollResponse* response) {
+    grpc::ServerContext* context, const std::string& tenant,
+    grpc::ServerReader<fer::v1::EnrollRequest>* reader, fer::v1::EnrollResponse* response) {
   fer::v1::EnrollRequest request;
   std::string user_id;
   std::vector<std::vector<float>> accepted;
+  const std::unique_ptr<StreamWatchdog::Watch> watch = WatchIdleness(context);
   for (uint64_t index = 0; reader->Read(&request); ++index) {
+    if (watch != nullptr) watch->Touch();
     if (index == 0) {
       user_id = request.user_id();
       if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
@@ -471,18 +525,19 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
       *response->add_verdicts() = std::move(verdict);
     }
   }
+  if (grpc::Status idle = IdleStatus(watch.get()); !idle.ok()) return idle;
   if (user_id.empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "no messages: the first one must carry user_id and a frame");
   }
   response->set_user_id(user_id);
 
-  absl::StatusOr<Profile> profile = store_->Get(kDefaultTenant, user_id, kProfileFeatures);
+  absl::StatusOr<Profile> profile = store_->Get(tenant, user_id, kProfileFeatures);
   if (!profile.ok() && !absl::IsNotFound(profile.status())) {
     return StoreError(profile.status(), user_id, *store_);
   }
   if (!accepted.empty()) {
-    profile = store_->AppendFeatures(kDefaultTenant, user_id, accepted);
+    profile = store_->AppendFeatures(tenant, user_id, accepted);
     if (!profile.ok()) return StoreError(profile.status(), user_id, *store_);
     if (profile->backbone_id.empty()) {
       // A first enrollment: record which backbone the features come from. A
@@ -503,10 +558,12 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
 grpc::Status ExpressionService::Adapt(grpc::ServerContext* context,
                                       const fer::v1::AdaptRequest* request,
                                       grpc::ServerWriter<fer::v1::AdaptProgress>* writer) {
-  return Finish("Adapt", AdaptImpl(context, request, writer));
+  absl::StatusOr<std::string> tenant = TenantOf(*context);
+  if (!tenant.ok()) return Finish("Adapt", ToGrpcStatus(tenant.status()));
+  return Finish("Adapt", AdaptImpl(context, *tenant, request, writer));
 }
 
-grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context,
+grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context, const std::string& tenant,
                                           const fer::v1::AdaptRequest* request,
                                           grpc::ServerWriter<fer::v1::AdaptProgress>* writer) {
   const std::string& user_id = request->user_id();
@@ -524,7 +581,7 @@ grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context,
                         absl::StrCat("max_steps ", request->max_steps(), " exceeds the limit ",
                                      options_.adapt_max_steps_limit));
   }
-  absl::StatusOr<Profile> profile = store_->Get(kDefaultTenant, user_id, kProfileFeatures);
+  absl::StatusOr<Profile> profile = store_->Get(tenant, user_id, kProfileFeatures);
   if (absl::IsNotFound(profile.status())) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         absl::StrCat("no profile for user \"", user_id,
@@ -609,7 +666,7 @@ grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context,
   if (absl::IsAborted(version.status())) {
     // Another replica committed first. If that was an adaptation of the
     // current enrollment, its result is this call's answer too.
-    absl::StatusOr<Profile> now = store_->Get(kDefaultTenant, user_id, kProfileMeta);
+    absl::StatusOr<Profile> now = store_->Get(tenant, user_id, kProfileMeta);
     if (!now.ok()) return StoreError(now.status(), user_id, *store_);
     if (now->translator_version == now->version && now->version > profile->version) {
       done.set_profile_version(now->translator_version);
@@ -624,7 +681,7 @@ grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context,
   }
   if (!version.ok()) return StoreError(version.status(), user_id, *store_);
   personalization_.cache->Put(
-      kDefaultTenant, user_id,
+      tenant, user_id,
       UserTranslator{*version, std::make_shared<const pft::Translator>(result->translator)});
   done.set_profile_version(*version);
   FillQualityReport(updated.quality, done.mutable_report());
@@ -632,14 +689,16 @@ grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ExpressionService::GetProfile(grpc::ServerContext*,
+grpc::Status ExpressionService::GetProfile(grpc::ServerContext* context,
                                            const fer::v1::GetProfileRequest* request,
                                            fer::v1::Profile* out) {
+  absl::StatusOr<std::string> tenant = TenantOf(*context);
+  if (!tenant.ok()) return Finish("GetProfile", ToGrpcStatus(tenant.status()));
   const std::string& user_id = request->user_id();
   if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
     return Finish("GetProfile", ToGrpcStatus(valid));
   }
-  absl::StatusOr<Profile> profile = store_->Get(kDefaultTenant, user_id, kProfileFeatures);
+  absl::StatusOr<Profile> profile = store_->Get(*tenant, user_id, kProfileFeatures);
   if (!profile.ok()) return Finish("GetProfile", StoreError(profile.status(), user_id, *store_));
   out->set_user_id(user_id);
   out->set_version(profile->translator_version);
@@ -653,18 +712,20 @@ grpc::Status ExpressionService::GetProfile(grpc::ServerContext*,
   return Finish("GetProfile", grpc::Status::OK);
 }
 
-grpc::Status ExpressionService::DeleteProfile(grpc::ServerContext*,
+grpc::Status ExpressionService::DeleteProfile(grpc::ServerContext* context,
                                               const fer::v1::DeleteProfileRequest* request,
                                               fer::v1::DeleteProfileResponse* response) {
+  absl::StatusOr<std::string> tenant = TenantOf(*context);
+  if (!tenant.ok()) return Finish("DeleteProfile", ToGrpcStatus(tenant.status()));
   const std::string& user_id = request->user_id();
   if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
     return Finish("DeleteProfile", ToGrpcStatus(valid));
   }
-  absl::StatusOr<int64_t> removed = store_->Delete(kDefaultTenant, user_id);
+  absl::StatusOr<int64_t> removed = store_->Delete(*tenant, user_id);
   if (!removed.ok()) {
     return Finish("DeleteProfile", StoreError(removed.status(), user_id, *store_));
   }
-  personalization_.cache->Erase(kDefaultTenant, user_id);
+  personalization_.cache->Erase(*tenant, user_id);
   if (*removed == 0) {
     return Finish("DeleteProfile",
                   grpc::Status(grpc::StatusCode::NOT_FOUND,

@@ -1,6 +1,7 @@
 #ifndef FERSERVE_SERVER_EXPRESSION_SERVICE_H_
 #define FERSERVE_SERVER_EXPRESSION_SERVICE_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,8 @@
 #include "lib/serving/enrollment_checks.h"
 #include "lib/serving/inference_gate.h"
 #include "lib/serving/stream_admission.h"
+#include "lib/serving/stream_watchdog.h"
+#include "lib/serving/tenant_tokens.h"
 #include "lib/serving/translator_cache.h"
 #include "lib/store/profile_store.h"
 #include "lib/vision/frame_decoder.h"
@@ -38,6 +41,16 @@ struct ExpressionServiceOptions {
   int adapt_min_features = 16;
   pft::AdaptOptions adapt;
   int adapt_max_steps_limit = 500;
+  // Bearer tokens per tenant; null: no authentication, every call belongs
+  // to the tenant "default".
+  std::shared_ptr<const TenantTokens> tokens;
+  // Stream limits: streams idle beyond the watchdog's timeout are cancelled
+  // (null: no idle limit); a StreamPredict stream ends UNAVAILABLE once open
+  // longer than max_stream_duration (zero: unlimited); frames beyond
+  // max_stream_fps per stream are delayed, not dropped (zero: unlimited).
+  StreamWatchdog* watchdog = nullptr;
+  absl::Duration max_stream_duration = absl::ZeroDuration();
+  double max_stream_fps = 0;
 };
 
 // PFT personalization: the pre-trained bundle Adapt starts from, the frozen
@@ -79,13 +92,16 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
  private:
   struct StreamSettings;
 
+  // The caller's tenant from its bearer token (Unauthenticated without a
+  // valid one), or "default" when authentication is off.
+  absl::StatusOr<std::string> TenantOf(const grpc::ServerContext& context) const;
   grpc::Status StreamPredictImpl(
-      grpc::ServerContext* context,
+      grpc::ServerContext* context, const std::string& tenant,
       grpc::ServerReaderWriter<fer::v1::PredictResponse, fer::v1::PredictRequest>* stream);
   absl::StatusOr<StreamSettings> SettingsFrom(const fer::v1::StreamConfig& config) const;
   absl::StatusOr<RgbImage> DecodeFrame(const fer::v1::Frame& frame) const;
   grpc::Status Finish(const char* rpc, grpc::Status status);
-  grpc::Status EnrollNeutralImpl(grpc::ServerContext* context,
+  grpc::Status EnrollNeutralImpl(grpc::ServerContext* context, const std::string& tenant,
                                  grpc::ServerReader<fer::v1::EnrollRequest>* reader,
                                  fer::v1::EnrollResponse* response);
   // Runs the models on one frame, waiting for the gate until the deadline
@@ -94,11 +110,17 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
                                                          const RgbImage& image,
                                                          const AnalyzeOptions& analyze,
                                                          double* queue_seconds = nullptr);
+  // A watch that cancels the call when the client stays idle too long (null
+  // without a watchdog), and the status such a call ends with.
+  std::unique_ptr<StreamWatchdog::Watch> WatchIdleness(grpc::ServerContext* context);
+  static grpc::Status IdleStatus(const StreamWatchdog::Watch* watch);
   // The user's translator through the cache, recording cache metrics.
-  absl::StatusOr<UserTranslator> LookupTranslator(const std::string& user_id);
+  absl::StatusOr<UserTranslator> LookupTranslator(const std::string& tenant,
+                                                  const std::string& user_id);
   // Replaces each face's probabilities by the head's on translated features.
   absl::Status Personalize(const pft::Translator& translator, std::vector<FaceAnalysis>* faces);
-  grpc::Status AdaptImpl(grpc::ServerContext* context, const fer::v1::AdaptRequest* request,
+  grpc::Status AdaptImpl(grpc::ServerContext* context, const std::string& tenant,
+                         const fer::v1::AdaptRequest* request,
                          grpc::ServerWriter<fer::v1::AdaptProgress>* writer);
 
   FaceAnalyzer* analyzer_;

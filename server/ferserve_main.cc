@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -29,6 +31,8 @@
 #include "lib/pft/model_bundle_codec.h"
 #include "lib/serving/inference_gate.h"
 #include "lib/serving/stream_admission.h"
+#include "lib/serving/stream_watchdog.h"
+#include "lib/serving/tenant_tokens.h"
 #include "lib/serving/translator_cache.h"
 #include "lib/store/profile_store.h"
 #include "lib/store/record_cipher.h"
@@ -99,6 +103,35 @@ ABSL_FLAG(std::string, store_failure_policy, "fallback",
           "StreamPredict for a user whose profile cannot be read (store down): 'fallback' "
           "answers with the generic model and says so in each answer; 'fail' ends the stream "
           "with the store's error (UNAVAILABLE).");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "Tenants' bearer tokens: lines '<tenant> <hex SHA-256 of the token>'. With it every "
+          "ExpressionService call needs 'authorization: Bearer <token>' metadata and sees only "
+          "its tenant's users; without it all calls share the tenant 'default'.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain: serve gRPC over TLS (with --tls_key_file).");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle: require and verify client certificates (mutual TLS).");
+ABSL_FLAG(absl::Duration, stream_idle_timeout, absl::Seconds(60),
+          "StreamPredict/EnrollNeutral streams with no message for this long are cancelled; "
+          "0 disables.");
+ABSL_FLAG(absl::Duration, max_stream_duration, absl::Hours(4),
+          "A StreamPredict stream open longer than this ends UNAVAILABLE at its next frame "
+          "(clients reconnect); 0 disables.");
+ABSL_FLAG(double, max_stream_fps, 60,
+          "Frames per second accepted per StreamPredict stream; faster streams are slowed down "
+          "(backpressure), not dropped. 0 disables.");
+ABSL_FLAG(absl::Duration, keepalive_time, absl::Seconds(30),
+          "Interval of the server's HTTP/2 keepalive pings on idle connections.");
+ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(10),
+          "A connection whose keepalive ping is not acknowledged within this is closed.");
+ABSL_FLAG(absl::Duration, min_client_ping_interval, absl::Seconds(10),
+          "Clients pinging more often than this are sent GOAWAY (too_many_pings).");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::ZeroDuration(),
+          "Connections older than this get GOAWAY so that clients re-balance across replicas "
+          "(streams then have --max_connection_age_grace to finish); 0 disables.");
+ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Seconds(30),
+          "Time open calls get after a --max_connection_age GOAWAY.");
 
 namespace fer {
 namespace {
@@ -164,6 +197,22 @@ std::string InvalidFlags() {
   if (absl::GetFlag(FLAGS_profile_staleness) < absl::ZeroDuration()) {
     return "--profile_staleness must not be negative";
   }
+  for (const auto* flag : {&FLAGS_stream_idle_timeout, &FLAGS_max_stream_duration,
+                           &FLAGS_max_connection_age, &FLAGS_max_connection_age_grace}) {
+    if (absl::GetFlag(*flag) < absl::ZeroDuration()) return "durations must not be negative";
+  }
+  if (absl::GetFlag(FLAGS_keepalive_time) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_keepalive_timeout) <= absl::ZeroDuration()) {
+    return "--keepalive_time and --keepalive_timeout must be positive";
+  }
+  if (!(absl::GetFlag(FLAGS_max_stream_fps) >= 0)) return "--max_stream_fps must not be negative";
+  if (absl::GetFlag(FLAGS_tls_cert_file).empty() != absl::GetFlag(FLAGS_tls_key_file).empty()) {
+    return "give --tls_cert_file and --tls_key_file together";
+  }
+  if (!absl::GetFlag(FLAGS_tls_client_ca_file).empty() &&
+      absl::GetFlag(FLAGS_tls_cert_file).empty()) {
+    return "--tls_client_ca_file needs --tls_cert_file and --tls_key_file";
+  }
   const std::string policy = absl::GetFlag(FLAGS_store_failure_policy);
   if (policy != "fallback" && policy != "fail") {
     return "--store_failure_policy must be 'fallback' or 'fail'";
@@ -202,6 +251,32 @@ absl::StatusOr<std::unique_ptr<ProfileStore>> OpenStoreFromFlags(std::string* en
     }
   }
   return OpenProfileStore(url, options);
+}
+
+absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// TLS (and mutual TLS) from the --tls_* flags, else plaintext.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFromFlags() {
+  if (absl::GetFlag(FLAGS_tls_cert_file).empty()) return grpc::InsecureServerCredentials();
+  absl::StatusOr<std::string> cert = ReadTextFile(absl::GetFlag(FLAGS_tls_cert_file));
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadTextFile(absl::GetFlag(FLAGS_tls_key_file));
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (const std::string ca_file = absl::GetFlag(FLAGS_tls_client_ca_file); !ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadTextFile(ca_file);
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
 }
 
 int Run() {
@@ -282,7 +357,25 @@ int Run() {
     metrics_endpoint = *std::move(endpoint);
   }
 
+  std::shared_ptr<const TenantTokens> tokens;
+  if (const std::string path = absl::GetFlag(FLAGS_auth_tokens_file); !path.empty()) {
+    absl::StatusOr<TenantTokens> read = TenantTokens::ReadFile(path);
+    if (!read.ok()) {
+      std::fprintf(stderr, "ferserve: %s\n", std::string(read.status().message()).c_str());
+      return 1;
+    }
+    tokens = std::make_shared<const TenantTokens>(*std::move(read));
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentialsFromFlags();
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "ferserve: TLS: %s\n",
+                 std::string(credentials.status().message()).c_str());
+    return 1;
+  }
+
   StreamAdmission admission(absl::GetFlag(FLAGS_max_concurrent_streams));
+  StreamWatchdog watchdog(absl::GetFlag(FLAGS_stream_idle_timeout));
   InferenceGate gate(absl::GetFlag(FLAGS_inference_concurrency));
   ExpressionServiceOptions options;
   options.frame_limits.max_side = absl::GetFlag(FLAGS_max_image_side);
@@ -299,6 +392,10 @@ int Run() {
   options.adapt_min_features = absl::GetFlag(FLAGS_adapt_min_features);
   options.adapt.max_steps = absl::GetFlag(FLAGS_adapt_max_steps);
   options.adapt_max_steps_limit = kAdaptMaxStepsLimit;
+  options.tokens = tokens;
+  options.watchdog = &watchdog;
+  options.max_stream_duration = absl::GetFlag(FLAGS_max_stream_duration);
+  options.max_stream_fps = absl::GetFlag(FLAGS_max_stream_fps);
   ExpressionService service(analyzer->get(), &metrics, &admission, &gate, store->get(),
                             Personalization{bundle.get(), *std::move(head), &translator_cache},
                             options);
@@ -310,8 +407,22 @@ int Run() {
   const std::string address = absl::StrCat(absl::StrContains(host, ":") ? "[" + host + "]" : host,
                                            ":", absl::GetFlag(FLAGS_port));
   int bound_port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(address, *credentials, &bound_port);
   builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  auto millis = [](absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); };
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             millis(absl::GetFlag(FLAGS_keepalive_time)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             millis(absl::GetFlag(FLAGS_keepalive_timeout)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             millis(absl::GetFlag(FLAGS_min_client_ping_interval)));
+  if (absl::GetFlag(FLAGS_max_connection_age) > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               millis(absl::GetFlag(FLAGS_max_connection_age)));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               millis(absl::GetFlag(FLAGS_max_connection_age_grace)));
+  }
   builder.SetMaxSendMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -328,6 +439,12 @@ int Run() {
               (*analyzer)->device_name().c_str(), (*analyzer)->detector_name().c_str(),
               TorchRuntimeSummary().c_str());
   std::printf("ferserve: profile store %s; %s\n", (*store)->Describe().c_str(), encryption.c_str());
+  std::printf("ferserve: %s; %s\n",
+              absl::GetFlag(FLAGS_tls_cert_file).empty()
+                  ? "plaintext gRPC"
+                  : (absl::GetFlag(FLAGS_tls_client_ca_file).empty() ? "TLS" : "mutual TLS"),
+              tokens ? absl::StrCat("bearer tokens for ", tokens->size(), " token(s)").c_str()
+                     : "no authentication (tenant 'default')");
   std::printf("ferserve: PFT %s\n",
               bundle ? absl::StrCat("bundle ", absl::GetFlag(FLAGS_pft_bundle), ", translator ",
                                     bundle->translator.num_parameters(), " parameters")

@@ -67,8 +67,9 @@ absl::StatusOr<std::vector<float>> Translator::Forward(const std::vector<float>&
   }
   if (batch == 0) return std::vector<float>();
   c10::InferenceMode inference;
-  const TranslatorTensors params = TranslatorTensors::From(*this, /*requires_grad=*/false);
-  const torch::Tensor x = FeaturesTensor(features, batch, dim_);
+  const TranslatorTensors params = TranslatorTensors::View(*this);
+  const torch::Tensor x =
+      torch::from_blob(const_cast<float*>(features.data()), {batch, dim_}, torch::kFloat32);
   const torch::Tensor y = params.Forward(x).contiguous();
   return std::vector<float>(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
 }

@@ -41,6 +41,7 @@ absl::StatusOr<TranslatorLookup> TranslatorCache::Get(absl::string_view tenant,
     auto it = index_.find(key);
     if (it != index_.end() && now - it->second->checked < options_.staleness) {
       lru_.splice(lru_.begin(), lru_, it->second);
+      if (!it->second->error.ok()) return it->second->error;
       lookup.user = it->second->user;
       return lookup;
     }
@@ -52,17 +53,19 @@ absl::StatusOr<TranslatorLookup> TranslatorCache::Get(absl::string_view tenant,
   if (meta.ok()) {
     version = meta->translator_version;
     if (version != 0 && !meta->backbone_id.empty() && meta->backbone_id != options_.backbone_id) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("user \"", user_id, "\" was adapted for backbone ", meta->backbone_id,
-                       ", this server runs ", options_.backbone_id));
+      return RememberFailure(key,
+                             absl::FailedPreconditionError(absl::StrCat(
+                                 "user \"", user_id, "\" was adapted for backbone ",
+                                 meta->backbone_id, ", this server runs ", options_.backbone_id)),
+                             now);
     }
   } else if (!absl::IsNotFound(meta.status())) {
-    return meta.status();
+    return RememberFailure(key, meta.status(), now);
   }
   {
     absl::MutexLock lock(&mu_);
     auto it = index_.find(key);
-    if (it != index_.end() && it->second->user.version == version) {
+    if (it != index_.end() && it->second->error.ok() && it->second->user.version == version) {
       it->second->checked = now;
       lru_.splice(lru_.begin(), lru_, it->second);
       lookup.user = it->second->user;
@@ -74,7 +77,7 @@ absl::StatusOr<TranslatorLookup> TranslatorCache::Get(absl::string_view tenant,
   UserTranslator loaded;
   if (version != 0) {
     absl::StatusOr<UserTranslator> read = LoadTranslator(tenant, user_id);
-    if (!read.ok()) return read.status();
+    if (!read.ok()) return RememberFailure(key, read.status(), now);
     loaded = *std::move(read);
   }
   lookup.user = loaded;
@@ -123,7 +126,15 @@ void TranslatorCache::Erase(absl::string_view tenant, absl::string_view user_id)
   index_.erase(it);
 }
 
-int TranslatorCache::InsertLocked(const std::string& key, UserTranslator user, absl::Time checked) {
+absl::Status TranslatorCache::RememberFailure(const std::string& key, absl::Status error,
+                                              absl::Time checked) {
+  absl::MutexLock lock(&mu_);
+  InsertLocked(key, UserTranslator{}, checked, error);
+  return error;
+}
+
+int TranslatorCache::InsertLocked(const std::string& key, UserTranslator user, absl::Time checked,
+                                  absl::Status error) {
   auto it = index_.find(key);
   if (it != index_.end()) {
     bytes_ -= it->second->bytes;
@@ -131,7 +142,7 @@ int TranslatorCache::InsertLocked(const std::string& key, UserTranslator user, a
     index_.erase(it);
   }
   const size_t bytes = EntryBytes(key, user);
-  lru_.push_front(Entry{key, std::move(user), bytes, checked});
+  lru_.push_front(Entry{key, std::move(user), bytes, checked, std::move(error)});
   index_[key] = lru_.begin();
   bytes_ += bytes;
   int evicted = 0;

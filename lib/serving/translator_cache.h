@@ -60,6 +60,8 @@ class TranslatorCache {
   // The user's translator. Errors: the store's (Unavailable when it is down:
   // nothing older than the staleness bound is served), DataLoss for a corrupt
   // translator record, FailedPrecondition for a translator of another backbone.
+  // A failure is remembered for the staleness bound too, so a slow or dead
+  // store costs one attempt per user per bound, not one per frame.
   absl::StatusOr<TranslatorLookup> Get(absl::string_view tenant, absl::string_view user_id);
 
   // Records a translator this replica just committed (after Adapt), so it is
@@ -78,13 +80,16 @@ class TranslatorCache {
     UserTranslator user;
     size_t bytes = 0;
     absl::Time checked;
+    absl::Status error;  // the last check's failure, served until the next check
   };
   using Lru = std::list<Entry>;
 
   // Inserts or replaces, then evicts from the cold end beyond the capacity;
   // returns how many entries were evicted.
-  int InsertLocked(const std::string& key, UserTranslator user, absl::Time checked)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int InsertLocked(const std::string& key, UserTranslator user, absl::Time checked,
+                   absl::Status error = absl::OkStatus()) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Remembers a failed check of `key` (keeping no translator).
+  absl::Status RememberFailure(const std::string& key, absl::Status error, absl::Time checked);
   absl::StatusOr<UserTranslator> LoadTranslator(absl::string_view tenant,
                                                 absl::string_view user_id);
 

@@ -7,6 +7,7 @@
 #include <random>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "lib/pft/translator.h"
 #include "lib/pft/translator_codec.h"
 #include "lib/store/profile_store.h"
@@ -183,7 +184,62 @@ TEST_F(TranslatorCacheTest, UnusableTranslatorsAreClearErrors) {
   EXPECT_NE(backbone.status().message().find("another-backbone"), std::string::npos);
   auto damaged = cache.Get("t", "corrupt");
   EXPECT_EQ(damaged.status().code(), absl::StatusCode::kDataLoss) << damaged.status();
-  EXPECT_EQ(cache.entries(), 0u);  // errors are not cached
+  // Failures are remembered for the staleness bound like answers are.
+  EXPECT_EQ(cache.Get("t", "corrupt").status().code(), absl::StatusCode::kDataLoss);
+}
+
+// The real store behind a switch that makes it fail like a dead Redis, and a
+// count of the reads that reached it.
+class SwitchableStore : public ProfileStore {
+ public:
+  explicit SwitchableStore(ProfileStore* real) : real_(real) {}
+  std::string Describe() const override { return real_->Describe(); }
+  absl::Status Ping() override { return real_->Ping(); }
+  absl::StatusOr<Profile> Get(absl::string_view tenant, absl::string_view user_id,
+                              uint32_t parts) override {
+    ++reads;
+    if (down) return absl::UnavailableError("store switched off");
+    return real_->Get(tenant, user_id, parts);
+  }
+  absl::StatusOr<uint64_t> Put(const Profile& profile, uint64_t expected) override {
+    return real_->Put(profile, expected);
+  }
+  absl::StatusOr<Profile> AppendFeatures(absl::string_view tenant, absl::string_view user_id,
+                                         const std::vector<std::vector<float>>& features) override {
+    return real_->AppendFeatures(tenant, user_id, features);
+  }
+  absl::StatusOr<int64_t> Delete(absl::string_view tenant, absl::string_view user_id) override {
+    return real_->Delete(tenant, user_id);
+  }
+  absl::StatusOr<std::vector<std::string>> ListKeys(absl::string_view prefix) override {
+    return real_->ListKeys(prefix);
+  }
+
+  bool down = false;
+  int reads = 0;
+
+ private:
+  ProfileStore* real_;
+};
+
+TEST_F(TranslatorCacheTest, AFailingStoreIsAskedOncePerStalenessBoundNotPerLookup) {
+  const uint64_t version = Adapt("alice", 1);
+  SwitchableStore store(store_.get());
+  TranslatorCache cache(&store, Options(absl::Milliseconds(300)));
+  store.down = true;
+  EXPECT_EQ(cache.Get("t", "alice").status().code(), absl::StatusCode::kUnavailable);
+  const int reads = store.reads;
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(cache.Get("t", "alice").status().code(), absl::StatusCode::kUnavailable);
+  }
+  EXPECT_EQ(store.reads, reads);  // remembered, not retried per lookup
+
+  store.down = false;
+  absl::SleepFor(absl::Milliseconds(350));
+  auto recovered = cache.Get("t", "alice");
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_EQ(recovered->user.version, version);
+  EXPECT_NE(recovered->user.translator, nullptr);
 }
 
 TEST(TranslatorCacheStoreDownTest, StoreErrorsArePassedOnNotHidden) {
