@@ -1,8 +1,9 @@
 // End-to-end deployment on loopback: three ferserve replicas sharing one real
 // redis-server, behind a real nginx serving deploy/nginx/ferserve.conf (gRPC,
 // consistent hashing on the x-user-id metadata), scraped by a real
-// Prometheus that loads deploy/prometheus/ferserve-alerts.yml. Checks that a
-// user enrolled through nginx is visible from every replica, that a stream
+// Prometheus that loads deploy/prometheus/ferserve-alerts.yml; the replicas
+// require a tenant's bearer token (--auth_tokens_file). Checks that a user
+// enrolled through nginx is visible from every replica, that a stream
 // cut by a replica crash resumes through nginx on a live replica with the
 // profile intact, that a user's calls stay on one replica, and that
 // Prometheus, the alert rules and the Grafana dashboard's queries work on
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "fer/v1/expression_service.grpc.pb.h"
+#include "lib/serving/tenant_tokens.h"
 #include "tests/deploy/nginx_server.h"
 #include "tests/deploy/prometheus_server.h"
 #include "tests/e2e/ferserve_process.h"
@@ -60,12 +62,23 @@ std::vector<std::string> FranckFrames() {
   return out;
 }
 
-// A client context that tells nginx whose call this is.
+// The replicas run with --auth_tokens_file: one tenant, one bearer token.
+constexpr char kTenant[] = "deploy-tenant";
+constexpr char kToken[] = "deploy-tenant-token-1";
+
+// A client context with the tenant's bearer token.
+std::unique_ptr<grpc::ClientContext> AuthorizedContext(std::chrono::seconds timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->AddMetadata("authorization", std::string("Bearer ") + kToken);
+  context->set_deadline(std::chrono::system_clock::now() + timeout);
+  return context;
+}
+
+// An authorized client context that also tells nginx whose call this is.
 std::unique_ptr<grpc::ClientContext> UserContext(const std::string& user_id,
                                                  std::chrono::seconds timeout) {
-  auto context = std::make_unique<grpc::ClientContext>();
+  auto context = AuthorizedContext(timeout);
   context->AddMetadata("x-user-id", user_id);
-  context->set_deadline(std::chrono::system_clock::now() + timeout);
   return context;
 }
 
@@ -172,9 +185,13 @@ class MultiReplicaE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     redis_ = new testing::RedisServer();
+    tokens_file_ = new std::string(std::string(::testing::TempDir()) + "deploy_tokens_" +
+                                   std::to_string(getpid()));
+    std::ofstream(*tokens_file_) << kTenant << " " << TenantTokens::HashToken(kToken) << "\n";
     for (int i = 0; i < kReplicas; ++i) {
       // One intra-op thread each: three replicas share this machine's cores.
-      std::vector<std::string> flags = {"--store=" + redis_->url(), "--threads=1"};
+      std::vector<std::string> flags = {"--store=" + redis_->url(), "--threads=1",
+                                        "--auth_tokens_file=" + *tokens_file_};
       if (HasPftBundle()) flags.push_back("--pft_bundle=" + testing::PftBundlePath());
       replicas_[i] = new testing::FerserveProcess(flags);
     }
@@ -189,6 +206,8 @@ class MultiReplicaE2eTest : public ::testing::Test {
       r = nullptr;
     }
     delete redis_;
+    std::filesystem::remove(*tokens_file_);
+    delete tokens_file_;
   }
 
   void SetUp() override {
@@ -232,12 +251,14 @@ class MultiReplicaE2eTest : public ::testing::Test {
   }
 
   static testing::RedisServer* redis_;
+  static std::string* tokens_file_;
   static testing::FerserveProcess* replicas_[kReplicas];
   static testing::NginxServer* nginx_;
   std::unique_ptr<ExpressionService::Stub> through_nginx_;
 };
 
 testing::RedisServer* MultiReplicaE2eTest::redis_ = nullptr;
+std::string* MultiReplicaE2eTest::tokens_file_ = nullptr;
 testing::FerserveProcess* MultiReplicaE2eTest::replicas_[kReplicas] = {};
 testing::NginxServer* MultiReplicaE2eTest::nginx_ = nullptr;
 
@@ -343,6 +364,15 @@ TEST_F(MultiReplicaE2eTest, ConsistentHashingKeepsEachUserOnOneReplica) {
     replicas_used.insert(owner);
   }
   EXPECT_GE(replicas_used.size(), 2u) << "12 users all hashed to one replica";
+
+  // nginx passes the caller's credentials through: without them, refused.
+  grpc::ClientContext anonymous;
+  anonymous.AddMetadata("x-user-id", "hash-user-0");
+  fer::v1::GetProfileRequest request;
+  request.set_user_id("hash-user-0");
+  fer::v1::Profile profile;
+  EXPECT_EQ(through_nginx_->GetProfile(&anonymous, request, &profile).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(MultiReplicaE2eTest, HealthProbeSeesADrainingReplicaAsNotServing) {
@@ -350,9 +380,8 @@ TEST_F(MultiReplicaE2eTest, HealthProbeSeesADrainingReplicaAsNotServing) {
   EXPECT_EQ(HealthProbe(replica->port()), 0);
   // An open stream keeps the replica draining for up to --grace_period.
   auto stub = ExpressionService::NewStub(replica->channel());
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  auto stream = stub->StreamPredict(&context);
+  auto context = AuthorizedContext(std::chrono::seconds(60));
+  auto stream = stub->StreamPredict(context.get());
   PredictRequest request;
   request.mutable_frame()->set_encoded(FranckFrames()[0]);
   PredictResponse response;
@@ -447,8 +476,8 @@ TEST_F(MultiReplicaE2eTest, PrometheusScrapesEveryReplicaAndEvaluatesTheDeployRu
   std::set<std::string> exported;
   for (testing::FerserveProcess* r : replicas_) {
     auto stub = ExpressionService::NewStub(r->channel());
-    grpc::ClientContext context;
-    auto stream = stub->StreamPredict(&context);
+    auto context = AuthorizedContext(std::chrono::seconds(60));
+    auto stream = stub->StreamPredict(context.get());
     PredictRequest good, corrupt;
     good.mutable_frame()->set_encoded(frames[0]);
     corrupt.mutable_frame()->set_encoded("not an image");
