@@ -234,3 +234,57 @@ TEST_F(PersonalizationE2eTest, ModelInfoAndMetricsDescribePersonalization) {
 
 }  // namespace
 }  // namespace fer
+
+namespace fer {
+namespace {
+
+// A replica killed in the middle of an adaptation leaves the previous
+// version committed, readable and served after a restart on the same store.
+TEST(AdaptCrashE2eTest, KilledMidAdaptKeepsThePreviousVersion) {
+  const std::string store =
+      std::string(::testing::TempDir()) + "adapt_crash_" + std::to_string(getpid());
+  const std::vector<std::string> flags = {"--store=rocksdb://" + store,
+                                          "--pft_bundle=" + testing::PftBundlePath()};
+  uint64_t version = 0;
+  uint32_t enrolled = 0;
+  {
+    testing::FerserveProcess server(flags);
+    ASSERT_TRUE(server.ok()) << server.Log();
+    auto stub = ExpressionService::NewStub(server.channel());
+    ASSERT_TRUE(EnrollFrames(stub.get(), "crash", NeutralFrames()).status.ok());
+    const testing::AdaptOutcome first = RunAdapt(stub.get(), "crash");
+    ASSERT_NE(first.final_message(), nullptr) << first.status.error_message();
+    version = first.final_message()->profile_version();
+    // New frames, then an adaptation that is killed after its first step.
+    const testing::EnrollOutcome more = EnrollFrames(stub.get(), "crash", {NeutralFrames()[0]});
+    ASSERT_TRUE(more.status.ok());
+    enrolled = more.response.enrolled_features();
+    grpc::ClientContext context;
+    context.set_deadline(testing::In(120));
+    fer::v1::AdaptRequest request;
+    request.set_user_id("crash");
+    request.set_max_steps(500);
+    auto reader = stub->Adapt(&context, request);
+    fer::v1::AdaptProgress progress;
+    ASSERT_TRUE(reader->Read(&progress));
+    EXPECT_FALSE(progress.done());
+    kill(server.pid(), SIGKILL);
+    while (reader->Read(&progress)) {
+    }
+    EXPECT_FALSE(reader->Finish().ok());
+  }
+  testing::FerserveProcess restarted(flags);
+  ASSERT_TRUE(restarted.ok()) << restarted.Log();
+  auto stub = ExpressionService::NewStub(restarted.channel());
+  fer::v1::Profile profile;
+  ASSERT_TRUE(testing::GetProfile(stub.get(), "crash", &profile).ok());
+  EXPECT_EQ(profile.version(), version);
+  EXPECT_EQ(profile.enrolled_features(), enrolled);
+  const testing::PredictOutcome served = PredictFrames(stub.get(), "crash", {LaterFrames()[1]});
+  ASSERT_EQ(served.responses.size(), 1u);
+  EXPECT_TRUE(served.responses[0].personalized());
+  EXPECT_EQ(served.responses[0].profile_version(), version);
+}
+
+}  // namespace
+}  // namespace fer
