@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -61,8 +60,9 @@ inline std::string SiteConfigFor(const std::string& site_conf, const std::vector
   return out.str();
 }
 
-// A real nginx, unprivileged (no daemon, loopback port above 1024, every
-// path in a fresh folder under the test's temp folder), serving the
+// A real nginx, unprivileged (one process: no daemon, no master and
+// workers, so that killing it leaves nothing behind; loopback port above
+// 1024; every path in a fresh folder under the test's temp folder), serving the
 // project's deploy/nginx/ferserve.conf in front of `backends`. Its access
 // log records which upstream served each call.
 class NginxServer {
@@ -76,8 +76,7 @@ class NginxServer {
     std::ofstream(dir_ + "/ferserve.conf")
         << SiteConfigFor(ReadTextFile(site_conf_path), backends, port_);
     std::ofstream conf(dir_ + "/nginx.conf");
-    conf << "worker_processes 1;\n"
-         << "pid " << dir_ << "/nginx.pid;\n"
+    conf << "pid " << dir_ << "/nginx.pid;\n"
          << "error_log " << dir_ << "/error.log info;\n"
          << "events { worker_connections 256; }\n"
          << "http {\n"
@@ -86,14 +85,13 @@ class NginxServer {
     for (const char* temp : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
       const std::string path = dir_ + "/" + temp + "_temp";
       std::filesystem::create_directories(path);
-      chmod(path.c_str(), 0777);  // Workers may run as another user than the master.
       conf << "  " << temp << "_temp_path " << path << ";\n";
     }
     conf << "  include " << dir_ << "/ferserve.conf;\n}\n";
     conf.close();
     process_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{"nginx", "-p", dir_ + "/", "-c", dir_ + "/nginx.conf", "-e",
-                                 dir_ + "/error.log", "-g", "daemon off;"},
+                                 dir_ + "/error.log", "-g", "daemon off; master_process off;"},
         dir_ + "/stdout.log");
     ready_ = process_->WaitUntil([this] { return Listening(port_); }, std::chrono::seconds(10));
   }
