@@ -34,7 +34,7 @@ RUN apt-get update \
       build-essential cmake ninja-build pkg-config ca-certificates openssl \
       libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc \
       libopencv-dev libabsl-dev prometheus-cpp-dev nlohmann-json3-dev \
-      librocksdb-dev libhiredis-dev libssl-dev nodejs npm \
+      librocksdb-dev libhiredis-dev libssl-dev zlib1g-dev nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 
 # Debian's LibTorch (CPU) and OpenBLAS.

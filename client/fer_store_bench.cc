@@ -30,6 +30,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "lib/model/torch_runtime.h"
 #include "lib/pft/translator.h"
 #include "lib/pft/translator_codec.h"
 #include "lib/serving/translator_cache.h"
@@ -105,6 +106,7 @@ Profile RandomProfile(int i, std::mt19937& rng, const std::string& translator) {
 }
 
 int Run() {
+  ConfigureAllocatorForInference();  // the allocator settings ferserve runs with
   const std::string url = absl::GetFlag(FLAGS_store);
   const int profiles = absl::GetFlag(FLAGS_profiles);
   if (url.empty() || profiles < 1) {
