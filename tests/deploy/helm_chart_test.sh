@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Renders helm/ferserve without Helm (tests/deploy/helm_render: Go
+# text/template with Sprig and Helm's own functions, from Debian's Go
+# packages) with its default values and with every option turned on, checks
+# the manifests structurally (helm_render's checks), checks that ferserve
+# knows every flag in the rendered flagfile, and that bad settings are
+# refused.
+#   helm_chart_test.sh SOURCE_DIR FERSERVE_BINARY
+set -euo pipefail
+src="$1"; ferserve="$2"
+chart="$src/helm/ferserve"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+(cd "$src/tests/deploy/helm_render" &&
+  GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE="$tmp/gocache" \
+    go build -o "$tmp/helm_render" .)
+render() { "$tmp/helm_render" -chart "$chart" -name ferserve -namespace fer "$@"; }
+
+# The flagfile of a rendered ConfigMap, one flag per line.
+flags_of() {
+  awk '/ferserve.flags: \|/ {on=1; next} on && /^    --/ {sub(/^    /, ""); print; next} on {on=0}' "$1"
+}
+
+# (--helpfull exits non-zero by design.)
+known_flags="$({ "$ferserve" --helpfull 2>&1 || true; } | sed -n 's/^ *--\([a-z0-9_]*\).*/\1/p' | sort -u)"
+check_flags() {  # rendered.yaml
+  local name
+  flags_of "$1" >"$tmp/flags"
+  [ -s "$tmp/flags" ] || { echo "no flagfile in $1" >&2; return 1; }
+  while IFS= read -r flag; do
+    name="${flag#--}"; name="${name%%=*}"
+    grep -qx "$name" <<<"$known_flags" || { echo "ferserve has no flag --$name" >&2; return 1; }
+  done <"$tmp/flags"
+}
+
+echo "== default values"
+render >"$tmp/default.yaml"
+check_flags "$tmp/default.yaml"
+for kind in ConfigMap Deployment Service HorizontalPodAutoscaler PodDisruptionBudget Secret ServiceAccount; do
+  grep -q "^kind: $kind$" "$tmp/default.yaml" || { echo "default render lacks a $kind" >&2; exit 1; }
+done
+[ "$(grep -c '^kind: Service$' "$tmp/default.yaml")" = 3 ]  # ClusterIP, headless, Redis
+grep -q '^  clusterIP: None$' "$tmp/default.yaml"
+! grep -q '^kind: ServiceMonitor$' "$tmp/default.yaml"       # off by default
+grep -q -- '--store_key_file=/etc/ferserve/store-key/store.key' "$tmp/default.yaml"
+grep -q -- '- --store=$(FERSERVE_STORE_URL)' "$tmp/default.yaml"
+# The generated encryption key is 32 random bytes.
+key="$(sed -n 's/^  store.key: //p' "$tmp/default.yaml")"
+[ "$(printf '%s' "$key" | base64 -d | wc -c)" = 32 ]
+# The pod outlives the server's drain.
+grace="$(sed -n 's/^ *--grace_period=\([0-9]*\)s$/\1/p' "$tmp/default.yaml")"
+termination="$(sed -n 's/^ *terminationGracePeriodSeconds: //p' "$tmp/default.yaml" | head -1)"
+[ "$termination" -gt "$grace" ]
+# gRPC probes on the health service.
+[ "$(grep -c '^            grpc:$' "$tmp/default.yaml")" = 3 ]
+
+echo "== every option on"
+cat >"$tmp/all.yaml" <<'VALUES'
+image: {repository: registry.example/ferserve, tag: "1.2.3"}
+store:
+  redisUrl: "rediss://ferserve:secret@redis.example:6380/2"
+  encryption: {key: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}
+auth:
+  tokenHashes:
+    tenant-a: [9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08]
+gpu:
+  enabled: true
+  image: {repository: registry.example/ferserve-cuda}
+  nodeSelector: {nvidia.com/gpu.present: "true"}
+serviceMonitor: {enabled: true, labels: {release: prometheus}}
+server:
+  extraFlags: ["--enroll_max_yaw=0.3"]
+  gracePeriodSeconds: 20
+VALUES
+render -f "$tmp/all.yaml" >"$tmp/all.out"
+check_flags "$tmp/all.out"
+grep -q '^kind: ServiceMonitor$' "$tmp/all.out"
+grep -q 'nvidia.com/gpu: 1' "$tmp/all.out"
+grep -q -- '--device=cuda' "$tmp/all.out"
+grep -q 'image: "registry.example/ferserve-cuda:1.2.3"' "$tmp/all.out"
+grep -q 'key: nvidia.com/gpu' "$tmp/all.out"                # toleration
+grep -q 'nvidia.com/gpu.present: "true"' "$tmp/all.out"
+grep -q 'name: ferserve-auth' "$tmp/all.out"
+grep -q -- '--auth_tokens_file=/etc/ferserve/auth/tokens' "$tmp/all.out"
+grep -q '^    tenant-a 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08$' "$tmp/all.out"
+! grep -q -- '--auth_tokens_file' "$tmp/default.yaml"
+! grep -q '^kind: Deployment$' <(sed -n '/name: ferserve-redis/,$p' "$tmp/all.out")  # no bundled Redis
+grep -q 'terminationGracePeriodSeconds: 35' "$tmp/all.out"
+
+echo "== one replica on RocksDB, existing secrets"
+render --set redis.enabled=false --set replicaCount=1 --set autoscaling.enabled=false \
+  --set store.rocksdb.persistence.enabled=true >"$tmp/rocksdb.out"
+check_flags "$tmp/rocksdb.out"
+grep -q -- '--store=rocksdb:///var/lib/ferserve/profiles' "$tmp/rocksdb.out"
+grep -q 'type: Recreate' "$tmp/rocksdb.out"
+grep -q 'claimName: ferserve-profiles' "$tmp/rocksdb.out"
+render --set store.existingUrlSecret=my-redis --set store.encryption.existingSecret=my-key \
+  -external my-redis -external my-key >"$tmp/existing.out"
+! grep -q '^kind: Secret$' "$tmp/existing.out"
+
+echo "== refused settings"
+refused() {  # expected-message args...
+  local want="$1"; shift
+  if render "$@" >"$tmp/refused.out" 2>"$tmp/refused.err"; then
+    echo "rendered although it should be refused: $*" >&2; return 1
+  fi
+  grep -q "$want" "$tmp/refused.err" || { cat "$tmp/refused.err" >&2; return 1; }
+}
+refused "serves one replica only" --set redis.enabled=false
+refused "must exceed server.gracePeriodSeconds" --set server.gracePeriodSeconds=30
+refused "64 hex characters" --set store.encryption.key=short
+refused "fallback or fail" --set server.storeFailurePolicy=ignore
+printf 'auth:\n  tokenHashes:\n    t: [a-token-not-its-hash]\n' >"$tmp/raw-token.yaml"
+refused "not a lower-case hex SHA-256" -f "$tmp/raw-token.yaml"
+# A missing external Secret is reported by the structural checks.
+refused "missing Secret" --set store.existingUrlSecret=my-redis
+echo "helm chart: OK"
