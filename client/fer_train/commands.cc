@@ -413,8 +413,10 @@ CommandResult AdaptUser() {
   PrintAdaptReport(adapted->report);
   if (!test_labels.empty()) {
     const int n = static_cast<int>(test_labels.size());
-    PrintPerLabel("before", head, backbone->neutral_index, test, test_labels);
-    PrintPerLabel("after", head, backbone->neutral_index, *adapted->translator.Forward(test, n),
+    PrintPerLabel("generic", head, backbone->neutral_index, test, test_labels);
+    PrintPerLabel("bundle", head, backbone->neutral_index, *bundle->translator.Forward(test, n),
+                  test_labels);
+    PrintPerLabel("adapted", head, backbone->neutral_index, *adapted->translator.Forward(test, n),
                   test_labels);
   }
   const std::string out = absl::GetFlag(FLAGS_translator_out);

@@ -121,7 +121,10 @@ absl::StatusOr<FaceDataset> ScanFaceDataset(const std::string& root,
   }
   FaceDataset dataset;
   dataset.root = root;
-  for (const fs::directory_entry& subject_dir : fs::directory_iterator(root)) {
+  // Relative paths are lexical (a symlinked video keeps its name under ROOT).
+  fs::path base = fs::path(root).lexically_normal();
+  if (!base.has_filename()) base = base.parent_path();
+  for (const fs::directory_entry& subject_dir : fs::directory_iterator(base)) {
     if (!subject_dir.is_directory()) continue;
     const std::string subject = subject_dir.path().filename().string();
     if (subject.empty() || subject[0] == '.') continue;
@@ -135,7 +138,7 @@ absl::StatusOr<FaceDataset> ScanFaceDataset(const std::string& root,
           file.subject = subject;
           file.label = p.filename().string();
           file.path = frame.path().string();
-          file.relative = fs::relative(frame.path(), root).generic_string();
+          file.relative = frame.path().lexically_relative(base).generic_string();
           dataset.files.push_back(std::move(file));
         }
       } else if (IsVideo(p)) {
@@ -143,7 +146,7 @@ absl::StatusOr<FaceDataset> ScanFaceDataset(const std::string& root,
         file.subject = subject;
         file.is_video = true;
         file.path = p.string();
-        file.relative = fs::relative(p, root).generic_string();
+        file.relative = p.lexically_relative(base).generic_string();
         dataset.files.push_back(std::move(file));
       } else if (IsImage(p)) {
         return absl::InvalidArgumentError(
