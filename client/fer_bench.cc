@@ -16,6 +16,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "lib/model/face_analyzer.h"
 #include "lib/model/torch_runtime.h"
+#include "lib/pft/translator.h"
 #include "lib/vision/image_file.h"
 #include "lib/vision/video_reader.h"
 
@@ -198,6 +200,37 @@ StreamFigure BenchStreams(const std::string& address, const std::vector<std::str
   return {streams, all.size() / seconds, Percentile(all, 0.5), Percentile(all, 0.99)};
 }
 
+// What a user's translator adds per face: translator forward + head on one
+// face's features, next to the backbone's time per face at the same batch.
+void PrintPersonalizationOverhead(FaceAnalyzer& analyzer, const std::vector<RgbImage>& crops,
+                                  const BatchFigure& backbone, double seconds) {
+  absl::StatusOr<BackboneOutput> out = analyzer.RunBackbone({crops.front()});
+  if (!out.ok()) return;
+  // A translator with trained-looking weights (a fresh one is the identity).
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.f, 0.05f);
+  const pft::Translator base = *pft::Translator::Create(analyzer.feature_dim());
+  std::vector<float> w2(base.w2().size());
+  for (float& v : w2) v = normal(rng);
+  const pft::Translator translator = *pft::Translator::FromWeights(
+      base.dim(), base.hidden(), base.w1(), base.b1(), std::move(w2), base.b2());
+  std::vector<double> us;
+  const auto until = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < until || us.size() < 100) {
+    const auto start = Clock::now();
+    absl::StatusOr<std::vector<float>> translated = translator.Forward(out->features, 1);
+    (void)analyzer.Classify(*translated, 1);
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+  }
+  const double per_face_us = Median(us);
+  const double backbone_us = 1000.0 * backbone.ms_per_batch / backbone.batch;
+  std::printf(
+      "\npersonalization (translator %lld parameters + head) per face: %.1f us median, "
+      "%.2f%% of the backbone's %.0f us per face at batch %d\n",
+      static_cast<long long>(translator.num_parameters()), per_face_us,
+      100.0 * per_face_us / backbone_us, backbone_us, backbone.batch);
+}
+
 std::vector<int> ParseInts(const std::string& list) {
   std::vector<int> out;
   for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipEmpty())) {
@@ -221,9 +254,10 @@ void PrintStreamFigures(const std::string& server) {
     frames.push_back(*EncodeJpeg(*frame, 90));
   }
   BenchStreams(server, std::vector<std::string>(frames.begin(), frames.begin() + 5), 1);  // warm-up
-  std::printf("StreamPredict end to end on %s (%zu JPEG frames of franck.mp4 per stream, "
-              "detection on every frame; latency = send to answer)\n",
-              server.c_str(), frames.size());
+  std::printf(
+      "StreamPredict end to end on %s (%zu JPEG frames of franck.mp4 per stream, "
+      "detection on every frame; latency = send to answer)\n",
+      server.c_str(), frames.size());
   std::printf("%8s %12s %10s %10s\n", "streams", "frames/s", "p50 ms", "p99 ms");
   for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
     const StreamFigure f = BenchStreams(server, frames, streams);
@@ -281,8 +315,10 @@ int Run() {
                 p ? Fixed(f.faces_per_s / p->faces_per_s, "x").c_str() : "-",
                 p ? Fixed(ours_1t[i].faces_per_s / p->faces_per_s, "x").c_str() : "-");
   }
-  std::printf("(TF.js wasm runs single-threaded under Node.js; 'ratio 1t' compares one core "
-              "with one core)\n");
+  std::printf(
+      "(TF.js wasm runs single-threaded under Node.js; 'ratio 1t' compares one core "
+      "with one core)\n");
+  PrintPersonalizationOverhead(**analyzer, crops, ours.front(), seconds);
   return 0;
 }
 

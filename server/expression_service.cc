@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "lib/pft/translator.h"
+#include "lib/pft/translator_codec.h"
 #include "lib/serving/clip_smoother.h"
 #include "server/grpc_status.h"
 
@@ -15,13 +17,31 @@ namespace {
 using fer::v1::PredictRequest;
 using fer::v1::PredictResponse;
 
-// Until authentication exists every call belongs to this tenant.
+// Without authentication every call belongs to this tenant.
 constexpr char kDefaultTenant[] = "default";
 
 constexpr int kMaxClipWindow = 300;
 constexpr int kMaxFaces = 32;
 
 double SecondsSince(absl::Time start) { return absl::ToDoubleSeconds(absl::Now() - start); }
+
+absl::Time Deadline(const grpc::ServerContext& context) {
+  return context.deadline() == std::chrono::system_clock::time_point::max()
+             ? absl::InfiniteFuture()
+             : absl::FromChrono(context.deadline());
+}
+
+const char* LookupResultName(TranslatorLookup::Source source) {
+  switch (source) {
+    case TranslatorLookup::Source::kCache:
+      return "hit";
+    case TranslatorLookup::Source::kRevalidated:
+      return "revalidated";
+    case TranslatorLookup::Source::kLoaded:
+      return "miss";
+  }
+  return "miss";
+}
 
 PixelFormat FromProto(fer::v1::RawImage::PixelFormat format) {
   switch (format) {
@@ -76,12 +96,14 @@ struct ExpressionService::StreamSettings {
 
 ExpressionService::ExpressionService(FaceAnalyzer* analyzer, ServerMetrics* metrics,
                                      StreamAdmission* admission, InferenceGate* gate,
-                                     ProfileStore* store, ExpressionServiceOptions options)
+                                     ProfileStore* store, Personalization personalization,
+                                     ExpressionServiceOptions options)
     : analyzer_(analyzer),
       metrics_(metrics),
       admission_(admission),
       gate_(gate),
       store_(store),
+      personalization_(std::move(personalization)),
       options_(std::move(options)) {
   const std::vector<std::string>& labels = analyzer_->labels();
   const auto neutral = std::find(labels.begin(), labels.end(), "neutral");
@@ -92,9 +114,7 @@ absl::StatusOr<std::vector<FaceAnalysis>> ExpressionService::AnalyzeFrame(
     grpc::ServerContext* context, const RgbImage& image, const AnalyzeOptions& analyze,
     double* queue_seconds) {
   const absl::Time queued = absl::Now();
-  if (!gate_->Acquire(context->deadline() == std::chrono::system_clock::time_point::max()
-                          ? absl::InfiniteFuture()
-                          : absl::FromChrono(context->deadline()))) {
+  if (!gate_->Acquire(Deadline(*context))) {
     return absl::DeadlineExceededError("deadline passed while queued");
   }
   if (queue_seconds != nullptr) *queue_seconds = SecondsSince(queued);
@@ -108,10 +128,59 @@ grpc::Status ExpressionService::Finish(const char* rpc, grpc::Status status) {
   return status;
 }
 
+absl::StatusOr<std::string> ExpressionService::TenantOf(const grpc::ServerContext& context) const {
+  if (options_.tokens == nullptr) return std::string(kDefaultTenant);
+  const auto& metadata = context.client_metadata();
+  const auto it = metadata.find("authorization");
+  if (it == metadata.end()) return options_.tokens->TenantOfAuthorization("");
+  return options_.tokens->TenantOfAuthorization(
+      absl::string_view(it->second.data(), it->second.size()));
+}
+
+absl::StatusOr<UserTranslator> ExpressionService::LookupTranslator(const std::string& tenant,
+                                                                   const std::string& user_id) {
+  absl::StatusOr<TranslatorLookup> lookup = personalization_.cache->Get(tenant, user_id);
+  if (!lookup.ok()) return lookup.status();
+  metrics_->RecordTranslatorLookup(LookupResultName(lookup->source), lookup->store_seconds,
+                                   lookup->evictions);
+  if (lookup->source != TranslatorLookup::Source::kCache) {
+    metrics_->SetTranslatorCacheSize(personalization_.cache->entries(),
+                                     personalization_.cache->bytes());
+  }
+  return lookup->user;
+}
+
+absl::Status ExpressionService::Personalize(const pft::Translator& translator,
+                                            std::vector<FaceAnalysis>* faces) {
+  const int dim = analyzer_->feature_dim();
+  std::vector<float> features;
+  features.reserve(faces->size() * dim);
+  for (const FaceAnalysis& face : *faces) {
+    if (face.features.size() != static_cast<size_t>(dim)) {
+      return absl::InternalError("a face has no backbone features to personalize");
+    }
+    features.insert(features.end(), face.features.begin(), face.features.end());
+  }
+  const int batch = static_cast<int>(faces->size());
+  absl::StatusOr<std::vector<float>> translated = translator.Forward(features, batch);
+  if (!translated.ok()) return translated.status();
+  absl::StatusOr<std::vector<float>> probabilities = analyzer_->Classify(*translated, batch);
+  if (!probabilities.ok()) return probabilities.status();
+  const size_t classes = analyzer_->labels().size();
+  for (int i = 0; i < batch; ++i) {
+    std::vector<float>& p = (*faces)[i].probabilities;
+    p.assign(probabilities->begin() + i * classes, probabilities->begin() + (i + 1) * classes);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ExpressionService::StreamSettings> ExpressionService::SettingsFrom(
     const fer::v1::StreamConfig& config) const {
   StreamSettings s;
   s.user_id = config.user_id();
+  if (!s.user_id.empty()) {
+    if (absl::Status valid = ValidateProfileId("user id", s.user_id); !valid.ok()) return valid;
+  }
   if (config.clip_window() > kMaxClipWindow) {
     return absl::InvalidArgumentError(
         absl::StrCat("clip_window ", config.clip_window(), " exceeds ", kMaxClipWindow));
@@ -153,22 +222,45 @@ absl::StatusOr<RgbImage> ExpressionService::DecodeFrame(const fer::v1::Frame& fr
 grpc::Status ExpressionService::StreamPredict(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<PredictResponse, PredictRequest>* stream) {
+  absl::StatusOr<std::string> tenant = TenantOf(*context);
+  if (!tenant.ok()) return Finish("StreamPredict", ToGrpcStatus(tenant.status()));
   absl::StatusOr<std::unique_ptr<StreamAdmission::Ticket>> ticket = admission_->Admit();
   if (!ticket.ok()) return Finish("StreamPredict", ToGrpcStatus(ticket.status()));
   metrics_->StreamStarted();
-  grpc::Status status = StreamPredictImpl(context, stream);
+  grpc::Status status = StreamPredictImpl(context, *tenant, stream);
   metrics_->StreamEnded();
   return Finish("StreamPredict", status);
 }
 
 grpc::Status ExpressionService::StreamPredictImpl(
-    grpc::ServerContext* context,
+    grpc::ServerContext* context, const std::string& tenant,
     grpc::ServerReaderWriter<PredictResponse, PredictRequest>* stream) {
   const std::vector<std::string>& labels = analyzer_->labels();
   PredictRequest request;
   std::unique_ptr<ClipSmoother> clip;
   StreamSettings settings;
+  const std::unique_ptr<StreamWatchdog::Watch> watch = WatchIdleness(context);
+  const absl::Time opened = absl::Now();
+  const absl::Duration frame_interval = options_.max_stream_fps > 0
+                                            ? absl::Seconds(1.0 / options_.max_stream_fps)
+                                            : absl::ZeroDuration();
+  absl::Time next_frame = opened;
   for (uint64_t index = 0; stream->Read(&request); ++index) {
+    if (watch != nullptr) watch->Touch();
+    if (options_.max_stream_duration > absl::ZeroDuration() &&
+        absl::Now() - opened > options_.max_stream_duration) {
+      return grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat("stream open longer than --max_stream_duration (",
+                       absl::FormatDuration(options_.max_stream_duration), "); open a new one"));
+    }
+    // Pacing: a stream faster than --max_stream_fps waits (backpressure
+    // through flow control) instead of losing frames.
+    if (frame_interval > absl::ZeroDuration()) {
+      const absl::Time now = absl::Now();
+      if (next_frame > now) absl::SleepFor(next_frame - now);
+      next_frame = std::max(now, next_frame) + frame_interval;
+    }
     const absl::Time received = absl::Now();
     if (index == 0) {
       absl::StatusOr<StreamSettings> parsed = SettingsFrom(request.config());
@@ -186,10 +278,35 @@ grpc::Status ExpressionService::StreamPredictImpl(
     }
     metrics_->ObserveStage(FrameStage::kDecode, SecondsSince(received));
 
+    // The user's translator, re-checked every frame (a cache hit unless the
+    // staleness bound passed), so a long stream picks up a new version.
+    std::shared_ptr<const pft::Translator> translator;
+    uint64_t profile_version = 0;
+    std::string note;
+    if (!settings.user_id.empty()) {
+      absl::StatusOr<UserTranslator> user = LookupTranslator(tenant, settings.user_id);
+      if (!user.ok()) {
+        if (options_.store_failure_policy == StoreFailurePolicy::kFailClosed) {
+          return grpc::Status(ToGrpcStatus(user.status()).error_code(),
+                              absl::StrCat("frame ", index, ": cannot read the profile of user \"",
+                                           settings.user_id, "\" (", store_->Describe(),
+                                           "): ", user.status().message()));
+        }
+        metrics_->AddStoreFallbackFrame();
+        note =
+            absl::StrCat("profile unavailable (", user.status().message(), "); generic model used");
+      } else if (user->translator == nullptr) {
+        note = "user has no adapted profile; generic model used";
+      } else {
+        translator = user->translator;
+        profile_version = user->version;
+      }
+    }
+
     AnalyzeTimings timings;
     AnalyzeOptions analyze;
     analyze.detect.min_score = settings.min_face_score;
-    analyze.with_features = settings.include_features;
+    analyze.with_features = settings.include_features || translator != nullptr;
     analyze.timings = &timings;
     double queue_seconds = 0;
     absl::StatusOr<std::vector<FaceAnalysis>> faces =
@@ -208,6 +325,14 @@ grpc::Status ExpressionService::StreamPredictImpl(
                        return a.detection.box.area() > b.detection.box.area();
                      });
     if (static_cast<int>(faces->size()) > settings.max_faces) faces->resize(settings.max_faces);
+    if (translator != nullptr && !faces->empty()) {
+      const absl::Time personalize_start = absl::Now();
+      if (absl::Status personalized = Personalize(*translator, &*faces); !personalized.ok()) {
+        return grpc::Status(grpc::StatusCode::INTERNAL,
+                            absl::StrCat("frame ", index, ": ", personalized.message()));
+      }
+      metrics_->ObserveStage(FrameStage::kPersonalization, SecondsSince(personalize_start));
+    }
 
     PredictResponse response;
     response.set_frame_index(index);
@@ -215,11 +340,9 @@ grpc::Status ExpressionService::StreamPredictImpl(
     response.set_frame_width(image->width);
     response.set_frame_height(image->height);
     response.set_face_found(!faces->empty());
-    response.set_personalized(false);
-    if (!settings.user_id.empty()) {
-      response.set_personalization_note(
-          "personalized prediction is not served yet (needs Adapt); generic model used");
-    }
+    response.set_personalized(translator != nullptr);
+    response.set_profile_version(profile_version);
+    if (!note.empty()) response.set_personalization_note(note);
     for (const FaceAnalysis& face : *faces) {
       fer::v1::FacePrediction* out = response.add_faces();
       FillBox(face.detection.box, out->mutable_box());
@@ -249,13 +372,31 @@ grpc::Status ExpressionService::StreamPredictImpl(
     if (!stream->Write(response)) {
       return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
     }
+    if (watch != nullptr) watch->Touch();  // idle time is time spent waiting for the client
+  }
+  return IdleStatus(watch.get());
+}
+
+std::unique_ptr<StreamWatchdog::Watch> ExpressionService::WatchIdleness(
+    grpc::ServerContext* context) {
+  if (options_.watchdog == nullptr) return nullptr;
+  return options_.watchdog->Start([context] { context->TryCancel(); });
+}
+
+grpc::Status ExpressionService::IdleStatus(const StreamWatchdog::Watch* watch) {
+  if (watch != nullptr && watch->expired()) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "no message within --stream_idle_timeout; stream cancelled");
   }
   return grpc::Status::OK;
 }
 
-grpc::Status ExpressionService::GetModelInfo(grpc::ServerContext*,
+grpc::Status ExpressionService::GetModelInfo(grpc::ServerContext* context,
                                              const fer::v1::GetModelInfoRequest*,
                                              fer::v1::ModelInfo* info) {
+  if (absl::StatusOr<std::string> tenant = TenantOf(*context); !tenant.ok()) {
+    return Finish("GetModelInfo", ToGrpcStatus(tenant.status()));
+  }
   info->set_backbone_id(analyzer_->backbone_id());
   for (const std::string& label : analyzer_->labels()) info->add_labels(label);
   info->set_feature_dim(analyzer_->feature_dim());
@@ -264,6 +405,10 @@ grpc::Status ExpressionService::GetModelInfo(grpc::ServerContext*,
   info->set_detector(analyzer_->detector_name());
   info->set_device(analyzer_->device_name());
   info->set_server_version(options_.server_version);
+  if (personalization_.bundle != nullptr) {
+    info->set_translator_parameters(
+        static_cast<uint64_t>(personalization_.bundle->translator.num_parameters()));
+  }
   return Finish("GetModelInfo", grpc::Status::OK);
 }
 
@@ -283,6 +428,15 @@ grpc::Status StoreError(const absl::Status& status, absl::string_view user_id,
         absl::StrCat("profile store unavailable (", store.Describe(), "): ", status.message()));
   }
   return ToGrpcStatus(status);
+}
+
+void FillQualityReport(const QualityReport& quality, fer::v1::QualityReport* out) {
+  out->set_neutral_rate_before(static_cast<float>(quality.neutral_rate_before));
+  out->set_neutral_rate_after(static_cast<float>(quality.neutral_rate_after));
+  out->set_mean_kl_to_generic(static_cast<float>(quality.mean_kl_to_generic));
+  out->set_features_used(static_cast<uint32_t>(quality.features_used));
+  out->set_steps(static_cast<uint32_t>(quality.steps));
+  out->set_early_stopped(quality.early_stopped);
 }
 
 fer::v1::FrameVerdict::Reason ToProto(EnrollmentVerdict verdict) {
@@ -308,16 +462,20 @@ fer::v1::FrameVerdict::Reason ToProto(EnrollmentVerdict verdict) {
 grpc::Status ExpressionService::EnrollNeutral(grpc::ServerContext* context,
                                               grpc::ServerReader<fer::v1::EnrollRequest>* reader,
                                               fer::v1::EnrollResponse* response) {
-  return Finish("EnrollNeutral", EnrollNeutralImpl(context, reader, response));
+  absl::StatusOr<std::string> tenant = TenantOf(*context);
+  if (!tenant.ok()) return Finish("EnrollNeutral", ToGrpcStatus(tenant.status()));
+  return Finish("EnrollNeutral", EnrollNeutralImpl(context, *tenant, reader, response));
 }
 
 grpc::Status ExpressionService::EnrollNeutralImpl(
-    grpc::ServerContext* context, grpc::ServerReader<fer::v1::EnrollRequest>* reader,
-    fer::v1::EnrollResponse* response) {
+    grpc::ServerContext* context, const std::string& tenant,
+    grpc::ServerReader<fer::v1::EnrollRequest>* reader, fer::v1::EnrollResponse* response) {
   fer::v1::EnrollRequest request;
   std::string user_id;
   std::vector<std::vector<float>> accepted;
+  std::unique_ptr<StreamWatchdog::Watch> watch = WatchIdleness(context);
   for (uint64_t index = 0; reader->Read(&request); ++index) {
+    if (watch != nullptr) watch->Touch();
     if (index == 0) {
       user_id = request.user_id();
       if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
@@ -367,19 +525,22 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
       response->set_rejected(response->rejected() + 1);
       *response->add_verdicts() = std::move(verdict);
     }
+    if (watch != nullptr) watch->Touch();  // idle time is time spent waiting for the client
   }
+  if (grpc::Status idle = IdleStatus(watch.get()); !idle.ok()) return idle;
+  watch.reset();  // the client is done; the store writes below are not idleness
   if (user_id.empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "no messages: the first one must carry user_id and a frame");
   }
   response->set_user_id(user_id);
 
-  absl::StatusOr<Profile> profile = store_->Get(kDefaultTenant, user_id, kProfileFeatures);
+  absl::StatusOr<Profile> profile = store_->Get(tenant, user_id, kProfileFeatures);
   if (!profile.ok() && !absl::IsNotFound(profile.status())) {
     return StoreError(profile.status(), user_id, *store_);
   }
   if (!accepted.empty()) {
-    profile = store_->AppendFeatures(kDefaultTenant, user_id, accepted);
+    profile = store_->AppendFeatures(tenant, user_id, accepted);
     if (!profile.ok()) return StoreError(profile.status(), user_id, *store_);
     if (profile->backbone_id.empty()) {
       // A first enrollment: record which backbone the features come from. A
@@ -397,22 +558,150 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
   return grpc::Status::OK;
 }
 
-grpc::Status ExpressionService::Adapt(grpc::ServerContext*, const fer::v1::AdaptRequest*,
-                                      grpc::ServerWriter<fer::v1::AdaptProgress>*) {
-  return Finish("Adapt", grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                      "Adapt needs the PFT bundle (pre-trained translator), which "
-                                      "this server version does not load yet; it comes next. "
-                                      "EnrollNeutral, GetProfile and DeleteProfile work"));
+grpc::Status ExpressionService::Adapt(grpc::ServerContext* context,
+                                      const fer::v1::AdaptRequest* request,
+                                      grpc::ServerWriter<fer::v1::AdaptProgress>* writer) {
+  absl::StatusOr<std::string> tenant = TenantOf(*context);
+  if (!tenant.ok()) return Finish("Adapt", ToGrpcStatus(tenant.status()));
+  return Finish("Adapt", AdaptImpl(context, *tenant, request, writer));
 }
 
-grpc::Status ExpressionService::GetProfile(grpc::ServerContext*,
+grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context, const std::string& tenant,
+                                          const fer::v1::AdaptRequest* request,
+                                          grpc::ServerWriter<fer::v1::AdaptProgress>* writer) {
+  const std::string& user_id = request->user_id();
+  if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
+    return ToGrpcStatus(valid);
+  }
+  const pft::ModelBundle* bundle = personalization_.bundle;
+  if (bundle == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this server runs without a PFT model bundle (--pft_bundle), so it cannot "
+                        "adapt; already adapted users are still served");
+  }
+  if (static_cast<int>(request->max_steps()) > options_.adapt_max_steps_limit) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("max_steps ", request->max_steps(), " exceeds the limit ",
+                                     options_.adapt_max_steps_limit));
+  }
+  absl::StatusOr<Profile> profile = store_->Get(tenant, user_id, kProfileFeatures);
+  if (absl::IsNotFound(profile.status())) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("no profile for user \"", user_id,
+                                     "\"; enroll neutral frames first (EnrollNeutral)"));
+  }
+  if (!profile.ok()) return StoreError(profile.status(), user_id, *store_);
+  if (!profile->backbone_id.empty() && profile->backbone_id != analyzer_->backbone_id()) {
+    return grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        absl::StrCat("user \"", user_id, "\" was enrolled with backbone ", profile->backbone_id,
+                     ", this server runs ", analyzer_->backbone_id(), "; delete and re-enroll"));
+  }
+  // Idempotence: nothing changed since the last adaptation, so its result
+  // stands.
+  if (profile->translator_version != 0 && profile->translator_version == profile->version) {
+    fer::v1::AdaptProgress done;
+    done.set_done(true);
+    done.set_profile_version(profile->translator_version);
+    FillQualityReport(profile->quality, done.mutable_report());
+    writer->Write(done);
+    return grpc::Status::OK;
+  }
+  const int count = static_cast<int>(profile->bank.features.size());
+  if (count < options_.adapt_min_features) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("user \"", user_id, "\" has ", count,
+                                     " enrolled neutral features; adaptation needs at least ",
+                                     options_.adapt_min_features, " (EnrollNeutral more frames)"));
+  }
+  std::vector<float> features;
+  features.reserve(static_cast<size_t>(count) * profile->bank.dim);
+  for (const std::vector<float>& f : profile->bank.features) {
+    features.insert(features.end(), f.begin(), f.end());
+  }
+
+  pft::AdaptOptions adapt = options_.adapt;
+  if (request->max_steps() != 0) adapt.max_steps = static_cast<int>(request->max_steps());
+  if (request->seed() != 0) adapt.seed = request->seed();
+  adapt.progress = [writer](const pft::AdaptProgress& p) {
+    fer::v1::AdaptProgress message;
+    message.set_step(static_cast<uint32_t>(p.step));
+    message.set_total_steps(static_cast<uint32_t>(p.total_steps));
+    message.set_loss(static_cast<float>(p.train.total));
+    auto& terms = *message.mutable_loss_terms();
+    terms["ce"] = static_cast<float>(p.train.cross_entropy);
+    terms["consistency"] = static_cast<float>(p.train.consistency);
+    terms["alignment"] = static_cast<float>(p.train.alignment);
+    terms["anchor"] = static_cast<float>(p.train.anchor);
+    writer->Write(message);
+  };
+  adapt.cancelled = [context] { return context->IsCancelled(); };
+
+  // Adaptation is model work: it takes an inference slot like a frame does.
+  if (!gate_->Acquire(Deadline(*context))) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed while queued");
+  }
+  absl::StatusOr<pft::AdaptResult> result =
+      pft::Adapt(*bundle, personalization_.head, features, count, adapt);
+  gate_->Release();
+  if (!result.ok()) {
+    if (absl::IsCancelled(result.status())) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, std::string(result.status().message()));
+    }
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        absl::StrCat("adaptation failed: ", result.status().message()));
+  }
+  metrics_->ObserveAdaptation(result->report.seconds);
+
+  Profile updated = *profile;
+  updated.translator = pft::EncodeTranslator(result->translator);
+  updated.backbone_id = analyzer_->backbone_id();
+  updated.adapted_unix_ms = absl::ToUnixMillis(absl::Now());
+  updated.quality.neutral_rate_before = result->report.neutral_rate_before;
+  updated.quality.neutral_rate_after = result->report.neutral_rate_after;
+  updated.quality.mean_kl_to_generic = result->report.mean_kl_to_generic;
+  updated.quality.features_used = static_cast<uint64_t>(count);
+  updated.quality.steps = static_cast<uint64_t>(result->report.steps);
+  updated.quality.early_stopped = result->report.early_stopped;
+  absl::StatusOr<uint64_t> version = store_->Put(updated, profile->version);
+  fer::v1::AdaptProgress done;
+  done.set_done(true);
+  if (absl::IsAborted(version.status())) {
+    // Another replica committed first. If that was an adaptation of the
+    // current enrollment, its result is this call's answer too.
+    absl::StatusOr<Profile> now = store_->Get(tenant, user_id, kProfileMeta);
+    if (!now.ok()) return StoreError(now.status(), user_id, *store_);
+    if (now->translator_version == now->version && now->version > profile->version) {
+      done.set_profile_version(now->translator_version);
+      FillQualityReport(now->quality, done.mutable_report());
+      writer->Write(done);
+      return grpc::Status::OK;
+    }
+    return grpc::Status(grpc::StatusCode::ABORTED,
+                        absl::StrCat("the profile of user \"", user_id,
+                                     "\" changed while adapting (a concurrent enrollment or "
+                                     "deletion); call Adapt again"));
+  }
+  if (!version.ok()) return StoreError(version.status(), user_id, *store_);
+  personalization_.cache->Put(
+      tenant, user_id,
+      UserTranslator{*version, std::make_shared<const pft::Translator>(result->translator)});
+  done.set_profile_version(*version);
+  FillQualityReport(updated.quality, done.mutable_report());
+  writer->Write(done);
+  return grpc::Status::OK;
+}
+
+grpc::Status ExpressionService::GetProfile(grpc::ServerContext* context,
                                            const fer::v1::GetProfileRequest* request,
                                            fer::v1::Profile* out) {
+  absl::StatusOr<std::string> tenant = TenantOf(*context);
+  if (!tenant.ok()) return Finish("GetProfile", ToGrpcStatus(tenant.status()));
   const std::string& user_id = request->user_id();
   if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
     return Finish("GetProfile", ToGrpcStatus(valid));
   }
-  absl::StatusOr<Profile> profile = store_->Get(kDefaultTenant, user_id, kProfileFeatures);
+  absl::StatusOr<Profile> profile = store_->Get(*tenant, user_id, kProfileFeatures);
   if (!profile.ok()) return Finish("GetProfile", StoreError(profile.status(), user_id, *store_));
   out->set_user_id(user_id);
   out->set_version(profile->translator_version);
@@ -421,29 +710,25 @@ grpc::Status ExpressionService::GetProfile(grpc::ServerContext*,
   out->set_updated_unix_ms(profile->updated_unix_ms);
   out->set_adapted_unix_ms(profile->adapted_unix_ms);
   out->set_backbone_id(profile->backbone_id);
-  if (profile->adapted_unix_ms != 0) {
-    fer::v1::QualityReport* report = out->mutable_last_report();
-    report->set_neutral_rate_before(static_cast<float>(profile->quality.neutral_rate_before));
-    report->set_neutral_rate_after(static_cast<float>(profile->quality.neutral_rate_after));
-    report->set_mean_kl_to_generic(static_cast<float>(profile->quality.mean_kl_to_generic));
-    report->set_features_used(static_cast<uint32_t>(profile->quality.features_used));
-    report->set_steps(static_cast<uint32_t>(profile->quality.steps));
-    report->set_early_stopped(profile->quality.early_stopped);
-  }
+  if (profile->adapted_unix_ms != 0)
+    FillQualityReport(profile->quality, out->mutable_last_report());
   return Finish("GetProfile", grpc::Status::OK);
 }
 
-grpc::Status ExpressionService::DeleteProfile(grpc::ServerContext*,
+grpc::Status ExpressionService::DeleteProfile(grpc::ServerContext* context,
                                               const fer::v1::DeleteProfileRequest* request,
                                               fer::v1::DeleteProfileResponse* response) {
+  absl::StatusOr<std::string> tenant = TenantOf(*context);
+  if (!tenant.ok()) return Finish("DeleteProfile", ToGrpcStatus(tenant.status()));
   const std::string& user_id = request->user_id();
   if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
     return Finish("DeleteProfile", ToGrpcStatus(valid));
   }
-  absl::StatusOr<int64_t> removed = store_->Delete(kDefaultTenant, user_id);
+  absl::StatusOr<int64_t> removed = store_->Delete(*tenant, user_id);
   if (!removed.ok()) {
     return Finish("DeleteProfile", StoreError(removed.status(), user_id, *store_));
   }
+  personalization_.cache->Erase(*tenant, user_id);
   if (*removed == 0) {
     return Finish("DeleteProfile",
                   grpc::Status(grpc::StatusCode::NOT_FOUND,

@@ -1,19 +1,33 @@
 #ifndef FERSERVE_SERVER_EXPRESSION_SERVICE_H_
 #define FERSERVE_SERVER_EXPRESSION_SERVICE_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "lib/metrics/server_metrics.h"
 #include "lib/model/face_analyzer.h"
+#include "lib/pft/adaptation.h"
+#include "lib/pft/linear_head.h"
+#include "lib/pft/model_bundle.h"
 #include "lib/serving/enrollment_checks.h"
 #include "lib/serving/inference_gate.h"
 #include "lib/serving/stream_admission.h"
+#include "lib/serving/stream_watchdog.h"
+#include "lib/serving/tenant_tokens.h"
+#include "lib/serving/translator_cache.h"
 #include "lib/store/profile_store.h"
 #include "lib/vision/frame_decoder.h"
 
 namespace fer {
+
+// What StreamPredict does for a user whose translator cannot be read (the
+// profile store is down, or the record is unusable).
+enum class StoreFailurePolicy {
+  kGenericFallback,  // answer with the generic model, flagged in each answer
+  kFailClosed,       // end the stream with the store's error (UNAVAILABLE ...)
+};
 
 struct ExpressionServiceOptions {
   FrameLimits frame_limits;
@@ -21,6 +35,32 @@ struct ExpressionServiceOptions {
   float default_min_face_score = 0.5f;
   std::string server_version;
   EnrollmentCheckOptions enrollment;
+  StoreFailurePolicy store_failure_policy = StoreFailurePolicy::kGenericFallback;
+  // Adapt: enrolled features needed, the server's adaptation settings, and
+  // the largest max_steps a request may ask for.
+  int adapt_min_features = 16;
+  pft::AdaptOptions adapt;
+  int adapt_max_steps_limit = 500;
+  // Bearer tokens per tenant; null: no authentication, every call belongs
+  // to the tenant "default".
+  std::shared_ptr<const TenantTokens> tokens;
+  // Stream limits: streams idle beyond the watchdog's timeout are cancelled
+  // (null: no idle limit); a StreamPredict stream ends UNAVAILABLE once open
+  // longer than max_stream_duration (zero: unlimited); frames beyond
+  // max_stream_fps per stream are delayed, not dropped (zero: unlimited).
+  StreamWatchdog* watchdog = nullptr;
+  absl::Duration max_stream_duration = absl::ZeroDuration();
+  double max_stream_fps = 0;
+};
+
+// PFT personalization: the pre-trained bundle Adapt starts from, the frozen
+// head it trains against, and the replica's cache of users' translators.
+// Without a bundle Adapt answers FAILED_PRECONDITION and StreamPredict still
+// serves users adapted earlier.
+struct Personalization {
+  const pft::ModelBundle* bundle = nullptr;  // may be null
+  pft::LinearHead head;
+  TranslatorCache* cache = nullptr;  // required
 };
 
 // fer.v1.ExpressionService on the synchronous gRPC API: each streaming call
@@ -30,7 +70,8 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   // None of the pointers is owned; all must outlive the service. `store`
   // holds the users' profiles.
   ExpressionService(FaceAnalyzer* analyzer, ServerMetrics* metrics, StreamAdmission* admission,
-                    InferenceGate* gate, ProfileStore* store, ExpressionServiceOptions options);
+                    InferenceGate* gate, ProfileStore* store, Personalization personalization,
+                    ExpressionServiceOptions options);
 
   grpc::Status StreamPredict(
       grpc::ServerContext* context,
@@ -51,13 +92,16 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
  private:
   struct StreamSettings;
 
+  // The caller's tenant from its bearer token (Unauthenticated without a
+  // valid one), or "default" when authentication is off.
+  absl::StatusOr<std::string> TenantOf(const grpc::ServerContext& context) const;
   grpc::Status StreamPredictImpl(
-      grpc::ServerContext* context,
+      grpc::ServerContext* context, const std::string& tenant,
       grpc::ServerReaderWriter<fer::v1::PredictResponse, fer::v1::PredictRequest>* stream);
   absl::StatusOr<StreamSettings> SettingsFrom(const fer::v1::StreamConfig& config) const;
   absl::StatusOr<RgbImage> DecodeFrame(const fer::v1::Frame& frame) const;
   grpc::Status Finish(const char* rpc, grpc::Status status);
-  grpc::Status EnrollNeutralImpl(grpc::ServerContext* context,
+  grpc::Status EnrollNeutralImpl(grpc::ServerContext* context, const std::string& tenant,
                                  grpc::ServerReader<fer::v1::EnrollRequest>* reader,
                                  fer::v1::EnrollResponse* response);
   // Runs the models on one frame, waiting for the gate until the deadline
@@ -66,12 +110,25 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
                                                          const RgbImage& image,
                                                          const AnalyzeOptions& analyze,
                                                          double* queue_seconds = nullptr);
+  // A watch that cancels the call when the client stays idle too long (null
+  // without a watchdog), and the status such a call ends with.
+  std::unique_ptr<StreamWatchdog::Watch> WatchIdleness(grpc::ServerContext* context);
+  static grpc::Status IdleStatus(const StreamWatchdog::Watch* watch);
+  // The user's translator through the cache, recording cache metrics.
+  absl::StatusOr<UserTranslator> LookupTranslator(const std::string& tenant,
+                                                  const std::string& user_id);
+  // Replaces each face's probabilities by the head's on translated features.
+  absl::Status Personalize(const pft::Translator& translator, std::vector<FaceAnalysis>* faces);
+  grpc::Status AdaptImpl(grpc::ServerContext* context, const std::string& tenant,
+                         const fer::v1::AdaptRequest* request,
+                         grpc::ServerWriter<fer::v1::AdaptProgress>* writer);
 
   FaceAnalyzer* analyzer_;
   ServerMetrics* metrics_;
   StreamAdmission* admission_;
   InferenceGate* gate_;
   ProfileStore* store_;
+  Personalization personalization_;
   ExpressionServiceOptions options_;
   int neutral_index_ = -1;  // Of the neutral label in analyzer_->labels().
 };

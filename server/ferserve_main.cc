@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -25,8 +27,13 @@
 #include "lib/metrics/server_metrics.h"
 #include "lib/model/face_analyzer.h"
 #include "lib/model/torch_runtime.h"
+#include "lib/pft/linear_head.h"
+#include "lib/pft/model_bundle_codec.h"
 #include "lib/serving/inference_gate.h"
 #include "lib/serving/stream_admission.h"
+#include "lib/serving/stream_watchdog.h"
+#include "lib/serving/tenant_tokens.h"
+#include "lib/serving/translator_cache.h"
 #include "lib/store/profile_store.h"
 #include "lib/store/record_cipher.h"
 #include "server/expression_service.h"
@@ -77,11 +84,60 @@ ABSL_FLAG(double, enroll_max_yaw, 0.35,
           "the inter-ocular distance (HEAD_POSE_TOO_LARGE).");
 ABSL_FLAG(double, enroll_max_roll_degrees, 20,
           "EnrollNeutral: largest accepted eye-line angle in degrees (HEAD_POSE_TOO_LARGE).");
+ABSL_FLAG(std::string, pft_bundle, "",
+          "PFT model bundle (written by fer-train pretrain; scripts/pft_bundle makes the default "
+          "one) that Adapt starts from. Without it Adapt answers FAILED_PRECONDITION; users "
+          "adapted earlier are still served.");
+ABSL_FLAG(int, adapt_min_features, 16,
+          "Adapt: enrolled neutral features a user needs before adaptation.");
+ABSL_FLAG(int, adapt_max_steps, 40,
+          "Adapt: default step budget (a request may ask for up to 500); early stopping usually "
+          "ends sooner.");
+ABSL_FLAG(int, translator_cache_mb, 256,
+          "Per-replica cache of users' translators, in MiB of weights (~1 MiB per user for "
+          "the default backbone); least recently used users are evicted.");
+ABSL_FLAG(absl::Duration, profile_staleness, absl::Seconds(5),
+          "Longest time a replica serves a cached translator without checking the store for a "
+          "newer version or a deletion.");
+ABSL_FLAG(std::string, store_failure_policy, "fallback",
+          "StreamPredict for a user whose profile cannot be read (store down): 'fallback' "
+          "answers with the generic model and says so in each answer; 'fail' ends the stream "
+          "with the store's error (UNAVAILABLE).");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "Tenants' bearer tokens: lines '<tenant> <hex SHA-256 of the token>'. With it every "
+          "ExpressionService call needs 'authorization: Bearer <token>' metadata and sees only "
+          "its tenant's users; without it all calls share the tenant 'default'.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain: serve gRPC over TLS (with --tls_key_file).");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle: require and verify client certificates (mutual TLS).");
+ABSL_FLAG(absl::Duration, stream_idle_timeout, absl::Seconds(60),
+          "StreamPredict/EnrollNeutral streams with no message for this long are cancelled; "
+          "0 disables.");
+ABSL_FLAG(absl::Duration, max_stream_duration, absl::Hours(4),
+          "A StreamPredict stream open longer than this ends UNAVAILABLE at its next frame "
+          "(clients reconnect); 0 disables.");
+ABSL_FLAG(double, max_stream_fps, 60,
+          "Frames per second accepted per StreamPredict stream; faster streams are slowed down "
+          "(backpressure), not dropped. 0 disables.");
+ABSL_FLAG(absl::Duration, keepalive_time, absl::Seconds(30),
+          "Interval of the server's HTTP/2 keepalive pings on idle connections.");
+ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(10),
+          "A connection whose keepalive ping is not acknowledged within this is closed.");
+ABSL_FLAG(absl::Duration, min_client_ping_interval, absl::Seconds(10),
+          "Clients pinging more often than this are sent GOAWAY (too_many_pings).");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::ZeroDuration(),
+          "Connections older than this get GOAWAY so that clients re-balance across replicas "
+          "(streams then have --max_connection_age_grace to finish); 0 disables.");
+ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Seconds(30),
+          "Time open calls get after a --max_connection_age GOAWAY.");
 
 namespace fer {
 namespace {
 
 constexpr char kVersion[] = "0.1.0";
+constexpr int kAdaptMaxStepsLimit = 500;
 
 // SIGTERM/SIGINT are turned into a byte on a pipe, read by the drain thread
 // (handlers run on whichever thread the kernel picks, including threads
@@ -134,6 +190,33 @@ std::string InvalidFlags() {
     return "give --store_key_file or --store_key_env, not both";
   }
   if (!(absl::GetFlag(FLAGS_enroll_max_yaw) > 0)) return "--enroll_max_yaw must be positive";
+  if (absl::GetFlag(FLAGS_adapt_min_features) < 2) return "--adapt_min_features must be >= 2";
+  const int steps = absl::GetFlag(FLAGS_adapt_max_steps);
+  if (steps < 1 || steps > kAdaptMaxStepsLimit) return "--adapt_max_steps must be in [1, 500]";
+  if (absl::GetFlag(FLAGS_translator_cache_mb) < 1) return "--translator_cache_mb must be >= 1";
+  if (absl::GetFlag(FLAGS_profile_staleness) < absl::ZeroDuration()) {
+    return "--profile_staleness must not be negative";
+  }
+  for (const auto* flag : {&FLAGS_stream_idle_timeout, &FLAGS_max_stream_duration,
+                           &FLAGS_max_connection_age, &FLAGS_max_connection_age_grace}) {
+    if (absl::GetFlag(*flag) < absl::ZeroDuration()) return "durations must not be negative";
+  }
+  if (absl::GetFlag(FLAGS_keepalive_time) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_keepalive_timeout) <= absl::ZeroDuration()) {
+    return "--keepalive_time and --keepalive_timeout must be positive";
+  }
+  if (!(absl::GetFlag(FLAGS_max_stream_fps) >= 0)) return "--max_stream_fps must not be negative";
+  if (absl::GetFlag(FLAGS_tls_cert_file).empty() != absl::GetFlag(FLAGS_tls_key_file).empty()) {
+    return "give --tls_cert_file and --tls_key_file together";
+  }
+  if (!absl::GetFlag(FLAGS_tls_client_ca_file).empty() &&
+      absl::GetFlag(FLAGS_tls_cert_file).empty()) {
+    return "--tls_client_ca_file needs --tls_cert_file and --tls_key_file";
+  }
+  const std::string policy = absl::GetFlag(FLAGS_store_failure_policy);
+  if (policy != "fallback" && policy != "fail") {
+    return "--store_failure_policy must be 'fallback' or 'fail'";
+  }
   if (!(absl::GetFlag(FLAGS_enroll_max_roll_degrees) > 0)) {
     return "--enroll_max_roll_degrees must be positive";
   }
@@ -170,6 +253,32 @@ absl::StatusOr<std::unique_ptr<ProfileStore>> OpenStoreFromFlags(std::string* en
   return OpenProfileStore(url, options);
 }
 
+absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// TLS (and mutual TLS) from the --tls_* flags, else plaintext.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFromFlags() {
+  if (absl::GetFlag(FLAGS_tls_cert_file).empty()) return grpc::InsecureServerCredentials();
+  absl::StatusOr<std::string> cert = ReadTextFile(absl::GetFlag(FLAGS_tls_cert_file));
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadTextFile(absl::GetFlag(FLAGS_tls_key_file));
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (const std::string ca_file = absl::GetFlag(FLAGS_tls_client_ca_file); !ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadTextFile(ca_file);
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
 int Run() {
   if (const std::string invalid = InvalidFlags(); !invalid.empty()) {
     std::fprintf(stderr, "ferserve: %s\n", invalid.c_str());
@@ -197,6 +306,41 @@ int Run() {
     return 1;
   }
 
+  // The PFT bundle must have been trained on this backbone's features.
+  std::unique_ptr<pft::ModelBundle> bundle;
+  if (const std::string path = absl::GetFlag(FLAGS_pft_bundle); !path.empty()) {
+    absl::StatusOr<pft::ModelBundle> read = pft::ReadModelBundleFile(path);
+    if (!read.ok()) {
+      std::fprintf(stderr, "ferserve: cannot load the PFT bundle: %s\n",
+                   std::string(read.status().message()).c_str());
+      return 1;
+    }
+    if (read->backbone_id != (*analyzer)->backbone_id() ||
+        read->feature_dim != (*analyzer)->feature_dim() || read->labels != (*analyzer)->labels()) {
+      std::fprintf(stderr,
+                   "ferserve: the PFT bundle %s was trained for backbone %s (%d-d, %zu labels), "
+                   "this server runs %s (%d-d, %zu labels)\n",
+                   path.c_str(), read->backbone_id.c_str(), read->feature_dim, read->labels.size(),
+                   (*analyzer)->backbone_id().c_str(), (*analyzer)->feature_dim(),
+                   (*analyzer)->labels().size());
+      return 1;
+    }
+    bundle = std::make_unique<pft::ModelBundle>(*std::move(read));
+  }
+  absl::StatusOr<pft::LinearHead> head =
+      pft::LinearHeadFromLayer((*analyzer)->ExpressionHead(), (*analyzer)->labels());
+  if (!head.ok()) {
+    std::fprintf(stderr, "ferserve: %s\n", std::string(head.status().message()).c_str());
+    return 1;
+  }
+  TranslatorCacheOptions cache_options;
+  cache_options.capacity_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_translator_cache_mb))
+                                 << 20;
+  cache_options.staleness = absl::GetFlag(FLAGS_profile_staleness);
+  cache_options.backbone_id = (*analyzer)->backbone_id();
+  cache_options.feature_dim = (*analyzer)->feature_dim();
+  TranslatorCache translator_cache(store->get(), cache_options);
+
   ServerMetrics metrics;
   metrics.SetModelInfo({(*analyzer)->backbone_id(), (*analyzer)->detector_name(),
                         (*analyzer)->device_name(), (*analyzer)->feature_dim(),
@@ -213,7 +357,25 @@ int Run() {
     metrics_endpoint = *std::move(endpoint);
   }
 
+  std::shared_ptr<const TenantTokens> tokens;
+  if (const std::string path = absl::GetFlag(FLAGS_auth_tokens_file); !path.empty()) {
+    absl::StatusOr<TenantTokens> read = TenantTokens::ReadFile(path);
+    if (!read.ok()) {
+      std::fprintf(stderr, "ferserve: %s\n", std::string(read.status().message()).c_str());
+      return 1;
+    }
+    tokens = std::make_shared<const TenantTokens>(*std::move(read));
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentialsFromFlags();
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "ferserve: TLS: %s\n",
+                 std::string(credentials.status().message()).c_str());
+    return 1;
+  }
+
   StreamAdmission admission(absl::GetFlag(FLAGS_max_concurrent_streams));
+  StreamWatchdog watchdog(absl::GetFlag(FLAGS_stream_idle_timeout));
   InferenceGate gate(absl::GetFlag(FLAGS_inference_concurrency));
   ExpressionServiceOptions options;
   options.frame_limits.max_side = absl::GetFlag(FLAGS_max_image_side);
@@ -224,7 +386,19 @@ int Run() {
   options.enrollment.min_sharpness = absl::GetFlag(FLAGS_enroll_min_sharpness);
   options.enrollment.max_yaw = absl::GetFlag(FLAGS_enroll_max_yaw);
   options.enrollment.max_roll_degrees = absl::GetFlag(FLAGS_enroll_max_roll_degrees);
-  ExpressionService service(analyzer->get(), &metrics, &admission, &gate, store->get(), options);
+  options.store_failure_policy = absl::GetFlag(FLAGS_store_failure_policy) == "fail"
+                                     ? StoreFailurePolicy::kFailClosed
+                                     : StoreFailurePolicy::kGenericFallback;
+  options.adapt_min_features = absl::GetFlag(FLAGS_adapt_min_features);
+  options.adapt.max_steps = absl::GetFlag(FLAGS_adapt_max_steps);
+  options.adapt_max_steps_limit = kAdaptMaxStepsLimit;
+  options.tokens = tokens;
+  options.watchdog = &watchdog;
+  options.max_stream_duration = absl::GetFlag(FLAGS_max_stream_duration);
+  options.max_stream_fps = absl::GetFlag(FLAGS_max_stream_fps);
+  ExpressionService service(analyzer->get(), &metrics, &admission, &gate, store->get(),
+                            Personalization{bundle.get(), *std::move(head), &translator_cache},
+                            options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -233,8 +407,22 @@ int Run() {
   const std::string address = absl::StrCat(absl::StrContains(host, ":") ? "[" + host + "]" : host,
                                            ":", absl::GetFlag(FLAGS_port));
   int bound_port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(address, *credentials, &bound_port);
   builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  auto millis = [](absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); };
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             millis(absl::GetFlag(FLAGS_keepalive_time)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             millis(absl::GetFlag(FLAGS_keepalive_timeout)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             millis(absl::GetFlag(FLAGS_min_client_ping_interval)));
+  if (absl::GetFlag(FLAGS_max_connection_age) > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               millis(absl::GetFlag(FLAGS_max_connection_age)));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               millis(absl::GetFlag(FLAGS_max_connection_age_grace)));
+  }
   builder.SetMaxSendMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -251,6 +439,17 @@ int Run() {
               (*analyzer)->device_name().c_str(), (*analyzer)->detector_name().c_str(),
               TorchRuntimeSummary().c_str());
   std::printf("ferserve: profile store %s; %s\n", (*store)->Describe().c_str(), encryption.c_str());
+  std::printf("ferserve: %s; %s\n",
+              absl::GetFlag(FLAGS_tls_cert_file).empty()
+                  ? "plaintext gRPC"
+                  : (absl::GetFlag(FLAGS_tls_client_ca_file).empty() ? "TLS" : "mutual TLS"),
+              tokens ? absl::StrCat("bearer tokens for ", tokens->size(), " token(s)").c_str()
+                     : "no authentication (tenant 'default')");
+  std::printf("ferserve: PFT %s\n",
+              bundle ? absl::StrCat("bundle ", absl::GetFlag(FLAGS_pft_bundle), ", translator ",
+                                    bundle->translator.num_parameters(), " parameters")
+                           .c_str()
+                     : "bundle not configured (--pft_bundle): Adapt unavailable");
   std::fflush(stdout);
 
   // Drain on SIGTERM/SIGINT: NOT_SERVING first so load balancers stop

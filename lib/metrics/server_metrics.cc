@@ -22,6 +22,8 @@ const char* StageName(FrameStage stage) {
       return "detection";
     case FrameStage::kBackbone:
       return "backbone";
+    case FrameStage::kPersonalization:
+      return "personalization";
     case FrameStage::kTotal:
       return "total";
   }
@@ -55,7 +57,7 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                      .Help("Time spent per frame in each serving stage.")
                      .Register(*registry_);
   for (FrameStage s : {FrameStage::kQueue, FrameStage::kDecode, FrameStage::kDetection,
-                       FrameStage::kBackbone, FrameStage::kTotal}) {
+                       FrameStage::kBackbone, FrameStage::kPersonalization, FrameStage::kTotal}) {
     stages_[static_cast<int>(s)] = &stages.Add({{"stage", StageName(s)}}, LatencyBuckets());
   }
   frames_ = &prometheus::BuildCounter()
@@ -78,6 +80,46 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                   .Help("1 while the server accepts new work, 0 while draining.")
                   .Register(*registry_)
                   .Add({});
+  cache_lookups_ = &prometheus::BuildCounter()
+                        .Name("ferserve_translator_cache_lookups_total")
+                        .Help("Translator cache lookups by result: hit, revalidated, miss.")
+                        .Register(*registry_);
+  for (const char* result : {"hit", "revalidated", "miss"})
+    cache_lookups_->Add({{"result", result}});
+  cache_evictions_ = &prometheus::BuildCounter()
+                          .Name("ferserve_translator_cache_evictions_total")
+                          .Help("Translators evicted from the cache to respect its size bound.")
+                          .Register(*registry_)
+                          .Add({});
+  cache_load_seconds_ = &prometheus::BuildHistogram()
+                             .Name("ferserve_translator_cache_load_duration_seconds")
+                             .Help(
+                                 "Profile store time of translator-cache misses and "
+                                 "revalidations.")
+                             .Register(*registry_)
+                             .Add({}, LatencyBuckets());
+  cache_entries_ = &prometheus::BuildGauge()
+                        .Name("ferserve_translator_cache_entries")
+                        .Help("Users held in the translator cache.")
+                        .Register(*registry_)
+                        .Add({});
+  cache_bytes_ = &prometheus::BuildGauge()
+                      .Name("ferserve_translator_cache_bytes")
+                      .Help("Bytes of translator weights held in the cache.")
+                      .Register(*registry_)
+                      .Add({});
+  store_fallback_frames_ = &prometheus::BuildCounter()
+                                .Name("ferserve_store_fallback_frames_total")
+                                .Help(
+                                    "Frames of a user's stream answered by the generic model "
+                                    "because the profile store failed.")
+                                .Register(*registry_)
+                                .Add({});
+  adaptation_seconds_ = &prometheus::BuildHistogram()
+                             .Name("ferserve_adaptation_duration_seconds")
+                             .Help("Wall time of PFT adaptations run by Adapt.")
+                             .Register(*registry_)
+                             .Add({}, LatencyBuckets());
 }
 
 ServerMetrics::~ServerMetrics() = default;
@@ -113,6 +155,22 @@ void ServerMetrics::SetModelInfo(const ModelInfoLabels& info) {
 }
 
 void ServerMetrics::SetServing(bool serving) { serving_->Set(serving ? 1 : 0); }
+
+void ServerMetrics::RecordTranslatorLookup(const std::string& result, double store_seconds,
+                                           int evictions) {
+  cache_lookups_->Add({{"result", result}}).Increment();
+  if (result != "hit") cache_load_seconds_->Observe(store_seconds);
+  if (evictions > 0) cache_evictions_->Increment(evictions);
+}
+
+void ServerMetrics::SetTranslatorCacheSize(size_t entries, size_t bytes) {
+  cache_entries_->Set(static_cast<double>(entries));
+  cache_bytes_->Set(static_cast<double>(bytes));
+}
+
+void ServerMetrics::AddStoreFallbackFrame() { store_fallback_frames_->Increment(); }
+
+void ServerMetrics::ObserveAdaptation(double seconds) { adaptation_seconds_->Observe(seconds); }
 
 std::string ServerMetrics::Serialize() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());

@@ -19,7 +19,7 @@ class Family;
 namespace fer {
 
 // Stages of serving one frame, each with a latency histogram.
-enum class FrameStage { kQueue, kDecode, kDetection, kBackbone, kTotal };
+enum class FrameStage { kQueue, kDecode, kDetection, kBackbone, kPersonalization, kTotal };
 
 // Descriptive labels of the served model, exported as ferserve_model_info.
 struct ModelInfoLabels {
@@ -50,6 +50,16 @@ class ServerMetrics {
   void SetModelInfo(const ModelInfoLabels& info);
   void SetServing(bool serving);
 
+  // One translator-cache lookup: `result` is "hit" (from memory),
+  // "revalidated" (the store confirmed the cached version) or "miss" (read
+  // from the store); store_seconds is the store's share (not observed for hits).
+  void RecordTranslatorLookup(const std::string& result, double store_seconds, int evictions);
+  void SetTranslatorCacheSize(size_t entries, size_t bytes);
+  // A frame of a user's stream answered by the generic model because the
+  // profile store failed (the fallback policy).
+  void AddStoreFallbackFrame();
+  void ObserveAdaptation(double seconds);
+
   // Text exposition of everything registered (as /metrics serves it).
   std::string Serialize() const;
 
@@ -58,7 +68,14 @@ class ServerMetrics {
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Counter>* rejected_frames_;
   prometheus::Family<prometheus::Gauge>* model_info_;
-  prometheus::Histogram* stages_[5];
+  prometheus::Histogram* stages_[6];
+  prometheus::Family<prometheus::Counter>* cache_lookups_;
+  prometheus::Counter* cache_evictions_;
+  prometheus::Histogram* cache_load_seconds_;
+  prometheus::Gauge* cache_entries_;
+  prometheus::Gauge* cache_bytes_;
+  prometheus::Counter* store_fallback_frames_;
+  prometheus::Histogram* adaptation_seconds_;
   prometheus::Counter* frames_;
   prometheus::Counter* faces_;
   prometheus::Gauge* inflight_streams_;

@@ -13,6 +13,9 @@
 
 namespace fer::pft {
 
+// The formats are little-endian: on such hosts float arrays are copied as is.
+inline constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+
 class ByteWriter {
  public:
   explicit ByteWriter(std::string* out) : out_(out) {}
@@ -25,6 +28,10 @@ class ByteWriter {
     U32(static_cast<uint32_t>(v >> 32));
   }
   void Floats(const std::vector<float>& values) {
+    if constexpr (kLittleEndian) {
+      out_->append(reinterpret_cast<const char*>(values.data()), 4 * values.size());
+      return;
+    }
     for (float f : values) {
       uint32_t bits;
       std::memcpy(&bits, &f, sizeof(bits));
@@ -70,9 +77,14 @@ class ByteReader {
       return {};
     }
     std::vector<float> values(count);
-    for (float& f : values) {
-      const uint32_t bits = U32();
-      std::memcpy(&f, &bits, sizeof(f));
+    if constexpr (kLittleEndian) {
+      std::memcpy(values.data(), in_.data() + offset_, 4 * count);
+      offset_ += 4 * count;
+    } else {
+      for (float& f : values) {
+        const uint32_t bits = U32();
+        std::memcpy(&f, &bits, sizeof(f));
+      }
     }
     return values;
   }

@@ -1,14 +1,11 @@
 #include "lib/pft/translator.h"
 
-#include <torch/torch.h>
-
 #include <cmath>
 #include <random>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "lib/pft/translator_tensors.h"
 
 namespace fer::pft {
 namespace {
@@ -57,20 +54,6 @@ absl::StatusOr<Translator> Translator::FromWeights(int dim, int hidden, std::vec
 
 int64_t Translator::num_parameters() const {
   return 2 * static_cast<int64_t>(dim_) * hidden_ + hidden_ + dim_;
-}
-
-absl::StatusOr<std::vector<float>> Translator::Forward(const std::vector<float>& features,
-                                                       int batch) const {
-  if (batch < 0 || features.size() != static_cast<size_t>(batch) * dim_) {
-    return absl::InvalidArgumentError(absl::StrCat("Translator::Forward expects ", batch, " x ",
-                                                   dim_, " floats, got ", features.size()));
-  }
-  if (batch == 0) return std::vector<float>();
-  c10::InferenceMode inference;
-  const TranslatorTensors params = TranslatorTensors::From(*this, /*requires_grad=*/false);
-  const torch::Tensor x = FeaturesTensor(features, batch, dim_);
-  const torch::Tensor y = params.Forward(x).contiguous();
-  return std::vector<float>(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
 }
 
 }  // namespace fer::pft

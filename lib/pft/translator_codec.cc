@@ -1,6 +1,8 @@
 #include "lib/pft/translator_codec.h"
 
-#include <array>
+#include <zlib.h>
+
+#include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -18,24 +20,18 @@ constexpr size_t kChecksumSize = 4;
 // Refuses absurd sizes before allocating: 64 Ki features, 64 Ki hidden units.
 constexpr uint32_t kMaxSize = 1u << 16;
 
-std::array<uint32_t, 256> MakeCrcTable() {
-  std::array<uint32_t, 256> table{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    table[i] = c;
-  }
-  return table;
-}
-
 }  // namespace
 
 uint32_t Crc32(const void* data, size_t size, uint32_t crc) {
-  static const std::array<uint32_t, 256> kTable = MakeCrcTable();
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = kTable[(crc ^ bytes[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
+  const auto* bytes = static_cast<const Bytef*>(data);
+  // zlib's crc32 takes sizes as uInt: feed it in chunks.
+  while (size > 0) {
+    const uInt chunk = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
+    crc = static_cast<uint32_t>(::crc32(crc, bytes, chunk));
+    bytes += chunk;
+    size -= chunk;
+  }
+  return crc;
 }
 
 std::string EncodeTranslator(const Translator& translator) {

@@ -31,6 +31,16 @@ TranslatorTensors TranslatorTensors::From(const Translator& translator, bool req
   return t;
 }
 
+TranslatorTensors TranslatorTensors::View(const Translator& translator) {
+  const int64_t d = translator.dim();
+  const int64_t h = translator.hidden();
+  auto view = [](const std::vector<float>& values, torch::IntArrayRef shape) {
+    return torch::from_blob(const_cast<float*>(values.data()), shape, torch::kFloat32);
+  };
+  return {view(translator.w1(), {h, d}), view(translator.b1(), {h}), view(translator.w2(), {d, h}),
+          view(translator.b2(), {d})};
+}
+
 torch::Tensor TranslatorTensors::Forward(const torch::Tensor& x) const {
   const torch::Tensor hidden = torch::relu(torch::addmm(b1, x, w1.t()));
   return x + torch::addmm(b2, hidden, w2.t());

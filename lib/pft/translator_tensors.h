@@ -26,6 +26,9 @@ struct TranslatorTensors {
 
   // Copies of `translator`'s weights.
   static TranslatorTensors From(const Translator& translator, bool requires_grad);
+  // Read-only views of the translator's weights, without copying: for
+  // inference while `translator` is alive and unchanged.
+  static TranslatorTensors View(const Translator& translator);
 
   // x + W2 · relu(W1 · x + b1) + b2 for x: [B, dim].
   torch::Tensor Forward(const torch::Tensor& x) const;

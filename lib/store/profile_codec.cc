@@ -1,5 +1,9 @@
 #include "lib/store/profile_codec.h"
 
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
 #include <array>
 #include <cstring>
 
@@ -163,7 +167,9 @@ absl::StatusOr<absl::string_view> Unframe(absl::string_view record, ProfileRecor
 
 }  // namespace
 
-uint32_t Crc32c(absl::string_view data) {
+namespace {
+
+uint32_t Crc32cPortable(absl::string_view data) {
   static const std::array<uint32_t, 256> table = [] {
     std::array<uint32_t, 256> t{};
     for (uint32_t i = 0; i < 256; ++i) {
@@ -177,6 +183,36 @@ uint32_t Crc32c(absl::string_view data) {
   for (const char ch : data) crc = table[(crc ^ static_cast<uint8_t>(ch)) & 0xff] ^ (crc >> 8);
   return crc ^ 0xFFFFFFFFu;
 }
+
+#if defined(__x86_64__)
+// SSE4.2's crc32 instruction computes CRC-32C 8 bytes at a time (translator
+// records are ~1 MiB; the table walks a byte at a time).
+__attribute__((target("sse4.2"))) uint32_t Crc32cSse42(absl::string_view data) {
+  const char* p = data.data();
+  size_t n = data.size();
+  uint64_t crc = 0xFFFFFFFFu;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, sizeof(word));
+    crc = _mm_crc32_u64(crc, word);
+  }
+  uint32_t crc32 = static_cast<uint32_t>(crc);
+  for (; n > 0; ++p, --n) crc32 = _mm_crc32_u8(crc32, static_cast<uint8_t>(*p));
+  return crc32 ^ 0xFFFFFFFFu;
+}
+#endif
+
+}  // namespace
+
+uint32_t Crc32c(absl::string_view data) {
+#if defined(__x86_64__)
+  static const bool kHasSse42 = __builtin_cpu_supports("sse4.2");
+  if (kHasSse42) return Crc32cSse42(data);
+#endif
+  return Crc32cPortable(data);
+}
+
+uint32_t Crc32cPortableForTesting(absl::string_view data) { return Crc32cPortable(data); }
 
 std::string EncodeProfileMeta(const Profile& profile, uint64_t previous_translator_version) {
   Writer w;

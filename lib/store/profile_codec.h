@@ -45,6 +45,8 @@ absl::StatusOr<std::string> DecodeTranslator(absl::string_view record, uint64_t 
 
 // CRC-32C (Castagnoli) of `data`.
 uint32_t Crc32c(absl::string_view data);
+// The table-driven CRC-32C, which Crc32c must always agree with.
+uint32_t Crc32cPortableForTesting(absl::string_view data);
 
 }  // namespace fer
 

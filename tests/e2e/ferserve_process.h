@@ -25,7 +25,10 @@ class FerserveProcess {
   // Starts ferserve with `extra_flags` and waits until its health service
   // says SERVING (models loaded). Check ok() afterwards. Without a --store
   // flag the profiles go to a fresh RocksDB under the test's temp folder.
-  explicit FerserveProcess(std::vector<std::string> extra_flags = {}) {
+  // `credentials` are the channel's (plaintext when null; TLS servers need
+  // them, with the target name "localhost").
+  explicit FerserveProcess(std::vector<std::string> extra_flags = {},
+                           std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr) {
     port_ = FreePort();
     metrics_port_ = FreePort();
     log_path_ = std::string(::testing::TempDir()) + "ferserve_" + std::to_string(port_) + ".log";
@@ -52,8 +55,15 @@ class FerserveProcess {
       execv(argv[0], argv.data());
       _exit(127);
     }
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
-                                   grpc::InsecureChannelCredentials());
+    if (credentials == nullptr) {
+      channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
+                                     grpc::InsecureChannelCredentials());
+    } else {
+      grpc::ChannelArguments channel_args;
+      channel_args.SetSslTargetNameOverride("localhost");
+      channel_ = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), credentials,
+                                           channel_args);
+    }
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (std::chrono::steady_clock::now() < until && running()) {
       if (Health("") == grpc::health::v1::HealthCheckResponse::SERVING) {

@@ -308,7 +308,7 @@ TEST_F(StreamPredictE2eTest, StreamThatHalfClosesAtOnceEndsOk) {
   EXPECT_TRUE(result.responses.empty());
 }
 
-TEST_F(StreamPredictE2eTest, ProfileRpcsSayTheyAreNotAvailableYet) {
+TEST_F(StreamPredictE2eTest, AdaptWithoutAPftBundleIsFailedPrecondition) {
   grpc::ClientContext context;
   fer::v1::AdaptRequest request;
   request.set_user_id("u1");
@@ -316,8 +316,9 @@ TEST_F(StreamPredictE2eTest, ProfileRpcsSayTheyAreNotAvailableYet) {
   fer::v1::AdaptProgress progress;
   EXPECT_FALSE(reader->Read(&progress));
   const grpc::Status status = reader->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(status.error_message().find("PFT bundle"), std::string::npos) << status.error_message();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("--pft_bundle"), std::string::npos)
+      << status.error_message();
 }
 
 TEST_F(StreamPredictE2eTest, MetricsCountRequestsFramesAndStages) {

@@ -31,5 +31,29 @@ TEST(ServerMetricsTest, ExportsCountersHistogramsAndGauges) {
   EXPECT_TRUE(Contains(metrics.Serialize(), "ferserve_inflight_streams 0"));
 }
 
+TEST(ServerMetricsTest, ExportsTranslatorCacheAndAdaptation) {
+  ServerMetrics metrics;
+  metrics.RecordTranslatorLookup("hit", 0, 0);
+  metrics.RecordTranslatorLookup("hit", 0, 0);
+  metrics.RecordTranslatorLookup("miss", 0.002, 3);
+  metrics.RecordTranslatorLookup("revalidated", 0.001, 0);
+  metrics.SetTranslatorCacheSize(4, 4096);
+  metrics.AddStoreFallbackFrame();
+  metrics.ObserveAdaptation(0.5);
+  metrics.ObserveStage(FrameStage::kPersonalization, 0.0001);
+  const std::string text = metrics.Serialize();
+  EXPECT_TRUE(Contains(text, "ferserve_translator_cache_lookups_total{result=\"hit\"} 2")) << text;
+  EXPECT_TRUE(Contains(text, "ferserve_translator_cache_lookups_total{result=\"miss\"} 1"));
+  EXPECT_TRUE(Contains(text, "ferserve_translator_cache_evictions_total 3"));
+  // Hits do not touch the store: only the miss and the revalidation are timed.
+  EXPECT_TRUE(Contains(text, "ferserve_translator_cache_load_duration_seconds_count 2"));
+  EXPECT_TRUE(Contains(text, "ferserve_translator_cache_entries 4"));
+  EXPECT_TRUE(Contains(text, "ferserve_translator_cache_bytes 4096"));
+  EXPECT_TRUE(Contains(text, "ferserve_store_fallback_frames_total 1"));
+  EXPECT_TRUE(Contains(text, "ferserve_adaptation_duration_seconds_count 1"));
+  EXPECT_TRUE(
+      Contains(text, "ferserve_frame_stage_duration_seconds_count{stage=\"personalization\"} 1"));
+}
+
 }  // namespace
 }  // namespace fer

@@ -103,6 +103,18 @@ TEST(ProfileCodecTest, NewerFormatVersionIsRefused) {
 
 TEST(ProfileCodecTest, Crc32cKnownValue) { EXPECT_EQ(Crc32c("123456789"), 0xE3069283u); }
 
+TEST(ProfileCodecTest, Crc32cAgreesWithThePortableTableOnEveryLengthAndAlignment) {
+  std::string data(4099, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 2654435761u) >> 13);
+  for (size_t offset : {0, 1, 3, 7}) {
+    for (size_t length : {0, 1, 7, 8, 9, 63, 64, 65, 4000}) {
+      const absl::string_view piece = absl::string_view(data).substr(offset, length);
+      EXPECT_EQ(Crc32c(piece), Crc32cPortableForTesting(piece)) << offset << " " << length;
+    }
+  }
+  EXPECT_EQ(Crc32cPortableForTesting("123456789"), 0xE3069283u);
+}
+
 TEST(FeatureBankTest, EvictsOldestAndRejectsMismatchedDimensions) {
   FeatureBank bank;
   bank.max_count = 2;

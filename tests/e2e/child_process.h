@@ -1,0 +1,77 @@
+#ifndef FERSERVE_TESTS_E2E_CHILD_PROCESS_H_
+#define FERSERVE_TESTS_E2E_CHILD_PROCESS_H_
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fer::testing {
+
+// What a finished child process printed and how it ended.
+struct ChildResult {
+  int exit_code = -1;  // -1 when killed (signal or timeout)
+  std::string out;
+  std::string err;
+};
+
+inline std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs `argv` (argv[0] is a path) with stdin closed, stdout and stderr
+// captured, and kills it after `timeout`.
+inline ChildResult RunChildProcess(std::vector<std::string> argv,
+                                   std::chrono::seconds timeout = std::chrono::seconds(300)) {
+  static int counter = 0;
+  const std::string stem = std::string(::testing::TempDir()) + "child_" + std::to_string(getpid()) +
+                           "_" + std::to_string(counter++);
+  const std::string out_path = stem + ".out";
+  const std::string err_path = stem + ".err";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    FILE* out = std::fopen(out_path.c_str(), "w");
+    FILE* err = std::fopen(err_path.c_str(), "w");
+    FILE* in = std::fopen("/dev/null", "r");
+    dup2(fileno(in), STDIN_FILENO);
+    dup2(fileno(out), STDOUT_FILENO);
+    dup2(fileno(err), STDERR_FILENO);
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  ChildResult result;
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > until) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  result.out = ReadWholeFile(out_path);
+  result.err = ReadWholeFile(err_path);
+  std::remove(out_path.c_str());
+  std::remove(err_path.c_str());
+  return result;
+}
+
+}  // namespace fer::testing
+
+#endif  // FERSERVE_TESTS_E2E_CHILD_PROCESS_H_
