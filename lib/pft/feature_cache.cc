@@ -1,0 +1,150 @@
+#include "lib/pft/feature_cache.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "lib/pft/byte_io.h"
+#include "lib/pft/translator_codec.h"
+
+namespace fer::pft {
+namespace {
+
+constexpr char kMagic[4] = {'F', 'P', 'F', 'C'};
+// Sanity bound on any count read back.
+constexpr uint32_t kMaxCount = 1u << 28;
+
+// A u32 length, then the floats.
+void PutFloatArray(const std::vector<float>& v, ByteWriter& w) {
+  w.U32(static_cast<uint32_t>(v.size()));
+  w.Floats(v);
+}
+std::vector<float> GetFloatArray(ByteReader& r) { return r.Floats(r.U32()); }
+float GetFloat(ByteReader& r) {
+  const std::vector<float> v = r.Floats(1);
+  return v.empty() ? 0.f : v[0];
+}
+uint32_t GetCount(ByteReader& r) {
+  const uint32_t n = r.U32();
+  return n <= kMaxCount ? n : 0;
+}
+
+}  // namespace
+
+std::string EncodeFeatureCache(const FeatureCache& cache) {
+  std::string out(kMagic, sizeof(kMagic));
+  ByteWriter w(&out);
+  w.U32(kFeatureCacheFormatVersion);
+  w.String(cache.backbone_id);
+  w.U32(static_cast<uint32_t>(cache.feature_dim));
+  w.U32(static_cast<uint32_t>(cache.sources.size()));
+  for (const SourceFaces& s : cache.sources) {
+    w.String(s.path);
+    w.U64(static_cast<uint64_t>(s.file_size));
+    w.U64(static_cast<uint64_t>(s.mtime_ns));
+    w.String(s.sampling);
+    w.U32(static_cast<uint32_t>(s.frames));
+    w.U32(static_cast<uint32_t>(s.frames_without_face));
+    w.U32(static_cast<uint32_t>(s.faces.size()));
+    for (const FaceSample& f : s.faces) {
+      w.String(f.subject);
+      w.String(f.label);
+      w.U64(static_cast<uint64_t>(f.frame_index));
+      w.Floats({f.time_s});
+      PutFloatArray(f.features, w);
+      PutFloatArray(f.landmarks, w);
+      PutFloatArray(f.pose, w);
+    }
+  }
+  w.U32(Crc32(out.data(), out.size()));
+  return out;
+}
+
+absl::StatusOr<FeatureCache> DecodeFeatureCache(absl::string_view bytes) {
+  if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    return absl::InvalidArgumentError("not a feature cache (bad magic)");
+  }
+  if (bytes.size() < sizeof(kMagic) + 8) {
+    return absl::DataLossError(absl::StrCat("feature cache truncated: ", bytes.size(), " bytes"));
+  }
+  const size_t body = bytes.size() - 4;
+  ByteReader crc(bytes, body);
+  if (crc.U32() != Crc32(bytes.data(), body)) {
+    return absl::DataLossError("feature cache corrupt or truncated: CRC-32 mismatch");
+  }
+  ByteReader r(bytes.substr(0, body), sizeof(kMagic));
+  const uint32_t version = r.U32();
+  if (version != kFeatureCacheFormatVersion) {
+    return absl::InvalidArgumentError(absl::StrCat("feature cache has format version ", version,
+                                                   ", this build reads version ",
+                                                   kFeatureCacheFormatVersion));
+  }
+  FeatureCache cache;
+  cache.backbone_id = r.String();
+  cache.feature_dim = static_cast<int>(r.U32());
+  const uint32_t sources = GetCount(r);
+  for (uint32_t i = 0; i < sources && r.ok(); ++i) {
+    SourceFaces s;
+    s.path = r.String();
+    s.file_size = static_cast<int64_t>(r.U64());
+    s.mtime_ns = static_cast<int64_t>(r.U64());
+    s.sampling = r.String();
+    s.frames = static_cast<int>(r.U32());
+    s.frames_without_face = static_cast<int>(r.U32());
+    const uint32_t faces = GetCount(r);
+    for (uint32_t j = 0; j < faces && r.ok(); ++j) {
+      FaceSample f;
+      f.subject = r.String();
+      f.label = r.String();
+      f.frame_index = static_cast<int64_t>(r.U64());
+      f.time_s = GetFloat(r);
+      f.features = GetFloatArray(r);
+      f.landmarks = GetFloatArray(r);
+      f.pose = GetFloatArray(r);
+      if (r.ok() && (f.features.size() != static_cast<size_t>(cache.feature_dim) ||
+                     f.landmarks.size() != 136 || f.pose.size() != 3)) {
+        return absl::DataLossError(
+            absl::StrCat("feature cache: a face of ", s.path, " has inconsistent sizes"));
+      }
+      s.faces.push_back(std::move(f));
+    }
+    cache.sources.push_back(std::move(s));
+  }
+  if (!r.ok()) return absl::DataLossError("feature cache truncated inside a record");
+  if (r.remaining() != 0) {
+    return absl::DataLossError(
+        absl::StrCat("feature cache has ", r.remaining(), " unexpected trailing bytes"));
+  }
+  return cache;
+}
+
+absl::Status WriteFeatureCacheFile(const FeatureCache& cache, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    const std::string bytes = EncodeFeatureCache(cache);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) return absl::InternalError(absl::StrCat("cannot write feature cache ", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FeatureCache> ReadFeatureCacheFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("no feature cache at ", path));
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  absl::StatusOr<FeatureCache> cache = DecodeFeatureCache(bytes.str());
+  if (!cache.ok()) {
+    return absl::Status(cache.status().code(), absl::StrCat(path, ": ", cache.status().message()));
+  }
+  return cache;
+}
+
+}  // namespace fer::pft
