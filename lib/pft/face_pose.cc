@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "lib/serving/enrollment_checks.h"
+#include "lib/model/head_pose.h"
 
 namespace fer::pft {
 namespace {

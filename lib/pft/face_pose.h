@@ -17,7 +17,7 @@ struct FacePose {
 
 // A rough yaw/pitch/roll from 68 iBUG landmarks, for comparing subjects'
 // typical poses (not for geometry). Roll and the yaw ratio are the
-// enrollment checks' (lib/serving/enrollment_checks.h EstimateHeadPose); the
+// enrollment checks' (lib/model/head_pose.h); the
 // ratios become angles with an average face's depths: the nose tip sits
 // ~0.6 inter-ocular distances in front of the eyes, so yaw = atan(ratio /
 // 0.6); its height between the eye line and the chin is ~0.41 of the

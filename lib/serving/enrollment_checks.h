@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lib/model/face_types.h"
+#include "lib/model/head_pose.h"
 #include "lib/vision/image.h"
 
 namespace fer {
@@ -44,16 +45,6 @@ struct EnrollmentCheck {
 
   bool accepted() const { return verdict == EnrollmentVerdict::kAccepted; }
 };
-
-// Yaw (see EnrollmentCheckOptions::max_yaw; positive: nose right of the eye
-// midpoint in the image) and roll (degrees; positive: the right eye in the
-// image lower) from 68 iBUG landmarks; nullopt for another count or
-// coincident eyes.
-struct HeadPose {
-  double yaw = 0;
-  double roll_degrees = 0;
-};
-std::optional<HeadPose> EstimateHeadPose(const std::vector<Point>& landmarks);
 
 // Variance of the Laplacian of the grayscale crop of `image` inside `box`
 // (clipped to the image); 0 for an empty crop.
