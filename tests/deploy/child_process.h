@@ -14,15 +14,9 @@
 #include <thread>
 #include <vector>
 
-namespace fer::testing {
+#include "tests/file_contents.h"
 
-// The whole content of a file; empty when it cannot be read.
-inline std::string ReadTextFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+namespace fer::testing {
 
 // A program started for one test (looked up on PATH), its stdout and stderr
 // in `log_path`, killed with SIGKILL and reaped when destroyed.
@@ -71,7 +65,7 @@ class ChildProcess {
   }
 
   // The program's output so far.
-  std::string Log() const { return ReadTextFile(log_path_); }
+  std::string Log() const { return ReadFileContents(log_path_); }
 
  private:
   pid_t pid_ = -1;

@@ -74,7 +74,7 @@ class NginxServer {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     std::ofstream(dir_ + "/ferserve.conf")
-        << SiteConfigFor(ReadTextFile(site_conf_path), backends, port_);
+        << SiteConfigFor(ReadFileContents(site_conf_path), backends, port_);
     std::ofstream conf(dir_ + "/nginx.conf");
     conf << "pid " << dir_ << "/nginx.pid;\n"
          << "error_log " << dir_ << "/error.log info;\n"
@@ -103,9 +103,9 @@ class NginxServer {
   bool ok() const { return ready_; }
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  std::string ErrorLog() const { return ReadTextFile(dir_ + "/error.log") + process_->Log(); }
+  std::string ErrorLog() const { return ReadFileContents(dir_ + "/error.log") + process_->Log(); }
   // Lines "<x-user-id> <upstream address(es)> <status>", one per call.
-  std::string AccessLog() const { return ReadTextFile(dir_ + "/access.log"); }
+  std::string AccessLog() const { return ReadFileContents(dir_ + "/access.log"); }
 
  private:
   const int port_;

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/file_contents.h"
+
 namespace fer::testing {
 
 // What a finished child process printed and how it ended.
@@ -22,13 +24,6 @@ struct ChildResult {
   std::string out;
   std::string err;
 };
-
-inline std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Runs `argv` (argv[0] is a path) with stdin closed, stdout and stderr
 // captured, and kills it after `timeout`.
@@ -65,8 +60,8 @@ inline ChildResult RunChildProcess(std::vector<std::string> argv,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  result.out = ReadWholeFile(out_path);
-  result.err = ReadWholeFile(err_path);
+  result.out = ReadFileContents(out_path);
+  result.err = ReadFileContents(err_path);
   std::remove(out_path.c_str());
   std::remove(err_path.c_str());
   return result;

@@ -125,14 +125,16 @@ inline grpc::Status GetProfile(fer::v1::ExpressionService::Stub* stub, const std
   return stub->GetProfile(&context, request, profile);
 }
 
+// Deletes the user's profile; the answer goes to `response` when given.
 inline grpc::Status DeleteProfile(fer::v1::ExpressionService::Stub* stub,
-                                  const std::string& user_id) {
+                                  const std::string& user_id,
+                                  fer::v1::DeleteProfileResponse* response = nullptr) {
   grpc::ClientContext context;
   context.set_deadline(In(30));
   fer::v1::DeleteProfileRequest request;
   request.set_user_id(user_id);
-  fer::v1::DeleteProfileResponse response;
-  return stub->DeleteProfile(&context, request, &response);
+  fer::v1::DeleteProfileResponse ignored;
+  return stub->DeleteProfile(&context, request, response != nullptr ? response : &ignored);
 }
 
 }  // namespace fer::testing

@@ -15,6 +15,8 @@
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "lib/vision/image_file.h"
 #include "tests/e2e/ferserve_process.h"
+#include "tests/e2e/personalization_client.h"
+#include "tests/file_contents.h"
 #include "tests/parity/reference_outputs.h"
 #include "tests/test_assets.h"
 
@@ -25,13 +27,8 @@ using fer::v1::EnrollRequest;
 using fer::v1::EnrollResponse;
 using fer::v1::ExpressionService;
 using fer::v1::FrameVerdict;
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::DeleteProfile;
+using testing::GetProfile;
 
 // A fresh, empty folder under the test's temp folder.
 std::string FreshDir(const std::string& name) {
@@ -45,7 +42,7 @@ std::string FreshDir(const std::string& name) {
 std::vector<std::string> NeutralFrames() {
   std::vector<std::string> out;
   for (const char* n : {"000000", "000200", "000400", "000600", "000800"}) {
-    out.push_back(ReadBytes(testing::FramesDir() + "/franck_" + n + ".png"));
+    out.push_back(testing::ReadFileContents(testing::FramesDir() + "/franck_" + n + ".png"));
   }
   return out;
 }
@@ -100,22 +97,6 @@ EnrollResult EnrollNeutral(ExpressionService::Stub* stub, const std::string& use
   std::vector<EnrollRequest> requests;
   for (int i = 0; i < frames; ++i) requests.push_back(Frame(user_id, neutral[i % neutral.size()]));
   return Enroll(stub, requests);
-}
-
-grpc::Status GetProfile(ExpressionService::Stub* stub, const std::string& user_id,
-                        fer::v1::Profile* profile) {
-  grpc::ClientContext context;
-  fer::v1::GetProfileRequest request;
-  request.set_user_id(user_id);
-  return stub->GetProfile(&context, request, profile);
-}
-
-grpc::Status DeleteProfile(ExpressionService::Stub* stub, const std::string& user_id,
-                           fer::v1::DeleteProfileResponse* response) {
-  grpc::ClientContext context;
-  fer::v1::DeleteProfileRequest request;
-  request.set_user_id(user_id);
-  return stub->DeleteProfile(&context, request, response);
 }
 
 class ProfilesE2eTest : public ::testing::Test {
@@ -185,9 +166,10 @@ TEST_F(ProfilesE2eTest, EnrollsNeutralFramesAndGetProfileCountsThem) {
 }
 
 TEST_F(ProfilesE2eTest, BadFramesGetAVerdictEach) {
-  const EnrollResult result = Enroll(
-      stub_.get(), {Frame("mixed", GrayPng()), Frame("mixed", ReadBytes(testing::DemoPhoto(5))),
-                    Frame("mixed", NeutralFrames()[0]), Frame("mixed", "not an image")});
+  const EnrollResult result =
+      Enroll(stub_.get(), {Frame("mixed", GrayPng()),
+                           Frame("mixed", testing::ReadFileContents(testing::DemoPhoto(5))),
+                           Frame("mixed", NeutralFrames()[0]), Frame("mixed", "not an image")});
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   EXPECT_EQ(result.response.accepted(), 1u);
   EXPECT_EQ(result.response.rejected(), 3u);

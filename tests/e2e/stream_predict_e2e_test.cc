@@ -13,6 +13,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "lib/vision/image_file.h"
 #include "tests/e2e/ferserve_process.h"
+#include "tests/file_contents.h"
 #include "tests/http_get.h"
 #include "tests/parity/reference_outputs.h"
 
@@ -23,13 +24,6 @@ using fer::v1::ExpressionService;
 using fer::v1::PredictRequest;
 using fer::v1::PredictResponse;
 using grpc::health::v1::HealthCheckResponse;
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 PredictRequest EncodedFrame(std::string bytes) {
   PredictRequest request;
@@ -131,7 +125,7 @@ TEST_F(StreamPredictE2eTest, FranckFramesAgreeWithTheReference) {
   for (const auto& [file, faces] : reference_->images) {
     if (file.rfind("franck_", 0) != 0) continue;
     files.push_back(file);
-    requests.push_back(EncodedFrame(ReadBytes(testing::FramesDir() + "/" + file)));
+    requests.push_back(EncodedFrame(testing::ReadFileContents(testing::FramesDir() + "/" + file)));
   }
   ASSERT_GE(files.size(), 24u);
   requests[0].mutable_config()->set_include_landmarks(true);
@@ -194,7 +188,7 @@ TEST_F(StreamPredictE2eTest, FrameWithoutFaceIsAnAnswerNotAnError) {
 
 TEST_F(StreamPredictE2eTest, DemoPhotoReportsEveryFaceLargestFirst) {
   // The original JPEG: the reference ran on its decoded pixels.
-  PredictRequest request = EncodedFrame(ReadBytes(testing::DemoPhoto(5)));
+  PredictRequest request = EncodedFrame(testing::ReadFileContents(testing::DemoPhoto(5)));
   request.mutable_config()->set_max_faces(32);
   request.mutable_config()->set_include_features(true);
   const StreamResult result = RunStream(stub_.get(), {request});
@@ -210,7 +204,8 @@ TEST_F(StreamPredictE2eTest, DemoPhotoReportsEveryFaceLargestFirst) {
 }
 
 TEST_F(StreamPredictE2eTest, UserIdWithoutProfilesSaysGenericModelWasUsed) {
-  PredictRequest request = EncodedFrame(ReadBytes(testing::FramesDir() + "/franck_000000.png"));
+  PredictRequest request =
+      EncodedFrame(testing::ReadFileContents(testing::FramesDir() + "/franck_000000.png"));
   request.mutable_config()->set_user_id("patient-17");
   const StreamResult result = RunStream(stub_.get(), {request});
   ASSERT_TRUE(result.status.ok());
@@ -230,7 +225,7 @@ struct BadInput {
 
 std::vector<BadInput> BadInputs() {
   std::vector<BadInput> cases;
-  std::string jpeg = ReadBytes(testing::DemoPhoto(1));
+  std::string jpeg = testing::ReadFileContents(testing::DemoPhoto(1));
   cases.push_back({"corrupt_jpeg", EncodedFrame(jpeg.substr(0, 700)),
                    grpc::StatusCode::INVALID_ARGUMENT, "corrupt JPEG"});
   cases.push_back(
@@ -264,7 +259,7 @@ std::vector<BadInput> BadInputs() {
 }
 
 TEST_F(StreamPredictE2eTest, BadInputsGetClearStatusesAndTheServerStaysUp) {
-  const std::string good = ReadBytes(testing::FramesDir() + "/franck_000000.png");
+  const std::string good = testing::ReadFileContents(testing::FramesDir() + "/franck_000000.png");
   for (const BadInput& bad : BadInputs()) {
     SCOPED_TRACE(bad.name);
     // A good frame first, then the bad one: the good answer arrives, then
@@ -282,7 +277,7 @@ TEST_F(StreamPredictE2eTest, BadInputsGetClearStatusesAndTheServerStaysUp) {
 }
 
 TEST_F(StreamPredictE2eTest, BadStreamConfigIsRefusedBeforeAnyAnswer) {
-  const std::string good = ReadBytes(testing::FramesDir() + "/franck_000000.png");
+  const std::string good = testing::ReadFileContents(testing::FramesDir() + "/franck_000000.png");
   struct Case {
     void (*set)(fer::v1::StreamConfig*);
     const char* message;
@@ -322,7 +317,7 @@ TEST_F(StreamPredictE2eTest, AdaptWithoutAPftBundleIsFailedPrecondition) {
 }
 
 TEST_F(StreamPredictE2eTest, MetricsCountRequestsFramesAndStages) {
-  const std::string good = ReadBytes(testing::FramesDir() + "/franck_000000.png");
+  const std::string good = testing::ReadFileContents(testing::FramesDir() + "/franck_000000.png");
   ASSERT_TRUE(RunStream(stub_.get(), {EncodedFrame(good), EncodedFrame("")}).responses.size() ==
               1u);
   const std::string metrics = testing::HttpGet(server_->metrics_port(), "/metrics");
@@ -342,7 +337,7 @@ TEST_F(StreamPredictE2eTest, MetricsCountRequestsFramesAndStages) {
   std::ofstream(path) << body;
   EXPECT_EQ(std::system(("promtool check metrics < " + path + " > " + path + ".lint 2>&1").c_str()),
             0)
-      << ReadBytes(path + ".lint");
+      << testing::ReadFileContents(path + ".lint");
 }
 
 }  // namespace

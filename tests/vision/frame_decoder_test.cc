@@ -8,17 +8,11 @@
 
 #include "absl/status/status.h"
 #include "lib/vision/image_file.h"
+#include "tests/file_contents.h"
 #include "tests/test_assets.h"
 
 namespace fer {
 namespace {
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 RgbImage Gradient(int width, int height) {
   RgbImage image{width, height, std::vector<uint8_t>(static_cast<size_t>(width) * height * 3)};
@@ -27,7 +21,7 @@ RgbImage Gradient(int width, int height) {
 }
 
 TEST(FrameDecoderTest, DecodesARealJpeg) {
-  const std::string bytes = ReadBytes(testing::DemoPhoto(1));
+  const std::string bytes = testing::ReadFileContents(testing::DemoPhoto(1));
   absl::StatusOr<ImageHeader> header = ReadImageHeader(bytes);
   ASSERT_TRUE(header.ok()) << header.status();
   EXPECT_EQ(header->codec, ImageCodec::kJpeg);
@@ -60,7 +54,7 @@ TEST(FrameDecoderTest, RejectsUnknownFormat) {
 }
 
 TEST(FrameDecoderTest, RejectsCorruptJpeg) {
-  std::string bytes = ReadBytes(testing::DemoPhoto(2));
+  std::string bytes = testing::ReadFileContents(testing::DemoPhoto(2));
   bytes.resize(600);  // header intact, entropy-coded data cut short
   absl::StatusOr<RgbImage> image = DecodeEncodedFrame(bytes, FrameLimits{});
   EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument);
