@@ -93,6 +93,10 @@ ABSL_FLAG(int, adapt_min_features, 16,
 ABSL_FLAG(int, adapt_max_steps, 40,
           "Adapt: default step budget (a request may ask for up to 500); early stopping usually "
           "ends sooner.");
+ABSL_FLAG(int, adapt_threads, 1,
+          "Adapt: LibTorch intra-op threads per adaptation (0: --threads). The translator's "
+          "layers are small; one thread runs them fastest and leaves the other cores to "
+          "inference.");
 ABSL_FLAG(int, translator_cache_mb, 256,
           "Per-replica cache of users' translators, in MiB of weights (~1 MiB per user for "
           "the default backbone); least recently used users are evicted.");
@@ -191,6 +195,7 @@ std::string InvalidFlags() {
   }
   if (!(absl::GetFlag(FLAGS_enroll_max_yaw) > 0)) return "--enroll_max_yaw must be positive";
   if (absl::GetFlag(FLAGS_adapt_min_features) < 2) return "--adapt_min_features must be >= 2";
+  if (absl::GetFlag(FLAGS_adapt_threads) < 0) return "--adapt_threads must be >= 0";
   const int steps = absl::GetFlag(FLAGS_adapt_max_steps);
   if (steps < 1 || steps > kAdaptMaxStepsLimit) return "--adapt_max_steps must be in [1, 500]";
   if (absl::GetFlag(FLAGS_translator_cache_mb) < 1) return "--translator_cache_mb must be >= 1";
@@ -391,6 +396,7 @@ int Run() {
                                      : StoreFailurePolicy::kGenericFallback;
   options.adapt_min_features = absl::GetFlag(FLAGS_adapt_min_features);
   options.adapt.max_steps = absl::GetFlag(FLAGS_adapt_max_steps);
+  options.adapt.threads = absl::GetFlag(FLAGS_adapt_threads);
   options.adapt_max_steps_limit = kAdaptMaxStepsLimit;
   options.tokens = tokens;
   options.watchdog = &watchdog;

@@ -72,6 +72,13 @@ ABSL_FLAG(std::string, subject, "",
 ABSL_FLAG(int, adapt_frames, 50, "adapt --subject, eval: neutral frames used for enrollment.");
 ABSL_FLAG(double, adapt_lr, 1e-3, "Adaptation learning rate (Adam).");
 ABSL_FLAG(int, adapt_steps, 40, "Adaptation step budget.");
+ABSL_FLAG(double, adapt_preservation_weight, fer::pft::AdaptOptions{}.preservation_weight,
+          "Adaptation: weight of the expression-probe term (0 turns it off).");
+ABSL_FLAG(double, adapt_probe_margin, fer::pft::AdaptOptions{}.probe_margin,
+          "Adaptation: logits by which each expression probe leads neutral.");
+ABSL_FLAG(bool, adapt_align_covariance, false,
+          "Adaptation: align covariances as well as means to the bundle's.");
+ABSL_FLAG(int, adapt_threads, 1, "Adaptation: LibTorch intra-op threads (0: --threads).");
 ABSL_FLAG(std::string, translator_out, "", "adapt: where to write the adapted translator (FPFT).");
 
 // Evaluation.
@@ -198,6 +205,10 @@ pft::AdaptOptions AdaptFlags() {
   pft::AdaptOptions options;
   options.learning_rate = absl::GetFlag(FLAGS_adapt_lr);
   options.max_steps = absl::GetFlag(FLAGS_adapt_steps);
+  options.preservation_weight = absl::GetFlag(FLAGS_adapt_preservation_weight);
+  options.probe_margin = absl::GetFlag(FLAGS_adapt_probe_margin);
+  options.align_covariance = absl::GetFlag(FLAGS_adapt_align_covariance);
+  options.threads = absl::GetFlag(FLAGS_adapt_threads);
   options.seed = absl::GetFlag(FLAGS_seed);
   return options;
 }

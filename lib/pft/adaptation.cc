@@ -28,7 +28,23 @@ torch::Tensor StatsCov(const FeatureStats& s) {
 }
 
 struct Terms {
-  torch::Tensor ce, kl, align;
+  torch::Tensor ce, kl, align, preserve;
+};
+
+// Sets the calling thread's intra-op thread count for a scope. LibTorch's
+// OpenMP backend keeps it per thread, so other threads' inference keeps its
+// own.
+class ScopedIntraOpThreads {
+ public:
+  explicit ScopedIntraOpThreads(int threads) : saved_(at::get_num_threads()) {
+    if (threads > 0 && threads != saved_) at::set_num_threads(threads);
+  }
+  ~ScopedIntraOpThreads() {
+    if (at::get_num_threads() != saved_) at::set_num_threads(saved_);
+  }
+
+ private:
+  const int saved_;
 };
 
 }  // namespace
@@ -70,6 +86,7 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
   const std::vector<int64_t> held(order.begin(), order.begin() + holdout);
   const std::vector<int64_t> train(order.begin() + holdout, order.end());
 
+  ScopedIntraOpThreads threads(options.threads);
   torch::NoGradGuard no_grad;
   const HeadTensors head_t = HeadTensors::From(head);
   const torch::Tensor all = FeaturesTensor(features, count, dim);
@@ -80,12 +97,45 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
   const torch::Tensor ref_train = torch::log_softmax(head_t.Logits(x_train), 1);
   const torch::Tensor ref_held = torch::log_softmax(head_t.Logits(x_held), 1);
   const int neutral = bundle.neutral_index;
+  auto alignment = [&](const torch::Tensor& translated) {
+    if (options.align_covariance) return MomentAlignment(translated, target_mean, target_cov);
+    return (translated.mean(0) - target_mean).pow(2).sum() / static_cast<double>(dim);
+  };
 
   const TranslatorTensors initial = TranslatorTensors::From(bundle.translator, false);
   TranslatorTensors params = TranslatorTensors::From(bundle.translator, true);
   if (options.init_mean_alignment) {
-    params.b2.add_(target_mean - initial.Forward(x_train).mean(0));
+    params.b2.add_(target_mean - params.Forward(x_train).mean(0));
   }
+  // Expression probes: each neutral feature moved along each class's
+  // direction d_c = (w_c - w_n) / |w_c - w_n|² until, through the starting
+  // translator, the head puts class c `probe_margin` logits above neutral.
+  // [rows, C-1, D] probes and their [C-1] classes.
+  const int classes = head.num_classes();
+  std::vector<int64_t> probe_class_list;
+  std::vector<torch::Tensor> directions;
+  for (int c = 0; c < classes; ++c) {
+    if (c == neutral) continue;
+    const torch::Tensor d = head_t.weight[c] - head_t.weight[neutral];
+    directions.push_back(d / d.pow(2).sum().clamp_min(1e-12));
+    probe_class_list.push_back(c);
+  }
+  const torch::Tensor probe_dirs = torch::stack(directions, 0);  // [C-1, D]
+  const torch::Tensor probe_classes = torch::tensor(probe_class_list, torch::kInt64);
+  auto make_probes = [&](const torch::Tensor& x) {
+    const torch::Tensor logits = head_t.Logits(params.Forward(x));
+    const torch::Tensor gap = options.probe_margin - (logits.index_select(1, probe_classes) -
+                                                      logits.select(1, neutral).unsqueeze(1));
+    return x.unsqueeze(1) + gap.unsqueeze(2) * probe_dirs.unsqueeze(0);
+  };
+  const torch::Tensor probes_train = make_probes(x_train);
+  const torch::Tensor probes_held = make_probes(x_held);
+  auto preservation = [&](const TranslatorTensors& t, const torch::Tensor& probes) {
+    const int64_t n = probes.size(0), k = probes.size(1);
+    const torch::Tensor logits = head_t.Logits(t.Forward(probes.reshape({n * k, dim})));
+    return CrossEntropy(logits, probe_classes.repeat({n}));
+  };
+
   const std::vector<torch::Tensor> theta = params.Parameters();
   const std::vector<torch::Tensor> theta0 = initial.Parameters();
   torch::optim::Adam optimizer(theta, torch::optim::AdamOptions(options.learning_rate));
@@ -96,13 +146,13 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
     const torch::Tensor translated = t.Forward(x);  // once for all terms
     const torch::Tensor logits = head_t.Logits(translated);
     const torch::Tensor target = torch::full({x.size(0)}, neutral, torch::kInt64);
-    return {CrossEntropy(logits, target), ConsistencyKl(logits, ref),
-            MomentAlignment(translated, target_mean, target_cov)};
+    return {CrossEntropy(logits, target), ConsistencyKl(logits, ref), alignment(translated),
+            preservation(t, probes_held)};
   };
   auto held_loss = [&](const TranslatorTensors& t) {
     const Terms h = terms(t, x_held, ref_held);
     return (options.cross_entropy_weight * h.ce + options.consistency_weight * h.kl +
-            options.alignment_weight * h.align)
+            options.alignment_weight * h.align + options.preservation_weight * h.preserve)
         .item<double>();
   };
 
@@ -118,6 +168,12 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
   std::vector<int64_t> perm(rows);
   std::iota(perm.begin(), perm.end(), 0);
   size_t cursor = rows;
+  // Each step's probes come from `probe_rows` training rows, taken in turn
+  // from their own shuffled order: all C-1 probes of every row would cost
+  // C-1 times the step's other work.
+  const int probe_rows = options.probe_rows > 0 ? std::min(options.probe_rows, rows) : rows;
+  std::vector<int64_t> probe_perm = perm;
+  size_t probe_cursor = rows;
 
   for (int step = 1; step <= options.max_steps; ++step) {
     if (options.cancelled && options.cancelled()) {
@@ -125,6 +181,14 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
     }
     torch::Tensor x = x_train;
     torch::Tensor ref = ref_train;
+    if (probe_cursor + probe_rows > static_cast<size_t>(rows)) {
+      std::shuffle(probe_perm.begin(), probe_perm.end(), rng);
+      probe_cursor = 0;
+    }
+    const torch::Tensor probes =
+        Rows(probes_train, std::vector<int64_t>(probe_perm.begin() + probe_cursor,
+                                                probe_perm.begin() + probe_cursor + probe_rows));
+    probe_cursor += probe_rows;
     if (batch < rows) {
       if (cursor + batch > static_cast<size_t>(rows)) {
         std::shuffle(perm.begin(), perm.end(), rng);
@@ -137,7 +201,7 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
     }
     AdaptLosses losses;
     {
-      torch::Tensor ce, kl, align;
+      torch::Tensor ce, kl, align, preserve;
       {
         torch::AutoGradMode enable_grad(true);
         // One forward pass for all data terms; the anchor's gradient is
@@ -147,10 +211,11 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
         ce = CrossEntropy(
             logits, x.size(0) == rows ? neutral_train : neutral_train.narrow(0, 0, x.size(0)));
         kl = ConsistencyKl(logits, ref);
-        align = MomentAlignment(translated, target_mean, target_cov);
-        const torch::Tensor data_loss = options.cross_entropy_weight * ce +
-                                        options.consistency_weight * kl +
-                                        options.alignment_weight * align;
+        align = alignment(translated);
+        preserve = preservation(params, probes);
+        const torch::Tensor data_loss =
+            options.cross_entropy_weight * ce + options.consistency_weight * kl +
+            options.alignment_weight * align + options.preservation_weight * preserve;
         optimizer.zero_grad();
         data_loss.backward();
       }
@@ -165,10 +230,16 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
         }
       }
       optimizer.step();
-      const double c = ce.item<double>(), k = kl.item<double>(), a = align.item<double>();
+      const double c = ce.item<double>(), k = kl.item<double>(), a = align.item<double>(),
+                   e = preserve.item<double>();
       losses = {options.cross_entropy_weight * c + options.consistency_weight * k +
-                    options.alignment_weight * a + options.anchor_weight * anchor,
-                c, k, a, anchor};
+                    options.alignment_weight * a + options.preservation_weight * e +
+                    options.anchor_weight * anchor,
+                c,
+                k,
+                a,
+                anchor,
+                e};
     }
     report.steps = step;
     report.final_train = losses;

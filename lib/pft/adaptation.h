@@ -19,6 +19,7 @@ struct AdaptLosses {
   double consistency = 0;    // KL(head(T f) || head(f))
   double alignment = 0;      // translated neutral moments vs the bundle's
   double anchor = 0;         // squared distance of the anchored weights to the pre-trained ones
+  double preservation = 0;   // CE of expression probes towards their classes
 };
 
 // Reported after every step, for the Adapt RPC's stream.
@@ -42,6 +43,24 @@ struct AdaptOptions {
   double consistency_weight = 0.2;
   double alignment_weight = 1.0;
   double anchor_weight = 1.0;
+  // Expression preservation: every neutral feature is also moved along each
+  // other class's head direction until the head, through the starting
+  // translator, puts that class `probe_margin` logits above neutral; the
+  // translator must keep classifying these probes as their classes. Neutral
+  // frames alone say nothing about other expressions; the probes keep the
+  // pull towards neutral from dragging the user's mild expressions along.
+  double preservation_weight = 0.5;
+  double probe_margin = 6.0;
+  int probe_rows = 16;  // neutral rows whose probes enter each step; 0: all
+  // Whether the alignment term also compares covariances. Off by default: a
+  // user's covariance in the full feature space cannot be estimated from a
+  // few dozen frames (256 dims, 40 frames), and matching it moved every
+  // expression on real recordings.
+  bool align_covariance = false;
+  // LibTorch intra-op threads while adapting (0: the caller's setting). The
+  // translator's layers are small: one thread runs them fastest, and more
+  // only spin-wait against the inference threads of a busy server.
+  int threads = 1;
   // Whether the anchor also holds the biases b1, b2. Off by default: a
   // change of b2 is a uniform translation of every feature, which moves all
   // expressions alike and cannot collapse them, so the user's offset is left
@@ -93,7 +112,7 @@ struct AdaptResult {
 //
 //   w_ce · CE(head(T f), neutral) + w_cons · KL(head(T f) || head(f))
 //   + w_align · moments(T f  vs  bundle.source_neutral_translated)
-//   + w_anchor · ||θ - θ0||²
+//   + w_preserve · CE(head(T probes), their classes) + w_anchor · ||θ - θ0||²
 //
 // full-batch (or mini-batch) Adam, stopping early when the held-out data
 // terms stop improving and returning the best weights seen. `features`:

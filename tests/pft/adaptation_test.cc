@@ -146,21 +146,28 @@ TEST(AdaptationTest, SyntheticBenchmarkRecoversShiftWithoutCollapse) {
   }
 }
 
-// The issue asks PFT to beat neutral-mean subtraction. In this synthetic world
-// it does not yet: the mean-alignment start alone ties it, and the gradient
-// steps lose ~0.5 point (pre-training does not learn to undo the linear
-// distortion). Kept disabled so that the gap stays visible.
-TEST(AdaptationTest, DISABLED_SyntheticBenchmarkBeatsNeutralMeanSubtraction) {
+// PFT beats neutral-mean subtraction, and the expression probes are what
+// make it: without them the gradient steps lose to the mean shift alone.
+TEST(AdaptationTest, SyntheticBenchmarkBeatsNeutralMeanSubtraction) {
   const Benchmark b = RunBenchmark(PairingStrategy::kLandmark, AdaptOptions{}, ShiftedWorld());
   EXPECT_GT(b.pft, b.neutral_mean);
+  AdaptOptions without_probes;
+  without_probes.preservation_weight = 0;
+  const Benchmark ablated =
+      RunBenchmark(PairingStrategy::kLandmark, without_probes, ShiftedWorld());
+  EXPECT_GT(b.pft, ablated.pft);
+  EXPECT_GT(b.pft_min_recall, ablated.pft_min_recall);
 }
 
-// Without the anchor and the consistency term, neutral-only adaptation drags
-// other expressions to neutral: the same bounds fail.
-TEST(AdaptationTest, SyntheticBenchmarkCollapsesWithoutAnchorAndConsistency) {
+// Without its safeguards (the anchor, the consistency term, the expression
+// probes, mean-only alignment), neutral-only adaptation drags other
+// expressions to neutral: the same bounds fail.
+TEST(AdaptationTest, SyntheticBenchmarkCollapsesWithoutItsSafeguards) {
   AdaptOptions ablated;
   ablated.anchor_weight = 0;
   ablated.consistency_weight = 0;
+  ablated.preservation_weight = 0;
+  ablated.align_covariance = true;
   ablated.patience = 100;
   const Benchmark b = RunBenchmark(PairingStrategy::kLandmark, ablated, ShiftedWorld());
   EXPECT_LT(b.pft_min_recall, 0.75);
@@ -210,9 +217,37 @@ TEST(AdaptationTest, DeterministicForASeedAndReportsProgress) {
   EXPECT_FALSE(Adapt(bundle, world.head(), neutral, 1, options).ok());
 }
 
+// Adaptation runs on options.threads intra-op threads and gives the caller's
+// setting back.
+TEST(AdaptationTest, RunsOnItsOwnThreadCountAndRestoresTheCallers) {
+  SyntheticConfig config;
+  config.dim = 16;
+  const SyntheticWorld world = *SyntheticWorld::Create(config);
+  auto translator = Translator::Create(16, 16);
+  ASSERT_TRUE(translator.ok());
+  ModelBundle bundle{*translator};
+  bundle.feature_dim = 16;
+  bundle.labels = world.head().labels;
+  const SyntheticSubject user = world.MakeSubject(3, 10);
+  bundle.source_neutral = *ComputeFeatureStats(user.clean_features, user.data.count, 16);
+  bundle.source_neutral_translated = bundle.source_neutral;
+  const int saved = at::get_num_threads();
+  at::set_num_threads(2);
+  AdaptOptions options;
+  options.max_steps = 3;
+  options.threads = 1;
+  int seen = 0;
+  options.progress = [&](const AdaptProgress&) { seen = at::get_num_threads(); };
+  ASSERT_TRUE(Adapt(bundle, world.head(), user.data.features, user.data.count, options).ok());
+  EXPECT_EQ(seen, 1);
+  EXPECT_EQ(at::get_num_threads(), 2);
+  at::set_num_threads(saved);
+}
+
 // The speed target: adaptation on 300 enrolled 256-d features with the
-// default translator, on 2 threads, in at most 1 s (printed, not asserted).
-TEST(AdaptationTest, SpeedOn300FeaturesTwoThreads) {
+// default translator and thread setting in at most 1 s (printed, not
+// asserted).
+TEST(AdaptationTest, SpeedOn300Features) {
   SyntheticConfig config;
   config.dim = 256;
   const SyntheticWorld world = *SyntheticWorld::Create(config);
@@ -237,17 +272,14 @@ TEST(AdaptationTest, SpeedOn300FeaturesTwoThreads) {
   }
   bundle.source_neutral = *ComputeFeatureStats(source_neutral, 300, 256);
   bundle.source_neutral_translated = bundle.source_neutral;
-  const int threads = at::get_num_threads();
-  at::set_num_threads(2);
   AdaptOptions options;
   options.patience = 1000;  // the full step budget: the worst case
   auto result = Adapt(bundle, world.head(), neutral, 300, options);
-  at::set_num_threads(threads);
   ASSERT_TRUE(result.ok()) << result.status();
   std::printf(
-      "[pft speed] adaptation on 300 x 256 features, hidden 512, %d steps, 2 threads: "
+      "[pft speed] adaptation on 300 x 256 features, hidden 512, %d steps, %d thread(s): "
       "%.3f s (target <= 1 s)\n",
-      result->report.steps, result->report.seconds);
+      result->report.steps, options.threads, result->report.seconds);
 }
 
 }  // namespace
