@@ -42,13 +42,17 @@ RgbImage CropFace(const RgbImage& image, const Box& aligned_box) {
 absl::StatusOr<std::unique_ptr<BackboneFaceAnalyzer>> BackboneFaceAnalyzer::Load(
     const FaceAnalyzerConfig& base, const std::string& config_path) {
   FER_ASSIGN_OR_RETURN(BackboneConfig config, ReadBackboneConfig(config_path));
-  FER_ASSIGN_OR_RETURN(std::unique_ptr<TorchScriptBackbone> backbone,
-                       TorchScriptBackbone::Load(config, base.device));
+  absl::StatusOr<std::unique_ptr<TorchScriptBackbone>> backbone =
+      TorchScriptBackbone::Load(config, base.device);
+  if (!backbone.ok()) {
+    return absl::Status(backbone.status().code(),
+                        absl::StrCat(config_path, ": ", backbone.status().message()));
+  }
   FER_ASSIGN_OR_RETURN(std::unique_ptr<FaceDetector> detector,
                        LoadFaceDetector(base.detector, base.model_dir, base.device));
   FER_ASSIGN_OR_RETURN(std::unique_ptr<FaceAnalyzerImpl> locator,
                        FaceAnalyzerImpl::Create(base, std::move(detector)));
-  return std::make_unique<BackboneFaceAnalyzer>(std::move(locator), std::move(backbone));
+  return std::make_unique<BackboneFaceAnalyzer>(std::move(locator), *std::move(backbone));
 }
 
 BackboneFaceAnalyzer::BackboneFaceAnalyzer(std::unique_ptr<FaceAnalyzerImpl> locator,
