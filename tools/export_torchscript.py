@@ -21,9 +21,11 @@ What it does:
   3. switches to eval mode and turns routers' training noise off (any
      submodule attribute `noisy_gating` is set False, `noise_std` to 0), so
      the exported model is deterministic;
-  4. wraps the model so that forward returns {"features": [B, D],
-     "logits": [B, C]} when it returns a tuple (features, logits) or
-     has `forward_features` + the head named by --head;
+  4. with --wrap, wraps a model that has `forward_features` and the head
+     named by --head so that forward returns {"features": [B, D],
+     "logits": [B, C]} (clips reach forward_features as [B, 3, T, H, W],
+     VideoMAE/S4D's layout, unless --clip_layout btchw); without it the
+     model's own forward must return that dict;
   5. scripts it (torch.jit.script; --trace traces instead, for models
      that do not script: a traced model keeps only the input rank it was
      traced with, so then also pass --image_input repeat);
@@ -63,14 +65,19 @@ from torch import nn
 
 
 class FeaturesAndLogits(nn.Module):
-    """forward -> {"features", "logits"} from forward_features + a head."""
+    """forward -> {"features", "logits"} from forward_features + a head.
+    ferserve sends clips as [B, T, 3, H, W]; with `channels_first` they are
+    handed to forward_features as [B, 3, T, H, W] (VideoMAE/S4D's layout)."""
 
-    def __init__(self, model: nn.Module, head: nn.Module):
+    def __init__(self, model: nn.Module, head: nn.Module, channels_first: bool):
         super().__init__()
         self.model = model
         self.head = head
+        self.channels_first = channels_first
 
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        if x.dim() == 5 and self.channels_first:
+            x = x.permute(0, 2, 1, 3, 4)
         features = self.model.forward_features(x)
         return {"features": features, "logits": self.head(features)}
 
@@ -101,12 +108,12 @@ def build_model(factory: str, kwargs: dict) -> nn.Module:
 def export(model: nn.Module, out_dir: str, *, name: str, input_size: int, frames: int,
            stride: int, labels, head: str, image_input: str = "repeat",
            mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), trace: bool = False,
-           wrap: bool = False) -> dict:
+           wrap: bool = False, clip_layout: str = "bcthw") -> dict:
     """Scripts `model` into out_dir/model.pt and writes out_dir/model.json;
     returns the config."""
     make_deterministic(model)
     if wrap:
-        model = FeaturesAndLogits(model, model.get_submodule(head))
+        model = FeaturesAndLogits(model, model.get_submodule(head), clip_layout == "bcthw")
         head = "head"
     head_module = model.get_submodule(head)
     if not isinstance(head_module, nn.Linear):
@@ -165,6 +172,8 @@ def main() -> None:
     p.add_argument("--std", default="0.229,0.224,0.225")
     p.add_argument("--wrap", action="store_true",
                    help="export forward_features + --head as {features, logits}")
+    p.add_argument("--clip_layout", choices=["bcthw", "btchw"], default="bcthw",
+                   help="with --wrap: the clip layout forward_features takes")
     p.add_argument("--trace", action="store_true", help="torch.jit.trace instead of script")
     a = p.parse_args()
     if a.python_path:
@@ -174,7 +183,8 @@ def main() -> None:
     config = export(model, a.out_dir, name=a.name, input_size=a.input_size, frames=a.frames,
                     stride=a.stride or a.frames, labels=a.labels.split(","), head=a.head,
                     image_input=a.image_input, mean=[float(v) for v in a.mean.split(",")],
-                    std=[float(v) for v in a.std.split(",")], trace=a.trace, wrap=a.wrap)
+                    std=[float(v) for v in a.std.split(",")], trace=a.trace, wrap=a.wrap,
+                    clip_layout=a.clip_layout)
     print(f"wrote {a.out_dir}/model.pt and model.json: {config['name']}, "
           f"{config['feature_dim']}-d features, {len(config['labels'])} labels")
 
