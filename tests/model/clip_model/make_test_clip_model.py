@@ -47,6 +47,25 @@ def main() -> None:
         mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 
     scripted = torch.jit.load(os.path.join(out_dir, "model.pt"))
+
+    # The exporter's --wrap path (forward_features + a named head, clips in
+    # S4D's [B, 3, T, H, W] layout) must give the same model.
+    to_wrap = tiny_unilearn.build(num_classes=len(labels))
+    to_wrap.load_state_dict(export_torchscript.load_state_dict(checkpoint), strict=True)
+    wrapped_dir = os.path.join(out_dir, "wrapped")
+    export_torchscript.export(to_wrap, wrapped_dir, name="wrapped", input_size=32, frames=4,
+                              stride=2, labels=labels, head="video_head", wrap=True)
+    wrapped = torch.jit.load(os.path.join(wrapped_dir, "model.pt"))
+    probe = torch.randn(2, 4, 3, 32, 32)
+    # The routers' training noise is off in the export: same input, same output.
+    if any(getattr(m, "noisy_gating", False) for m in exported.modules()):
+        raise SystemExit("the exporter left a router's noise on")
+    with torch.no_grad():
+        if not torch.equal(scripted(probe)["logits"], scripted(probe)["logits"]):
+            raise SystemExit("the exported model is not deterministic")
+        for key in ("features", "logits"):
+            if not torch.allclose(wrapped(probe)[key], scripted(probe)[key], atol=1e-6):
+                raise SystemExit(f"the --wrap export's {key} differ from the model's forward")
     generator = torch.Generator().manual_seed(1)
     inputs = {
         "clip_input": torch.randn(3, 4, 3, 32, 32, generator=generator),
