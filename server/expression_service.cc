@@ -6,9 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "lib/model/backbone_face_analyzer.h"
 #include "lib/pft/translator.h"
 #include "lib/pft/translator_codec.h"
 #include "lib/serving/clip_smoother.h"
+#include "lib/serving/clip_stream.h"
 #include "server/grpc_status.h"
 
 namespace fer {
@@ -238,6 +240,8 @@ grpc::Status ExpressionService::StreamPredictImpl(
   const std::vector<std::string>& labels = analyzer_->labels();
   PredictRequest request;
   std::unique_ptr<ClipSmoother> clip;
+  // Clip models: the ring of the largest face's crops the model runs on.
+  std::unique_ptr<ClipStream> clip_stream;
   StreamSettings settings;
   const std::unique_ptr<StreamWatchdog::Watch> watch = WatchIdleness(context);
   const absl::Time opened = absl::Now();
@@ -266,7 +270,12 @@ grpc::Status ExpressionService::StreamPredictImpl(
       absl::StatusOr<StreamSettings> parsed = SettingsFrom(request.config());
       if (!parsed.ok()) return ToGrpcStatus(parsed.status());
       settings = *std::move(parsed);
-      clip = std::make_unique<ClipSmoother>(settings.clip_window, labels.size());
+      if (analyzer_->clip_frames() > 1) {
+        clip_stream =
+            std::make_unique<ClipStream>(analyzer_->clip_frames(), analyzer_->clip_stride());
+      } else {
+        clip = std::make_unique<ClipSmoother>(settings.clip_window, labels.size());
+      }
     }
     if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
 
@@ -317,7 +326,8 @@ grpc::Status ExpressionService::StreamPredictImpl(
     }
     metrics_->ObserveStage(FrameStage::kQueue, queue_seconds);
     metrics_->ObserveStage(FrameStage::kDetection, timings.detection);
-    metrics_->ObserveStage(FrameStage::kBackbone, timings.landmarks + timings.backbone);
+    // Landmarks, backbone and, for clip models, the clip's run (below).
+    double backbone_seconds = timings.landmarks + timings.backbone;
 
     // Largest faces first; the clip follows the largest.
     std::stable_sort(faces->begin(), faces->end(),
@@ -359,12 +369,32 @@ grpc::Status ExpressionService::StreamPredictImpl(
         out->mutable_features()->Add(face.features.begin(), face.features.end());
       }
     }
-    clip->Add(faces->empty() ? std::vector<float>() : faces->front().probabilities);
-    if (clip->frames_with_face() > 0) {
-      fer::v1::ClipPrediction* c = response.mutable_clip();
-      c->set_frames(static_cast<uint32_t>(clip->frames_with_face()));
-      FillProbabilities(labels, clip->Mean(), c);
+    if (clip_stream != nullptr) {
+      const bool due = clip_stream->Add(
+          faces->empty() ? RgbImage() : CropFace(*image, faces->front().aligned_box), index);
+      if (due) {
+        absl::StatusOr<std::vector<float>> probabilities =
+            PredictClip(context, clip_stream->Clip(), translator.get(), &backbone_seconds);
+        if (!probabilities.ok()) {
+          return grpc::Status(
+              static_cast<grpc::StatusCode>(probabilities.status().code()),
+              absl::StrCat("frame ", index, ": clip: ", probabilities.status().message()));
+        }
+        fer::v1::ClipPrediction* c = response.mutable_clip();
+        c->set_frames(static_cast<uint32_t>(clip_stream->size()));
+        c->set_from_clip_model(true);
+        c->set_first_frame_index(clip_stream->first_frame_index());
+        FillProbabilities(labels, *probabilities, c);
+      }
+    } else {
+      clip->Add(faces->empty() ? std::vector<float>() : faces->front().probabilities);
+      if (clip->frames_with_face() > 0) {
+        fer::v1::ClipPrediction* c = response.mutable_clip();
+        c->set_frames(static_cast<uint32_t>(clip->frames_with_face()));
+        FillProbabilities(labels, clip->Mean(), c);
+      }
     }
+    metrics_->ObserveStage(FrameStage::kBackbone, backbone_seconds);
     metrics_->AddFrames(1, static_cast<int>(faces->size()));
     const double total = SecondsSince(received);
     response.set_server_latency_us(static_cast<int64_t>(total * 1e6));
@@ -375,6 +405,24 @@ grpc::Status ExpressionService::StreamPredictImpl(
     if (watch != nullptr) watch->Touch();  // idle time is time spent waiting for the client
   }
   return IdleStatus(watch.get());
+}
+
+absl::StatusOr<std::vector<float>> ExpressionService::PredictClip(grpc::ServerContext* context,
+                                                                  const std::vector<RgbImage>& clip,
+                                                                  const pft::Translator* translator,
+                                                                  double* backbone_seconds) {
+  if (!gate_->Acquire(Deadline(*context))) {
+    return absl::DeadlineExceededError("deadline passed while queued");
+  }
+  const absl::Time start = absl::Now();
+  absl::StatusOr<BackboneOutput> out = analyzer_->RunClips({clip});
+  gate_->Release();
+  *backbone_seconds += SecondsSince(start);
+  if (!out.ok()) return out.status();
+  if (translator == nullptr) return out->probabilities;
+  absl::StatusOr<std::vector<float>> translated = translator->Forward(out->features, 1);
+  if (!translated.ok()) return translated.status();
+  return analyzer_->Classify(*translated, 1);
 }
 
 std::unique_ptr<StreamWatchdog::Watch> ExpressionService::WatchIdleness(
@@ -401,7 +449,8 @@ grpc::Status ExpressionService::GetModelInfo(grpc::ServerContext* context,
   for (const std::string& label : analyzer_->labels()) info->add_labels(label);
   info->set_feature_dim(analyzer_->feature_dim());
   info->set_input_size(analyzer_->input_size());
-  info->set_clip_frames(1);
+  info->set_clip_frames(static_cast<uint32_t>(analyzer_->clip_frames()));
+  info->set_clip_stride(static_cast<uint32_t>(analyzer_->clip_stride()));
   info->set_detector(analyzer_->detector_name());
   info->set_device(analyzer_->device_name());
   info->set_server_version(options_.server_version);

@@ -117,6 +117,13 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   // The user's translator through the cache, recording cache metrics.
   absl::StatusOr<UserTranslator> LookupTranslator(const std::string& tenant,
                                                   const std::string& user_id);
+  // A clip model's probabilities on one clip of face crops (through the
+  // gate), personalized by `translator` when not null; the model's time is
+  // added to *backbone_seconds.
+  absl::StatusOr<std::vector<float>> PredictClip(grpc::ServerContext* context,
+                                                 const std::vector<RgbImage>& clip,
+                                                 const pft::Translator* translator,
+                                                 double* backbone_seconds);
   // Replaces each face's probabilities by the head's on translated features.
   absl::Status Personalize(const pft::Translator& translator, std::vector<FaceAnalysis>* faces);
   grpc::Status AdaptImpl(grpc::ServerContext* context, const std::string& tenant,

@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "lib/metrics/metrics_endpoint.h"
 #include "lib/metrics/server_metrics.h"
+#include "lib/model/backbone_face_analyzer.h"
 #include "lib/model/face_analyzer.h"
 #include "lib/model/torch_runtime.h"
 #include "lib/pft/linear_head.h"
@@ -47,6 +48,11 @@ ABSL_FLAG(std::string, model_dir, FERSERVE_DEFAULT_MODEL_DIR,
           "by scripts/fetch_assets.");
 ABSL_FLAG(std::string, detector, "ssd_mobilenetv1",
           "Face detector: ssd_mobilenetv1 (accurate) or tiny_face_detector (faster).");
+ABSL_FLAG(std::string, backbone_model, "",
+          "Model config JSON of a TorchScript frame or clip backbone (written by "
+          "tools/export_torchscript.py beside model.pt) to serve instead of the embedded "
+          "face-api expression network; face detection and landmarks stay face-api's. Empty: "
+          "the embedded default.");
 ABSL_FLAG(std::string, device, "cpu", "Where models run: cpu, cuda or cuda:N.");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 uses all cores.");
 ABSL_FLAG(int, inference_concurrency, 1,
@@ -296,7 +302,18 @@ int Run() {
   config.model_dir = absl::GetFlag(FLAGS_model_dir);
   config.detector = absl::GetFlag(FLAGS_detector);
   config.device.name = absl::GetFlag(FLAGS_device);
-  absl::StatusOr<std::unique_ptr<FaceAnalyzer>> analyzer = FaceAnalyzer::Load(config);
+  absl::StatusOr<std::unique_ptr<FaceAnalyzer>> analyzer;
+  if (const std::string model = absl::GetFlag(FLAGS_backbone_model); model.empty()) {
+    analyzer = FaceAnalyzer::Load(config);
+  } else {
+    absl::StatusOr<std::unique_ptr<BackboneFaceAnalyzer>> loaded =
+        BackboneFaceAnalyzer::Load(config, model);
+    if (loaded.ok()) {
+      analyzer = std::unique_ptr<FaceAnalyzer>(*std::move(loaded));
+    } else {
+      analyzer = loaded.status();
+    }
+  }
   if (!analyzer.ok()) {
     std::fprintf(stderr, "ferserve: cannot load models: %s\n",
                  std::string(analyzer.status().message()).c_str());
@@ -444,6 +461,14 @@ int Run() {
               kVersion, address.c_str(), metrics_endpoint ? metrics_endpoint->port() : -1,
               (*analyzer)->device_name().c_str(), (*analyzer)->detector_name().c_str(),
               TorchRuntimeSummary().c_str());
+  std::printf("ferserve: backbone %s, %d-d features, %zu labels, %d x %d input%s\n",
+              (*analyzer)->backbone_id().c_str(), (*analyzer)->feature_dim(),
+              (*analyzer)->labels().size(), (*analyzer)->input_size(), (*analyzer)->input_size(),
+              (*analyzer)->clip_frames() > 1
+                  ? absl::StrCat(", clips of ", (*analyzer)->clip_frames(), " frames every ",
+                                 (*analyzer)->clip_stride(), " frames")
+                        .c_str()
+                  : "");
   std::printf("ferserve: profile store %s; %s\n", (*store)->Describe().c_str(), encryption.c_str());
   std::printf("ferserve: %s; %s\n",
               absl::GetFlag(FLAGS_tls_cert_file).empty()

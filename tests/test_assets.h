@@ -20,6 +20,9 @@ inline std::string Video(const std::string& name) {
 // Build-tree folder where test fixtures (extracted frames, reference
 // outputs) are written.
 inline std::string FixturesDir() { return FERSERVE_FIXTURES_DIR; }
+// The test clip model (CTest fixture clip_model): model.pt, model.json and
+// the Python reference tensors (reference.json, *.f32).
+inline std::string ClipModelDir() { return FixturesDir() + "/clip_model"; }
 
 }  // namespace fer::testing
 

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "lib/model/backbone_face_analyzer.h"
 #include "lib/model/face_analyzer.h"
 #include "lib/model/status_macros.h"
 #include "lib/model/weight_map.h"
@@ -37,6 +38,10 @@ ABSL_FLAG(std::string, model_dir, FERSERVE_ASSETS_DIR "/face-api/model",
 ABSL_FLAG(std::string, detector, "ssd_mobilenetv1",
           "Face detector: ssd_mobilenetv1 or "
           "tiny_face_detector.");
+ABSL_FLAG(std::string, backbone_model, "",
+          "Model config JSON of a TorchScript frame or clip backbone (as ferserve "
+          "--backbone_model): bundles and translators are then trained on its features. "
+          "Empty: face-api's expression net.");
 ABSL_FLAG(std::string, root, "",
           "Dataset root: ROOT/<subject>/<label>/<frame>.jpg|png and/or "
           "ROOT/<subject>/<video>.mp4.");
@@ -117,7 +122,11 @@ absl::StatusOr<Backbone> LoadBackbone() {
   config.model_dir = absl::GetFlag(FLAGS_model_dir);
   config.detector = absl::GetFlag(FLAGS_detector);
   Backbone b;
-  FER_ASSIGN_OR_RETURN(b.analyzer, FaceAnalyzer::Load(config));
+  if (const std::string model = absl::GetFlag(FLAGS_backbone_model); model.empty()) {
+    FER_ASSIGN_OR_RETURN(b.analyzer, FaceAnalyzer::Load(config));
+  } else {
+    FER_ASSIGN_OR_RETURN(b.analyzer, BackboneFaceAnalyzer::Load(config, model));
+  }
   FER_ASSIGN_OR_RETURN(
       b.head, pft::LinearHeadFromLayer(b.analyzer->ExpressionHead(), b.analyzer->labels()));
   FER_ASSIGN_OR_RETURN(b.neutral_index, b.head.LabelIndex("neutral"));

@@ -28,6 +28,9 @@ struct AnalyzeTimings {
 struct AnalyzeOptions {
   DetectOptions detect;
   bool with_features = true;
+  // false: detection and landmarks only (no probabilities or features), for
+  // a backbone that runs on the aligned crops itself.
+  bool with_expressions = true;
   AnalyzeTimings* timings = nullptr;  // filled when not null
 };
 
@@ -64,6 +67,21 @@ class FaceAnalyzer {
   // The expression head's weights (what Classify applies before softmax),
   // for training personalization on top of the frozen model.
   virtual LinearLayerWeights ExpressionHead() const = 0;
+
+  // Clip models (BackboneFaceAnalyzer with frames > 1) take clips of
+  // clip_frames() face crops and answer a clip prediction every
+  // clip_stride() frames of a stream; frame models say 1 and 1.
+  virtual int clip_frames() const { return 1; }
+  virtual int clip_stride() const { return 1; }
+
+  // The backbone and head on clips of face crops, oldest frame first, one
+  // output row per clip. A clip of fewer or more frames than clip_frames()
+  // is resampled in time (a single crop is a one-frame clip, repeated).
+  // Unimplemented for frame models.
+  virtual absl::StatusOr<BackboneOutput> RunClips(const std::vector<std::vector<RgbImage>>& clips) {
+    (void)clips;
+    return absl::UnimplementedError("this backbone is a frame model; it takes no clips");
+  }
 
   virtual const std::vector<std::string>& labels() const = 0;
   virtual int feature_dim() const = 0;

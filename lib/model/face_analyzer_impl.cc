@@ -170,12 +170,13 @@ absl::StatusOr<std::vector<FaceAnalysis>> FaceAnalyzerImpl::Analyze(const RgbIma
   FER_ASSIGN_OR_RETURN(std::vector<FaceDetection> detections,
                        detector_->Detect(image, options.detect));
   if (options.timings != nullptr) options.timings->detection = SecondsSince(start);
-  return AnalyzeDetections(image, detections, options.with_features, options.timings);
+  return AnalyzeDetections(image, detections, options.with_features, options.timings,
+                           options.with_expressions);
 }
 
 absl::StatusOr<std::vector<FaceAnalysis>> FaceAnalyzerImpl::AnalyzeDetections(
     const RgbImage& image, const std::vector<FaceDetection>& detections, bool with_features,
-    AnalyzeTimings* timings) {
+    AnalyzeTimings* timings, bool with_expressions) {
   FER_RETURN_IF_ERROR(ValidateImage(image));
   const int width = image.width, height = image.height;
   Clock::time_point start = Clock::now();
@@ -218,6 +219,7 @@ absl::StatusOr<std::vector<FaceAnalysis>> FaceAnalyzerImpl::AnalyzeDetections(
     aligned_regions.push_back({&image, rect});
   }
   if (timings != nullptr) timings->landmarks = SecondsSince(start);
+  if (!with_expressions) return faces;
 
   // PredictAllFaceExpressionsTask on the aligned crops.
   start = Clock::now();

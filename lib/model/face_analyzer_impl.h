@@ -78,7 +78,7 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
   // the remaining results instead).
   absl::StatusOr<std::vector<FaceAnalysis>> AnalyzeDetections(
       const RgbImage& image, const std::vector<FaceDetection>& detections, bool with_features,
-      AnalyzeTimings* timings = nullptr);
+      AnalyzeTimings* timings = nullptr, bool with_expressions = true);
 
   absl::StatusOr<BackboneOutput> RunBackbone(const std::vector<RgbImage>& crops) override;
   absl::StatusOr<std::vector<float>> Classify(const std::vector<float>& features,

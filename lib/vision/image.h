@@ -1,6 +1,7 @@
 #ifndef FERSERVE_LIB_VISION_IMAGE_H_
 #define FERSERVE_LIB_VISION_IMAGE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
