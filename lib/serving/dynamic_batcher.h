@@ -22,8 +22,9 @@ struct DynamicBatcherOptions {
   // this runs as a batch of its own.
   int max_batch_size = 32;
   // Longest time the oldest queued request waits for a batch to fill before
-  // a batch runs with what is there.
-  absl::Duration max_batch_delay = absl::Milliseconds(2);
+  // a batch runs with what is there. Zero still batches: a batch takes what
+  // queued while the previous one ran.
+  absl::Duration max_batch_delay = absl::ZeroDuration();
   // Most face crops waiting to run. A request that would go beyond it is
   // refused with ResourceExhausted (unless the queue is empty, so that any
   // request can run).
