@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -63,6 +64,10 @@ ABSL_FLAG(int, batch_queue_limit, 256,
           "Most faces waiting for a backbone batch; frames beyond are refused with "
           "RESOURCE_EXHAUSTED instead of queueing without bound.");
 ABSL_FLAG(int, inference_threads, 1, "Threads executing backbone batches.");
+ABSL_FLAG(int, grpc_threads, 0,
+          "Most threads gRPC's synchronous server may use; each open stream holds one, so keep "
+          "it above --max_concurrent_streams (calls beyond it are refused with "
+          "RESOURCE_EXHAUSTED). 0: gRPC's default, unbounded.");
 ABSL_FLAG(int, max_message_bytes, 16 << 20,
           "Largest accepted request message in bytes; larger ones get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, max_image_side, 4096, "Largest accepted frame width or height, in pixels.");
@@ -198,6 +203,7 @@ std::string InvalidFlags() {
   }
   if (absl::GetFlag(FLAGS_batch_queue_limit) < 1) return "--batch_queue_limit must be positive";
   if (absl::GetFlag(FLAGS_inference_threads) < 1) return "--inference_threads must be positive";
+  if (absl::GetFlag(FLAGS_grpc_threads) < 0) return "--grpc_threads must not be negative";
   if (absl::GetFlag(FLAGS_max_concurrent_streams) < 1) {
     return "--max_concurrent_streams must be positive";
   }
@@ -466,6 +472,11 @@ int Run() {
                                millis(absl::GetFlag(FLAGS_max_connection_age_grace)));
   }
   builder.SetMaxSendMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  if (const int threads = absl::GetFlag(FLAGS_grpc_threads); threads > 0) {
+    grpc::ResourceQuota quota("ferserve");
+    quota.SetMaxThreads(threads);
+    builder.SetResourceQuota(quota);
+  }
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
