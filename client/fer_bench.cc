@@ -6,8 +6,12 @@
 //      batch 1, 8 and 32, on real 112x112 face crops from the demo photos;
 //   3. face-api on TF.js (wasm backend) on the same crops, and the ratio;
 //   4. with --server: StreamPredict end-to-end frames/s and latency
-//      percentiles over loopback at 1 and 4 concurrent streams (franck.mp4).
+//      percentiles over loopback at 1, 4 and 16 concurrent streams
+//      (franck.mp4), the server's dynamic batcher sharing backbone batches
+//      between the streams;
+//   5. this process's peak RSS (scripts/bench adds the server's).
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -44,8 +48,9 @@ ABSL_FLAG(double, seconds, 3.0, "Timed seconds per backbone batch size.");
 ABSL_FLAG(std::string, server, "",
           "ferserve address for the end-to-end figures, e.g. "
           "127.0.0.1:50051; empty skips them.");
-ABSL_FLAG(int, frames, 120, "Frames per stream in the end-to-end run.");
-ABSL_FLAG(std::string, streams, "1,4", "Concurrent stream counts in the end-to-end run.");
+ABSL_FLAG(int, frames, 120,
+          "Frames per end-to-end run, split between its streams (at least 8 per stream).");
+ABSL_FLAG(std::string, streams, "1,4,16", "Concurrent stream counts in the end-to-end run.");
 
 namespace fer {
 namespace {
@@ -255,12 +260,15 @@ void PrintStreamFigures(const std::string& server) {
   }
   BenchStreams(server, std::vector<std::string>(frames.begin(), frames.begin() + 5), 1);  // warm-up
   std::printf(
-      "StreamPredict end to end on %s (%zu JPEG frames of franck.mp4 per stream, "
-      "detection on every frame; latency = send to answer)\n",
+      "StreamPredict end to end on %s (%zu JPEG frames of franck.mp4 per run, split between "
+      "the streams; detection on every frame; latency = send to answer)\n",
       server.c_str(), frames.size());
   std::printf("%8s %12s %10s %10s\n", "streams", "frames/s", "p50 ms", "p99 ms");
   for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
-    const StreamFigure f = BenchStreams(server, frames, streams);
+    const size_t per_stream =
+        std::min(frames.size(), std::max<size_t>(8, frames.size() / std::max(1, streams)));
+    const StreamFigure f = BenchStreams(
+        server, std::vector<std::string>(frames.begin(), frames.begin() + per_stream), streams);
     std::printf("%8d %12.1f %10.1f %10.1f\n", f.streams, f.frames_per_s, f.p50_ms, f.p99_ms);
   }
   std::printf("\n");
@@ -301,16 +309,17 @@ int Run() {
   const std::vector<BatchFigure> peer = BenchPeer(crops, batches, seconds);
   std::printf("backbone + expression head on %zu real 112x112 face crops (median per batch)\n",
               crops.size());
-  std::printf("%6s %13s %10s %10s %13s %14s %8s %8s\n", "batch", "ferserve f/s", "ms/batch",
-              "GFLOP/s", "1 thread f/s", "TF.js wasm f/s", "ratio", "ratio 1t");
+  std::printf("%6s %13s %10s %10s %7s %13s %14s %8s %8s\n", "batch", "ferserve f/s", "ms/batch",
+              "GFLOP/s", "%sgemm", "1 thread f/s", "TF.js wasm f/s", "ratio", "ratio 1t");
   for (size_t i = 0; i < ours.size(); ++i) {
     const BatchFigure& f = ours[i];
     const BatchFigure* p = nullptr;
     for (const BatchFigure& q : peer) {
       if (q.batch == f.batch) p = &q;
     }
-    std::printf("%6d %13.1f %10.2f %10.1f %13.1f %14s %8s %8s\n", f.batch, f.faces_per_s,
-                f.ms_per_batch, f.faces_per_s * kGflopPerFace, ours_1t[i].faces_per_s,
+    std::printf("%6d %13.1f %10.2f %10.1f %6.1f%% %13.1f %14s %8s %8s\n", f.batch, f.faces_per_s,
+                f.ms_per_batch, f.faces_per_s * kGflopPerFace,
+                100.0 * f.faces_per_s * kGflopPerFace / sgemm, ours_1t[i].faces_per_s,
                 p ? Fixed(p->faces_per_s).c_str() : "-",
                 p ? Fixed(f.faces_per_s / p->faces_per_s, "x").c_str() : "-",
                 p ? Fixed(ours_1t[i].faces_per_s / p->faces_per_s, "x").c_str() : "-");
@@ -319,6 +328,10 @@ int Run() {
       "(TF.js wasm runs single-threaded under Node.js; 'ratio 1t' compares one core "
       "with one core)\n");
   PrintPersonalizationOverhead(**analyzer, crops, ours.front(), seconds);
+  struct rusage usage = {};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("\nfer-bench peak RSS: %.0f MiB (models, crops and LibTorch's buffers)\n",
+              usage.ru_maxrss / 1024.0);
   return 0;
 }
 

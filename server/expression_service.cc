@@ -98,12 +98,14 @@ struct ExpressionService::StreamSettings {
 
 ExpressionService::ExpressionService(FaceAnalyzer* analyzer, ServerMetrics* metrics,
                                      StreamAdmission* admission, InferenceGate* gate,
-                                     ProfileStore* store, Personalization personalization,
+                                     DynamicBatcher* batcher, ProfileStore* store,
+                                     Personalization personalization,
                                      ExpressionServiceOptions options)
     : analyzer_(analyzer),
       metrics_(metrics),
       admission_(admission),
       gate_(gate),
+      batcher_(batcher),
       store_(store),
       personalization_(std::move(personalization)),
       options_(std::move(options)) {
@@ -114,14 +116,47 @@ ExpressionService::ExpressionService(FaceAnalyzer* analyzer, ServerMetrics* metr
 
 absl::StatusOr<std::vector<FaceAnalysis>> ExpressionService::AnalyzeFrame(
     grpc::ServerContext* context, const RgbImage& image, const AnalyzeOptions& analyze,
-    double* queue_seconds) {
+    int max_faces, double* queue_seconds) {
+  const absl::Time deadline = Deadline(*context);
   const absl::Time queued = absl::Now();
-  if (!gate_->Acquire(Deadline(*context))) {
+  if (!gate_->Acquire(deadline)) {
     return absl::DeadlineExceededError("deadline passed while queued");
   }
   if (queue_seconds != nullptr) *queue_seconds = SecondsSince(queued);
-  absl::StatusOr<std::vector<FaceAnalysis>> faces = analyzer_->Analyze(image, analyze);
+  absl::StatusOr<std::vector<LocatedFace>> located = analyzer_->Locate(image, analyze);
   gate_->Release();
+  if (!located.ok()) return located.status();
+  if (max_faces > 0) {
+    std::stable_sort(located->begin(), located->end(),
+                     [](const LocatedFace& a, const LocatedFace& b) {
+                       return a.analysis.detection.box.area() > b.analysis.detection.box.area();
+                     });
+    if (static_cast<int>(located->size()) > max_faces) located->resize(max_faces);
+  }
+
+  // The backbone, batched with other frames' faces.
+  std::vector<FaceAnalysis> faces;
+  BatchRequest request;
+  request.deadline = deadline;
+  request.cancelled = [context] { return context->IsCancelled(); };
+  for (LocatedFace& face : *located) {
+    faces.push_back(std::move(face.analysis));
+    request.crops.push_back(std::move(face.crop));
+  }
+  const absl::Time backbone_start = absl::Now();
+  absl::StatusOr<BackboneOutput> out = batcher_->Run(std::move(request));
+  if (analyze.timings != nullptr) analyze.timings->backbone = SecondsSince(backbone_start);
+  if (!out.ok()) return out.status();
+  const size_t classes = analyzer_->labels().size();
+  const size_t dim = static_cast<size_t>(analyzer_->feature_dim());
+  for (size_t k = 0; k < faces.size(); ++k) {
+    faces[k].probabilities.assign(out->probabilities.begin() + k * classes,
+                                  out->probabilities.begin() + (k + 1) * classes);
+    if (analyze.with_features) {
+      faces[k].features.assign(out->features.begin() + k * dim,
+                               out->features.begin() + (k + 1) * dim);
+    }
+  }
   return faces;
 }
 
@@ -318,9 +353,11 @@ grpc::Status ExpressionService::StreamPredictImpl(
     analyze.with_features = settings.include_features || translator != nullptr;
     analyze.timings = &timings;
     double queue_seconds = 0;
+    // Largest faces first; the clip follows the largest.
     absl::StatusOr<std::vector<FaceAnalysis>> faces =
-        AnalyzeFrame(context, *image, analyze, &queue_seconds);
+        AnalyzeFrame(context, *image, analyze, settings.max_faces, &queue_seconds);
     if (!faces.ok()) {
+      if (absl::IsResourceExhausted(faces.status())) metrics_->AddRejectedFrame("queue_full");
       return grpc::Status(static_cast<grpc::StatusCode>(faces.status().code()),
                           absl::StrCat("frame ", index, ": ", faces.status().message()));
     }
@@ -328,13 +365,6 @@ grpc::Status ExpressionService::StreamPredictImpl(
     metrics_->ObserveStage(FrameStage::kDetection, timings.detection);
     // Landmarks, backbone and, for clip models, the clip's run (below).
     double backbone_seconds = timings.landmarks + timings.backbone;
-
-    // Largest faces first; the clip follows the largest.
-    std::stable_sort(faces->begin(), faces->end(),
-                     [](const FaceAnalysis& a, const FaceAnalysis& b) {
-                       return a.detection.box.area() > b.detection.box.area();
-                     });
-    if (static_cast<int>(faces->size()) > settings.max_faces) faces->resize(settings.max_faces);
     if (translator != nullptr && !faces->empty()) {
       const absl::Time personalize_start = absl::Now();
       if (absl::Status personalized = Personalize(*translator, &*faces); !personalized.ok()) {

@@ -11,6 +11,7 @@
 #include "lib/pft/adaptation.h"
 #include "lib/pft/linear_head.h"
 #include "lib/pft/model_bundle.h"
+#include "lib/serving/dynamic_batcher.h"
 #include "lib/serving/enrollment_checks.h"
 #include "lib/serving/inference_gate.h"
 #include "lib/serving/stream_admission.h"
@@ -64,14 +65,17 @@ struct Personalization {
 };
 
 // fer.v1.ExpressionService on the synchronous gRPC API: each streaming call
-// runs on a server thread; model executions pass through an InferenceGate.
+// runs on a server thread. A frame's per-frame model steps (detection,
+// landmarks) pass through an InferenceGate; its faces then go through the
+// DynamicBatcher, which runs the backbone on the faces of many streams at
+// once.
 class ExpressionService final : public fer::v1::ExpressionService::Service {
  public:
   // None of the pointers is owned; all must outlive the service. `store`
-  // holds the users' profiles.
+  // holds the users' profiles; `batcher` runs analyzer's backbone.
   ExpressionService(FaceAnalyzer* analyzer, ServerMetrics* metrics, StreamAdmission* admission,
-                    InferenceGate* gate, ProfileStore* store, Personalization personalization,
-                    ExpressionServiceOptions options);
+                    InferenceGate* gate, DynamicBatcher* batcher, ProfileStore* store,
+                    Personalization personalization, ExpressionServiceOptions options);
 
   grpc::Status StreamPredict(
       grpc::ServerContext* context,
@@ -104,11 +108,16 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   grpc::Status EnrollNeutralImpl(grpc::ServerContext* context, const std::string& tenant,
                                  grpc::ServerReader<fer::v1::EnrollRequest>* reader,
                                  fer::v1::EnrollResponse* response);
-  // Runs the models on one frame, waiting for the gate until the deadline
-  // (DeadlineExceeded); the wait is stored in *queue_seconds when not null.
+  // Runs the models on one frame: detection and landmarks once the gate
+  // admits the frame (its wait is stored in *queue_seconds when not null),
+  // then the backbone through the batcher, both bounded by the call's
+  // deadline (DeadlineExceeded). With max_faces > 0, only the max_faces
+  // largest faces are kept, largest first; otherwise all, best score first.
+  // A full batch queue is ResourceExhausted.
   absl::StatusOr<std::vector<FaceAnalysis>> AnalyzeFrame(grpc::ServerContext* context,
                                                          const RgbImage& image,
                                                          const AnalyzeOptions& analyze,
+                                                         int max_faces = 0,
                                                          double* queue_seconds = nullptr);
   // A watch that cancels the call when the client stays idle too long (null
   // without a watchdog), and the status such a call ends with.
@@ -134,6 +143,7 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   ServerMetrics* metrics_;
   StreamAdmission* admission_;
   InferenceGate* gate_;
+  DynamicBatcher* batcher_;
   ProfileStore* store_;
   Personalization personalization_;
   ExpressionServiceOptions options_;

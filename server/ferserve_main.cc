@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include "lib/model/torch_runtime.h"
 #include "lib/pft/linear_head.h"
 #include "lib/pft/model_bundle_codec.h"
+#include "lib/serving/dynamic_batcher.h"
 #include "lib/serving/inference_gate.h"
 #include "lib/serving/stream_admission.h"
 #include "lib/serving/stream_watchdog.h"
@@ -56,7 +58,22 @@ ABSL_FLAG(std::string, backbone_model, "",
 ABSL_FLAG(std::string, device, "cpu", "Where models run: cpu, cuda or cuda:N.");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 uses all cores.");
 ABSL_FLAG(int, inference_concurrency, 1,
-          "Model executions allowed to run at once; frames beyond wait (queue stage).");
+          "Model executions (a frame's detection and landmarks, or a backbone batch) allowed to "
+          "run at once; frames beyond wait (queue stage).");
+ABSL_FLAG(int, max_batch_size, 32,
+          "Most faces, from any streams, that the backbone runs on in one batch.");
+ABSL_FLAG(absl::Duration, max_batch_delay, absl::ZeroDuration(),
+          "Longest time a frame's faces wait for a backbone batch to fill before it runs with "
+          "what it has. 0: a batch takes what queued while the previous one ran (no added "
+          "latency); on a GPU serving many streams, 1-5ms can fill larger batches.");
+ABSL_FLAG(int, batch_queue_limit, 256,
+          "Most faces waiting for a backbone batch; frames beyond are refused with "
+          "RESOURCE_EXHAUSTED instead of queueing without bound.");
+ABSL_FLAG(int, inference_threads, 1, "Threads executing backbone batches.");
+ABSL_FLAG(int, grpc_threads, 0,
+          "Most threads gRPC's synchronous server may use; each open stream holds one, so keep "
+          "it above --max_concurrent_streams (calls beyond it are refused with "
+          "RESOURCE_EXHAUSTED). 0: gRPC's default, unbounded.");
 ABSL_FLAG(int, max_message_bytes, 16 << 20,
           "Largest accepted request message in bytes; larger ones get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, max_image_side, 4096, "Largest accepted frame width or height, in pixels.");
@@ -187,6 +204,16 @@ std::string InvalidFlags() {
   if (window < 1 || window > 300) return "--clip_window must be in [1, 300]";
   if (absl::GetFlag(FLAGS_max_image_side) < 1) return "--max_image_side must be positive";
   if (absl::GetFlag(FLAGS_max_message_bytes) < 1024) return "--max_message_bytes must be >= 1024";
+  if (absl::GetFlag(FLAGS_inference_concurrency) < 1) {
+    return "--inference_concurrency must be positive";
+  }
+  if (absl::GetFlag(FLAGS_max_batch_size) < 1) return "--max_batch_size must be positive";
+  if (absl::GetFlag(FLAGS_max_batch_delay) < absl::ZeroDuration()) {
+    return "--max_batch_delay must not be negative";
+  }
+  if (absl::GetFlag(FLAGS_batch_queue_limit) < 1) return "--batch_queue_limit must be positive";
+  if (absl::GetFlag(FLAGS_inference_threads) < 1) return "--inference_threads must be positive";
+  if (absl::GetFlag(FLAGS_grpc_threads) < 0) return "--grpc_threads must not be negative";
   if (absl::GetFlag(FLAGS_max_concurrent_streams) < 1) {
     return "--max_concurrent_streams must be positive";
   }
@@ -399,6 +426,27 @@ int Run() {
   StreamAdmission admission(absl::GetFlag(FLAGS_max_concurrent_streams));
   StreamWatchdog watchdog(absl::GetFlag(FLAGS_stream_idle_timeout));
   InferenceGate gate(absl::GetFlag(FLAGS_inference_concurrency));
+  // The backbone runs on batches of faces from all streams; a batch is one
+  // model execution, so it takes a gate slot like a frame's detection does.
+  DynamicBatcherOptions batching;
+  batching.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  batching.max_batch_delay = absl::GetFlag(FLAGS_max_batch_delay);
+  batching.queue_limit = absl::GetFlag(FLAGS_batch_queue_limit);
+  batching.threads = absl::GetFlag(FLAGS_inference_threads);
+  FaceAnalyzer* backbone = analyzer->get();
+  DynamicBatcher batcher(
+      [backbone, &gate](const std::vector<RgbImage>& crops) {
+        gate.Acquire(absl::InfiniteFuture());
+        struct Release {
+          InferenceGate* gate;
+          ~Release() { gate->Release(); }
+        } release{&gate};
+        return backbone->RunBackbone(crops);
+      },
+      batching,
+      [&metrics](const BatchStats& batch) {
+        metrics.ObserveBatch(batch.crops, batch.queue_seconds);
+      });
   ExpressionServiceOptions options;
   options.frame_limits.max_side = absl::GetFlag(FLAGS_max_image_side);
   options.default_clip_window = absl::GetFlag(FLAGS_clip_window);
@@ -419,7 +467,7 @@ int Run() {
   options.watchdog = &watchdog;
   options.max_stream_duration = absl::GetFlag(FLAGS_max_stream_duration);
   options.max_stream_fps = absl::GetFlag(FLAGS_max_stream_fps);
-  ExpressionService service(analyzer->get(), &metrics, &admission, &gate, store->get(),
+  ExpressionService service(analyzer->get(), &metrics, &admission, &gate, &batcher, store->get(),
                             Personalization{bundle.get(), *std::move(head), &translator_cache},
                             options);
 
@@ -447,6 +495,11 @@ int Run() {
                                millis(absl::GetFlag(FLAGS_max_connection_age_grace)));
   }
   builder.SetMaxSendMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  if (const int threads = absl::GetFlag(FLAGS_grpc_threads); threads > 0) {
+    grpc::ResourceQuota quota("ferserve");
+    quota.SetMaxThreads(threads);
+    builder.SetResourceQuota(quota);
+  }
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {

@@ -37,6 +37,13 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
   return b;
 }
 
+// Faces per batch: 1, 2, 4 .. 128.
+prometheus::Histogram::BucketBoundaries BatchSizeBuckets() {
+  prometheus::Histogram::BucketBoundaries b;
+  for (double v = 1; v <= 128; v *= 2) b.push_back(v);
+  return b;
+}
+
 }  // namespace
 
 ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
@@ -120,6 +127,18 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                              .Help("Wall time of PFT adaptations run by Adapt.")
                              .Register(*registry_)
                              .Add({}, LatencyBuckets());
+  batch_size_ = &prometheus::BuildHistogram()
+                     .Name("ferserve_batch_size")
+                     .Help("Face crops per backbone batch executed by the dynamic batcher.")
+                     .Register(*registry_)
+                     .Add({}, BatchSizeBuckets());
+  batch_queue_seconds_ = &prometheus::BuildHistogram()
+                              .Name("ferserve_batch_queue_duration_seconds")
+                              .Help(
+                                  "Time a frame's faces waited in the dynamic batcher's queue "
+                                  "before their batch ran.")
+                              .Register(*registry_)
+                              .Add({}, LatencyBuckets());
 }
 
 ServerMetrics::~ServerMetrics() = default;
@@ -171,6 +190,11 @@ void ServerMetrics::SetTranslatorCacheSize(size_t entries, size_t bytes) {
 void ServerMetrics::AddStoreFallbackFrame() { store_fallback_frames_->Increment(); }
 
 void ServerMetrics::ObserveAdaptation(double seconds) { adaptation_seconds_->Observe(seconds); }
+
+void ServerMetrics::ObserveBatch(int faces, const std::vector<double>& queue_seconds) {
+  batch_size_->Observe(faces);
+  for (double seconds : queue_seconds) batch_queue_seconds_->Observe(seconds);
+}
 
 std::string ServerMetrics::Serialize() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 
@@ -59,6 +60,9 @@ class ServerMetrics {
   // profile store failed (the fallback policy).
   void AddStoreFallbackFrame();
   void ObserveAdaptation(double seconds);
+  // One batch the dynamic batcher executed: its face crops, and how long
+  // each of its requests waited in the batch queue.
+  void ObserveBatch(int faces, const std::vector<double>& queue_seconds);
 
   // Text exposition of everything registered (as /metrics serves it).
   std::string Serialize() const;
@@ -76,6 +80,8 @@ class ServerMetrics {
   prometheus::Gauge* cache_bytes_;
   prometheus::Counter* store_fallback_frames_;
   prometheus::Histogram* adaptation_seconds_;
+  prometheus::Histogram* batch_size_;
+  prometheus::Histogram* batch_queue_seconds_;
   prometheus::Counter* frames_;
   prometheus::Counter* faces_;
   prometheus::Gauge* inflight_streams_;

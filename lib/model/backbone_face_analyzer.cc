@@ -61,14 +61,16 @@ BackboneFaceAnalyzer::BackboneFaceAnalyzer(std::unique_ptr<FaceAnalyzerImpl> loc
 
 absl::StatusOr<std::vector<FaceAnalysis>> BackboneFaceAnalyzer::Analyze(
     const RgbImage& image, const AnalyzeOptions& options) {
-  AnalyzeOptions locate = options;
-  locate.with_expressions = false;
-  FER_ASSIGN_OR_RETURN(std::vector<FaceAnalysis> faces, locator_->Analyze(image, locate));
-  if (!options.with_expressions || faces.empty()) return faces;
+  FER_ASSIGN_OR_RETURN(std::vector<LocatedFace> located, locator_->Locate(image, options));
+  std::vector<FaceAnalysis> faces;
+  if (located.empty()) return faces;
   const auto start = std::chrono::steady_clock::now();
   std::vector<RgbImage> crops;
-  crops.reserve(faces.size());
-  for (const FaceAnalysis& face : faces) crops.push_back(CropFace(image, face.aligned_box));
+  crops.reserve(located.size());
+  for (LocatedFace& face : located) {
+    faces.push_back(std::move(face.analysis));
+    crops.push_back(std::move(face.crop));
+  }
   FER_ASSIGN_OR_RETURN(BackboneOutput out, RunBackbone(crops));
   const size_t classes = labels().size();
   const size_t dim = static_cast<size_t>(feature_dim());
@@ -85,6 +87,11 @@ absl::StatusOr<std::vector<FaceAnalysis>> BackboneFaceAnalyzer::Analyze(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   return faces;
+}
+
+absl::StatusOr<std::vector<LocatedFace>> BackboneFaceAnalyzer::Locate(
+    const RgbImage& image, const AnalyzeOptions& options) {
+  return locator_->Locate(image, options);
 }
 
 absl::StatusOr<BackboneOutput> BackboneFaceAnalyzer::RunBackbone(

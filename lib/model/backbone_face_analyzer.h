@@ -32,6 +32,8 @@ class BackboneFaceAnalyzer final : public FaceAnalyzer {
 
   absl::StatusOr<std::vector<FaceAnalysis>> Analyze(const RgbImage& image,
                                                     const AnalyzeOptions& options) override;
+  absl::StatusOr<std::vector<LocatedFace>> Locate(const RgbImage& image,
+                                                  const AnalyzeOptions& options) override;
   absl::StatusOr<BackboneOutput> RunBackbone(const std::vector<RgbImage>& crops) override;
   absl::StatusOr<BackboneOutput> RunClips(const std::vector<std::vector<RgbImage>>& clips) override;
   absl::StatusOr<std::vector<float>> Classify(const std::vector<float>& features,

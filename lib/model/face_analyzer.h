@@ -28,9 +28,6 @@ struct AnalyzeTimings {
 struct AnalyzeOptions {
   DetectOptions detect;
   bool with_features = true;
-  // false: detection and landmarks only (no probabilities or features), for
-  // a backbone that runs on the aligned crops itself.
-  bool with_expressions = true;
   AnalyzeTimings* timings = nullptr;  // filled when not null
 };
 
@@ -39,6 +36,15 @@ struct BackboneOutput {
   int batch = 0;
   std::vector<float> probabilities;  // batch x labels().size(), row-major
   std::vector<float> features;       // batch x feature_dim(), row-major
+};
+
+// A face found by the pipeline's per-frame steps (detection, landmarks,
+// alignment), before the backbone runs: `analysis` has everything but
+// probabilities and features; `crop` is the aligned face crop (face-api's
+// alignedRect clipped to the image) that the backbone takes.
+struct LocatedFace {
+  FaceAnalysis analysis;
+  RgbImage crop;
 };
 
 // The face-api pipeline, identical to face-api's
@@ -54,6 +60,14 @@ class FaceAnalyzer {
   // All faces in the image, highest detector score first.
   virtual absl::StatusOr<std::vector<FaceAnalysis>> Analyze(const RgbImage& image,
                                                             const AnalyzeOptions& options) = 0;
+
+  // Analyze split in two, so that the backbone step can run elsewhere (e.g.
+  // batched with other frames' faces): the faces Analyze would report, in
+  // its order, with their aligned crops. RunBackbone on the crops then gives
+  // the probabilities and features Analyze would give (options.with_features
+  // is not used here).
+  virtual absl::StatusOr<std::vector<LocatedFace>> Locate(const RgbImage& image,
+                                                          const AnalyzeOptions& options) = 0;
 
   // The backbone and head alone on face crops of any size (each padded to a
   // square and resized to input_size() as face-api does), as one batch.

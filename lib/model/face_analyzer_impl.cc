@@ -99,6 +99,19 @@ absl::Status ValidateImage(const RgbImage& image) {
   return absl::OkStatus();
 }
 
+// A copy of the region's pixels.
+RgbImage CropRegion(const ImageRegion& region) {
+  const PixelRect& r = region.rect;
+  RgbImage crop{r.width, r.height,
+                std::vector<uint8_t>(static_cast<size_t>(r.width) * r.height * 3)};
+  for (int y = 0; y < r.height; ++y) {
+    std::memcpy(crop.pixels.data() + static_cast<size_t>(y) * r.width * 3,
+                region.image->row(r.y + y) + static_cast<size_t>(r.x) * 3,
+                static_cast<size_t>(r.width) * 3);
+  }
+  return crop;
+}
+
 std::vector<float> ToVector(const torch::Tensor& t) {
   const torch::Tensor c = t.to(torch::kCPU, torch::kFloat32).contiguous();
   return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
@@ -170,16 +183,15 @@ absl::StatusOr<std::vector<FaceAnalysis>> FaceAnalyzerImpl::Analyze(const RgbIma
   FER_ASSIGN_OR_RETURN(std::vector<FaceDetection> detections,
                        detector_->Detect(image, options.detect));
   if (options.timings != nullptr) options.timings->detection = SecondsSince(start);
-  return AnalyzeDetections(image, detections, options.with_features, options.timings,
-                           options.with_expressions);
+  return AnalyzeDetections(image, detections, options.with_features, options.timings);
 }
 
-absl::StatusOr<std::vector<FaceAnalysis>> FaceAnalyzerImpl::AnalyzeDetections(
-    const RgbImage& image, const std::vector<FaceDetection>& detections, bool with_features,
-    AnalyzeTimings* timings, bool with_expressions) {
+absl::Status FaceAnalyzerImpl::LocateDetections(const RgbImage& image,
+                                                const std::vector<FaceDetection>& detections,
+                                                std::vector<FaceAnalysis>* faces,
+                                                std::vector<ImageRegion>* aligned_regions) const {
   FER_RETURN_IF_ERROR(ValidateImage(image));
   const int width = image.width, height = image.height;
-  Clock::time_point start = Clock::now();
 
   // DetectAllFaceLandmarksTask: crop each detection, 68 landmarks per crop.
   std::vector<size_t> kept;
@@ -196,8 +208,6 @@ absl::StatusOr<std::vector<FaceAnalysis>> FaceAnalyzerImpl::AnalyzeDetections(
 
   // extendWithFaceLandmarks: shift to the image, alignedRect from the
   // landmarks; then extractAllFacesAndComputeResults crops alignedRect.
-  std::vector<FaceAnalysis> faces;
-  std::vector<ImageRegion> aligned_regions;
   for (size_t k = 0; k < kept.size(); ++k) {
     const FaceDetection& detection = detections[kept[k]];
     const CropSize crop{regions[k].rect.width, regions[k].rect.height};
@@ -215,11 +225,20 @@ absl::StatusOr<std::vector<FaceAnalysis>> FaceAnalyzerImpl::AnalyzeDetections(
     }
     face.aligned_box = {static_cast<float>(aligned.x), static_cast<float>(aligned.y),
                         static_cast<float>(aligned.width), static_cast<float>(aligned.height)};
-    faces.push_back(std::move(face));
-    aligned_regions.push_back({&image, rect});
+    faces->push_back(std::move(face));
+    aligned_regions->push_back({&image, rect});
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<FaceAnalysis>> FaceAnalyzerImpl::AnalyzeDetections(
+    const RgbImage& image, const std::vector<FaceDetection>& detections, bool with_features,
+    AnalyzeTimings* timings) {
+  Clock::time_point start = Clock::now();
+  std::vector<FaceAnalysis> faces;
+  std::vector<ImageRegion> aligned_regions;
+  FER_RETURN_IF_ERROR(LocateDetections(image, detections, &faces, &aligned_regions));
   if (timings != nullptr) timings->landmarks = SecondsSince(start);
-  if (!with_expressions) return faces;
 
   // PredictAllFaceExpressionsTask on the aligned crops.
   start = Clock::now();
@@ -234,6 +253,27 @@ absl::StatusOr<std::vector<FaceAnalysis>> FaceAnalyzerImpl::AnalyzeDetections(
   }
   if (timings != nullptr) timings->backbone = SecondsSince(start);
   return faces;
+}
+
+absl::StatusOr<std::vector<LocatedFace>> FaceAnalyzerImpl::Locate(const RgbImage& image,
+                                                                  const AnalyzeOptions& options) {
+  if (!detector_) return absl::FailedPreconditionError("FaceAnalyzer has no face detector");
+  FER_RETURN_IF_ERROR(ValidateImage(image));
+  Clock::time_point start = Clock::now();
+  FER_ASSIGN_OR_RETURN(std::vector<FaceDetection> detections,
+                       detector_->Detect(image, options.detect));
+  if (options.timings != nullptr) options.timings->detection = SecondsSince(start);
+  start = Clock::now();
+  std::vector<FaceAnalysis> faces;
+  std::vector<ImageRegion> aligned_regions;
+  FER_RETURN_IF_ERROR(LocateDetections(image, detections, &faces, &aligned_regions));
+  std::vector<LocatedFace> located(faces.size());
+  for (size_t k = 0; k < faces.size(); ++k) {
+    located[k].analysis = std::move(faces[k]);
+    located[k].crop = CropRegion(aligned_regions[k]);
+  }
+  if (options.timings != nullptr) options.timings->landmarks = SecondsSince(start);
+  return located;
 }
 
 absl::StatusOr<BackboneOutput> FaceAnalyzerImpl::RunBackbone(const std::vector<RgbImage>& crops) {

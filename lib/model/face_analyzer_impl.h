@@ -78,8 +78,10 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
   // the remaining results instead).
   absl::StatusOr<std::vector<FaceAnalysis>> AnalyzeDetections(
       const RgbImage& image, const std::vector<FaceDetection>& detections, bool with_features,
-      AnalyzeTimings* timings = nullptr, bool with_expressions = true);
+      AnalyzeTimings* timings = nullptr);
 
+  absl::StatusOr<std::vector<LocatedFace>> Locate(const RgbImage& image,
+                                                  const AnalyzeOptions& options) override;
   absl::StatusOr<BackboneOutput> RunBackbone(const std::vector<RgbImage>& crops) override;
   absl::StatusOr<std::vector<float>> Classify(const std::vector<float>& features,
                                               int batch) override;
@@ -103,6 +105,11 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
         landmark_net_(std::move(landmark_net)),
         expression_net_(std::move(expression_net)) {}
 
+  // Detection's result through landmarks and alignment: the faces (no
+  // probabilities or features yet) and their aligned regions of `image`.
+  absl::Status LocateDetections(const RgbImage& image, const std::vector<FaceDetection>& detections,
+                                std::vector<FaceAnalysis>* faces,
+                                std::vector<ImageRegion>* aligned_regions) const;
   // Landmarks relative to each crop, [regions.size(), 136] on the CPU.
   torch::Tensor RelativeLandmarks(const std::vector<ImageRegion>& regions) const;
   // Expression net on the regions: features [N, 256] and probabilities

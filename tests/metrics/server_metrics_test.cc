@@ -55,5 +55,16 @@ TEST(ServerMetricsTest, ExportsTranslatorCacheAndAdaptation) {
       Contains(text, "ferserve_frame_stage_duration_seconds_count{stage=\"personalization\"} 1"));
 }
 
+TEST(ServerMetricsTest, ExportsBatchSizesAndQueueTimes) {
+  ServerMetrics metrics;
+  metrics.ObserveBatch(3, {0.001, 0.002});
+  metrics.ObserveBatch(32, {0.0005});
+  const std::string text = metrics.Serialize();
+  EXPECT_TRUE(Contains(text, "ferserve_batch_size_count 2")) << text;
+  EXPECT_TRUE(Contains(text, "ferserve_batch_size_sum 35")) << text;
+  EXPECT_TRUE(Contains(text, "ferserve_batch_size_bucket{le=\"4\"} 1")) << text;
+  EXPECT_TRUE(Contains(text, "ferserve_batch_queue_duration_seconds_count 3")) << text;
+}
+
 }  // namespace
 }  // namespace fer

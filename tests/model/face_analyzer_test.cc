@@ -310,6 +310,29 @@ TEST(FaceAnalyzerEndToEndTest, FindsAndReadsTheFacesOfADemoPhoto) {
   EXPECT_GT(timings.detection, 0);
   EXPECT_GT(timings.landmarks, 0);
   EXPECT_GT(timings.backbone, 0);
+
+  // Locate, then the backbone on its crops (as the server does, batched
+  // with other frames' faces), gives Analyze's answer.
+  absl::StatusOr<std::vector<LocatedFace>> located = (*analyzer)->Locate(photo, {});
+  ASSERT_TRUE(located.ok()) << located.status();
+  ASSERT_EQ(located->size(), faces->size());
+  std::vector<RgbImage> crops;
+  for (const LocatedFace& face : *located) crops.push_back(face.crop);
+  absl::StatusOr<BackboneOutput> backbone = (*analyzer)->RunBackbone(crops);
+  ASSERT_TRUE(backbone.ok()) << backbone.status();
+  for (size_t i = 0; i < faces->size(); ++i) {
+    const FaceAnalysis& got = (*located)[i].analysis;
+    EXPECT_EQ(got.detection.box.x, (*faces)[i].detection.box.x);
+    EXPECT_EQ(got.aligned_box.width, (*faces)[i].aligned_box.width);
+    EXPECT_EQ(got.landmarks.size(), 68u);
+    EXPECT_TRUE(got.probabilities.empty());
+    for (int k = 0; k < 7; ++k) {
+      EXPECT_NEAR(backbone->probabilities[i * 7 + k], (*faces)[i].probabilities[k], 1e-5);
+    }
+    for (int k = 0; k < 256; ++k) {
+      EXPECT_NEAR(backbone->features[i * 256 + k], (*faces)[i].features[k], 1e-4);
+    }
+  }
 }
 
 }  // namespace
