@@ -5,7 +5,8 @@ set -euo pipefail
 fetch="$1/scripts/fetch_assets"
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
-head -c 100000 /dev/urandom >"$dir/pkg.tgz"
+# Zeros, so that the 'X' written below always changes the file.
+head -c 100000 /dev/zero >"$dir/pkg.tgz"
 good="sha512-$(openssl dgst -sha512 -binary "$dir/pkg.tgz" | base64 -w0)"
 "$fetch" --verify "$dir/pkg.tgz" "$good"
 printf 'X' | dd of="$dir/pkg.tgz" bs=1 seek=5000 conv=notrunc status=none
