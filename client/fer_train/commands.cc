@@ -564,8 +564,9 @@ CommandResult Info() {
   options.patience = 1000000;  // the whole step budget: the worst case
   absl::StatusOr<pft::AdaptResult> adapted = pft::Adapt(bundle, head, features, n, options);
   if (!adapted.ok()) return Done(adapted.status());
-  Print(absl::StrFormat("Adapt on %d enrolled features: %d steps in %.3f s on %d threads", n,
-                        adapted->report.steps, adapted->report.seconds, at::get_num_threads()));
+  Print(absl::StrFormat("Adapt on %d enrolled features: %d steps in %.3f s on %d thread(s)", n,
+                        adapted->report.steps, adapted->report.seconds,
+                        options.threads > 0 ? options.threads : at::get_num_threads()));
   return {};
 }
 
