@@ -70,8 +70,9 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DFERSERVE_BUILD_TES
       -DFERSERVE_ASSETS_DIR=/opt/ferserve/assets \
  && cmake --build build --target ferserve fer-health-probe \
  && strip build/server/ferserve build/client/fer-health-probe
-# The PFT model bundle that Adapt serves (pre-trained on the assets).
-RUN BUILD_DIR=build bash scripts/pft_bundle \
+# The PFT model bundle that Adapt serves (pre-trained on the assets, which
+# are under FERSERVE_ASSETS here, not in the source tree's third_party/).
+RUN FERSERVE_ASSETS_DIR="$FERSERVE_ASSETS" BUILD_DIR=build bash scripts/pft_bundle \
  && install -D -m 0644 build/pft/face_api_bundle.fpb /opt/ferserve/pft/face_api_bundle.fpb
 
 # ---------------------------------------------------------------------------

@@ -41,6 +41,10 @@ echo "== downloads"
 ! grep -Eiq '(curl|wget|https?://)' "$tmp/instructions" || fail "a download outside fetch_assets"
 ! grep -Eq '^ADD ' "$tmp/instructions" || fail "ADD (use COPY)"
 grep -q '^RUN scripts/fetch_assets$' "$tmp/instructions" || fail "assets not fetched by fetch_assets"
+# fetch_assets writes to $FERSERVE_ASSETS; pft_bundle reads FERSERVE_ASSETS_DIR
+# (default: the source tree's third_party/assets, which .dockerignore drops).
+grep 'scripts/pft_bundle' "$tmp/instructions" | grep -q 'FERSERVE_ASSETS_DIR="\$FERSERVE_ASSETS"' ||
+  fail "pft_bundle does not read the assets fetch_assets fetched"
 
 echo "== build packages come from scripts/setup"
 sed -n '/^PACKAGES=(/,/^)/p' "$src/scripts/setup" | tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]*$' >"$tmp/setup"
