@@ -11,16 +11,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "lib/model/weight_manifest.h"
 
 namespace fer {
 
 // The named tensors of one TensorFlow.js weights manifest (the format face-api
 // ships: `<model>-weights_manifest.json` + `.bin` shards), decoded exactly as
-// tfjs-core's io.decodeWeights does:
-//  * float32 / int32 / bool stored raw (little endian);
-//  * quantized "uint8"/"uint16": value = q * scale + min, computed in double
-//    and rounded to float32 (int32 weights: Math.round of it);
-//  * quantized "float16": IEEE half -> float32.
+// tfjs-core's io.decodeWeights does (see DecodeWeight in weight_manifest.h).
 // Tensors are CPU, contiguous, in the layout stored (TensorFlow's, e.g.
 // conv filters [kh, kw, in, out]); dtype float32, int32 or bool.
 class WeightMap {
@@ -74,9 +71,6 @@ absl::StatusOr<WeightMap> LoadWeightMap(const std::string& manifest_path);
 // face-api model folder: `<model_dir>/<model_name>-weights_manifest.json`.
 absl::StatusOr<WeightMap> LoadFaceApiWeights(const std::string& model_dir,
                                              const std::string& model_name);
-
-// IEEE 754 binary16 -> float32 (exact; as tfjs' float16 decoding).
-float HalfToFloat(uint16_t half);
 
 }  // namespace fer
 

@@ -2,13 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "tests/file_contents.h"
 #include "tests/test_assets.h"
 
 namespace fer {
@@ -33,11 +36,6 @@ class TempDir {
 void WriteFile(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // Copies face-api's expression model into `dir`, returning the manifest path.
@@ -143,6 +141,61 @@ TEST(WeightMapTest, DecodesEveryDtypeExactly) {
   EXPECT_TRUE(map->CheckAllUsed().ok());
 }
 
+// Quantized int32 values outside int32's range are stored as tfjs' Int32Array
+// stores them (modulo 2^32; infinities as 0). Converting them with a cast was
+// undefined behaviour (found by the weight_manifest fuzzer).
+TEST(WeightMapTest, OutOfRangeQuantizedInt32WrapsLikeAnInt32Array) {
+  TempDir dir;
+  WriteFile(dir.file("m.json"), R"([{"paths": ["m.bin"], "weights": [
+      {"name": "big", "shape": [3], "dtype": "int32",
+       "quantization": {"dtype": "uint8", "scale": 1e9, "min": -2e9}},
+      {"name": "inf", "shape": [2], "dtype": "int32",
+       "quantization": {"dtype": "uint16", "scale": 1e308, "min": 0}}]}])");
+  std::string bin;
+  for (uint8_t q : {0, 255, 3}) Append<uint8_t>(&bin, q);
+  for (uint16_t q : {65535, 0}) Append<uint16_t>(&bin, q);
+  WriteFile(dir.file("m.bin"), bin);
+  absl::StatusOr<WeightMap> map = LoadWeightMap(dir.file("m.json"));
+  ASSERT_TRUE(map.ok()) << map.status();
+  torch::Tensor big = *map->Take("big", {3});
+  EXPECT_EQ(big[0].item<int32_t>(), -2000000000);
+  EXPECT_EQ(big[1].item<int32_t>(), -403070464);  // 253e9 mod 2^32
+  EXPECT_EQ(big[2].item<int32_t>(), 1000000000);
+  torch::Tensor inf = *map->Take("inf", {2});
+  EXPECT_EQ(inf[0].item<int32_t>(), 0);  // 65535 * 1e308 = infinity
+  EXPECT_EQ(inf[1].item<int32_t>(), 0);
+}
+
+TEST(WeightMapTest, RoundToInt32FollowsMathRoundAndToInt32) {
+  EXPECT_EQ(RoundToInt32LikeJs(0.49999999999999994), 0);  // floor(x + 0.5) gives 1
+  EXPECT_EQ(RoundToInt32LikeJs(2.5), 3);
+  EXPECT_EQ(RoundToInt32LikeJs(-2.5), -2);
+  EXPECT_EQ(RoundToInt32LikeJs(-2.6), -3);
+  EXPECT_EQ(RoundToInt32LikeJs(2147483647.0), 2147483647);
+  EXPECT_EQ(RoundToInt32LikeJs(2147483648.0), -2147483647 - 1);
+  EXPECT_EQ(RoundToInt32LikeJs(-2147483649.0), 2147483647);
+  EXPECT_EQ(RoundToInt32LikeJs(4294967301.0), 5);
+  EXPECT_EQ(RoundToInt32LikeJs(1e300), 0);  // a multiple of 2^32
+  EXPECT_EQ(RoundToInt32LikeJs(std::numeric_limits<double>::quiet_NaN()), 0);
+  EXPECT_EQ(RoundToInt32LikeJs(-std::numeric_limits<double>::infinity()), 0);
+}
+
+// A zero extent no longer lets the other extents be absurd (their product
+// overflows in tensor libraries); nor do extents beyond int64.
+TEST(WeightMapTest, AbsurdExtentsAreInvalidArgument) {
+  TempDir dir;
+  WriteFile(dir.file("x.bin"), "");
+  for (const char* shape :
+       {"[0, 4611686018427387904]", "[18446744073709551615]", "[0, 9223372036854775807, 2]"}) {
+    WriteFile(dir.file("m.json"),
+              std::string(R"([{"paths": ["x.bin"], "weights": [{"name": "w", "shape": )") + shape +
+                  R"(, "dtype": "float32"}]}])");
+    absl::StatusOr<WeightMap> map = LoadWeightMap(dir.file("m.json"));
+    EXPECT_EQ(map.status().code(), absl::StatusCode::kInvalidArgument) << shape;
+    EXPECT_NE(map.status().message().find("'w'"), std::string::npos) << map.status();
+  }
+}
+
 TEST(WeightMapTest, TakeRejectsMissingAndMisShapedTensors) {
   absl::StatusOr<WeightMap> map = LoadFaceApiWeights(testing::ModelDir(), "face_expression_model");
   ASSERT_TRUE(map.ok()) << map.status();
@@ -159,7 +212,7 @@ TEST(WeightMapTest, TakeRejectsMissingAndMisShapedTensors) {
 TEST(WeightMapTest, TruncatedBinIsDataLossNamingFileAndTensor) {
   TempDir dir;
   const std::string manifest = CopyExpressionModel(dir);
-  const std::string bin = ReadFile(dir.file("face_expression_model.bin"));
+  const std::string bin = testing::ReadFileContents(dir.file("face_expression_model.bin"));
   WriteFile(dir.file("face_expression_model.bin"), bin.substr(0, bin.size() - 10));
   absl::StatusOr<WeightMap> map = LoadWeightMap(manifest);
   ASSERT_FALSE(map.ok());
@@ -174,7 +227,7 @@ TEST(WeightMapTest, OverlongBinIsDataLoss) {
   TempDir dir;
   const std::string manifest = CopyExpressionModel(dir);
   WriteFile(dir.file("face_expression_model.bin"),
-            ReadFile(dir.file("face_expression_model.bin")) + "junk");
+            testing::ReadFileContents(dir.file("face_expression_model.bin")) + "junk");
   absl::StatusOr<WeightMap> map = LoadWeightMap(manifest);
   EXPECT_EQ(map.status().code(), absl::StatusCode::kDataLoss) << map.status();
 }
@@ -196,7 +249,7 @@ TEST(WeightMapTest, MissingFilesAreNotFound) {
 TEST(WeightMapTest, CorruptManifestIsInvalidArgumentNamingTheFile) {
   TempDir dir;
   const std::string manifest = CopyExpressionModel(dir);
-  const std::string text = ReadFile(manifest);
+  const std::string text = testing::ReadFileContents(manifest);
   WriteFile(manifest, text.substr(0, text.size() / 2));  // cut mid-JSON
   absl::StatusOr<WeightMap> map = LoadWeightMap(manifest);
   EXPECT_EQ(map.status().code(), absl::StatusCode::kInvalidArgument);
