@@ -712,6 +712,7 @@ grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context, const st
     terms["consistency"] = static_cast<float>(p.train.consistency);
     terms["alignment"] = static_cast<float>(p.train.alignment);
     terms["anchor"] = static_cast<float>(p.train.anchor);
+    terms["preservation"] = static_cast<float>(p.train.preservation);
     writer->Write(message);
   };
   adapt.cancelled = [context] { return context->IsCancelled(); };

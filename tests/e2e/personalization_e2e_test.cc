@@ -80,6 +80,7 @@ TEST_F(PersonalizationE2eTest, AdaptStreamsProgressAndPredictionsBecomePersonali
     EXPECT_EQ(p.total_steps(), 40u);  // the server's default budget
     EXPECT_TRUE(std::isfinite(p.loss()));
     EXPECT_EQ(p.loss_terms().count("alignment"), 1u);
+    EXPECT_EQ(p.loss_terms().count("preservation"), 1u);
     EXPECT_FALSE(p.done());
   }
   const fer::v1::AdaptProgress& done = *adapted.final_message();
