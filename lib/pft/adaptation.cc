@@ -31,6 +31,36 @@ struct Terms {
   torch::Tensor ce, kl, align, preserve;
 };
 
+// The weighted sum of the data terms (all but the anchor), for tensors and
+// for their values.
+template <typename T>
+T WeightedDataLoss(const AdaptOptions& o, const T& ce, const T& kl, const T& align,
+                   const T& preserve) {
+  return o.cross_entropy_weight * ce + o.consistency_weight * kl + o.alignment_weight * align +
+         o.preservation_weight * preserve;
+}
+
+// Row indices 0..rows-1 taken `n` at a time in a shuffled order that is
+// reshuffled whenever fewer than `n` remain (n <= rows).
+class ShuffledCycle {
+ public:
+  explicit ShuffledCycle(int rows) : order_(rows), next_(rows) {
+    std::iota(order_.begin(), order_.end(), 0);
+  }
+  std::vector<int64_t> Take(size_t n, std::mt19937_64& rng) {
+    if (next_ + n > order_.size()) {
+      std::shuffle(order_.begin(), order_.end(), rng);
+      next_ = 0;
+    }
+    next_ += n;
+    return std::vector<int64_t>(order_.begin() + (next_ - n), order_.begin() + next_);
+  }
+
+ private:
+  std::vector<int64_t> order_;
+  size_t next_;
+};
+
 // Sets the calling thread's intra-op thread count for a scope. LibTorch's
 // OpenMP backend keeps it per thread, so other threads' inference keeps its
 // own.
@@ -99,7 +129,7 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
   const int neutral = bundle.neutral_index;
   auto alignment = [&](const torch::Tensor& translated) {
     if (options.align_covariance) return MomentAlignment(translated, target_mean, target_cov);
-    return (translated.mean(0) - target_mean).pow(2).sum() / static_cast<double>(dim);
+    return MeanAlignment(translated, target_mean);
   };
 
   const TranslatorTensors initial = TranslatorTensors::From(bundle.translator, false);
@@ -140,20 +170,18 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
   const std::vector<torch::Tensor> theta0 = initial.Parameters();
   torch::optim::Adam optimizer(theta, torch::optim::AdamOptions(options.learning_rate));
 
-  auto terms = [&](const TranslatorTensors& t, const torch::Tensor& x,
-                   const torch::Tensor& ref) -> Terms {
-    c10::InferenceMode inference;
+  auto terms = [&](const TranslatorTensors& t, const torch::Tensor& x, const torch::Tensor& ref,
+                   const torch::Tensor& probes) -> Terms {
     const torch::Tensor translated = t.Forward(x);  // once for all terms
     const torch::Tensor logits = head_t.Logits(translated);
     const torch::Tensor target = torch::full({x.size(0)}, neutral, torch::kInt64);
     return {CrossEntropy(logits, target), ConsistencyKl(logits, ref), alignment(translated),
-            preservation(t, probes_held)};
+            preservation(t, probes)};
   };
   auto held_loss = [&](const TranslatorTensors& t) {
-    const Terms h = terms(t, x_held, ref_held);
-    return (options.cross_entropy_weight * h.ce + options.consistency_weight * h.kl +
-            options.alignment_weight * h.align + options.preservation_weight * h.preserve)
-        .item<double>();
+    c10::InferenceMode inference;
+    const Terms h = terms(t, x_held, ref_held, probes_held);
+    return WeightedDataLoss(options, h.ce, h.kl, h.align, h.preserve).item<double>();
   };
 
   AdaptReport report;
@@ -164,16 +192,12 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
   int since_best = 0;
   const int rows = static_cast<int>(train.size());
   const int batch = options.batch_size > 0 ? std::min(options.batch_size, rows) : rows;
-  const torch::Tensor neutral_train = torch::full({rows}, neutral, torch::kInt64);
-  std::vector<int64_t> perm(rows);
-  std::iota(perm.begin(), perm.end(), 0);
-  size_t cursor = rows;
+  ShuffledCycle batches(rows);
   // Each step's probes come from `probe_rows` training rows, taken in turn
   // from their own shuffled order: all C-1 probes of every row would cost
   // C-1 times the step's other work.
   const int probe_rows = options.probe_rows > 0 ? std::min(options.probe_rows, rows) : rows;
-  std::vector<int64_t> probe_perm = perm;
-  size_t probe_cursor = rows;
+  ShuffledCycle probe_sampler(rows);
 
   for (int step = 1; step <= options.max_steps; ++step) {
     if (options.cancelled && options.cancelled()) {
@@ -181,43 +205,22 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
     }
     torch::Tensor x = x_train;
     torch::Tensor ref = ref_train;
-    if (probe_cursor + probe_rows > static_cast<size_t>(rows)) {
-      std::shuffle(probe_perm.begin(), probe_perm.end(), rng);
-      probe_cursor = 0;
-    }
-    const torch::Tensor probes =
-        Rows(probes_train, std::vector<int64_t>(probe_perm.begin() + probe_cursor,
-                                                probe_perm.begin() + probe_cursor + probe_rows));
-    probe_cursor += probe_rows;
+    const torch::Tensor probes = Rows(probes_train, probe_sampler.Take(probe_rows, rng));
     if (batch < rows) {
-      if (cursor + batch > static_cast<size_t>(rows)) {
-        std::shuffle(perm.begin(), perm.end(), rng);
-        cursor = 0;
-      }
-      const std::vector<int64_t> pick(perm.begin() + cursor, perm.begin() + cursor + batch);
-      cursor += batch;
+      const std::vector<int64_t> pick = batches.Take(batch, rng);
       x = Rows(x_train, pick);
       ref = Rows(ref_train, pick);
     }
     AdaptLosses losses;
     {
-      torch::Tensor ce, kl, align, preserve;
+      Terms t;
       {
         torch::AutoGradMode enable_grad(true);
         // One forward pass for all data terms; the anchor's gradient is
         // added in closed form below instead of through autograd.
-        const torch::Tensor translated = params.Forward(x);
-        const torch::Tensor logits = head_t.Logits(translated);
-        ce = CrossEntropy(
-            logits, x.size(0) == rows ? neutral_train : neutral_train.narrow(0, 0, x.size(0)));
-        kl = ConsistencyKl(logits, ref);
-        align = alignment(translated);
-        preserve = preservation(params, probes);
-        const torch::Tensor data_loss =
-            options.cross_entropy_weight * ce + options.consistency_weight * kl +
-            options.alignment_weight * align + options.preservation_weight * preserve;
+        t = terms(params, x, ref, probes);
         optimizer.zero_grad();
-        data_loss.backward();
+        WeightedDataLoss(options, t.ce, t.kl, t.align, t.preserve).backward();
       }
       // d/dθ w·||θ - θ0||² = 2w(θ - θ0), on the anchored tensors.
       double anchor = 0;
@@ -230,11 +233,9 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
         }
       }
       optimizer.step();
-      const double c = ce.item<double>(), k = kl.item<double>(), a = align.item<double>(),
-                   e = preserve.item<double>();
-      losses = {options.cross_entropy_weight * c + options.consistency_weight * k +
-                    options.alignment_weight * a + options.preservation_weight * e +
-                    options.anchor_weight * anchor,
+      const double c = t.ce.item<double>(), k = t.kl.item<double>(), a = t.align.item<double>(),
+                   e = t.preserve.item<double>();
+      losses = {WeightedDataLoss(options, c, k, a, e) + options.anchor_weight * anchor,
                 c,
                 k,
                 a,

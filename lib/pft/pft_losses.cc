@@ -16,12 +16,15 @@ torch::Tensor ConsistencyKl(const torch::Tensor& logits, const torch::Tensor& ta
   return (log_p.exp() * (log_p - target_log_probs)).sum(1).mean();
 }
 
+torch::Tensor MeanAlignment(const torch::Tensor& x, const torch::Tensor& target_mean) {
+  return (x.mean(0) - target_mean).pow(2).sum() / static_cast<double>(x.size(1));
+}
+
 torch::Tensor MomentAlignment(const torch::Tensor& x, const torch::Tensor& target_mean,
                               const torch::Tensor& target_cov) {
   const double dim = static_cast<double>(x.size(1));
-  const torch::Tensor mean_term = (x.mean(0) - target_mean).pow(2).sum() / dim;
   const torch::Tensor cov_term = (Covariance(x) - target_cov).pow(2).sum() / dim;
-  return mean_term + cov_term;
+  return MeanAlignment(x, target_mean) + cov_term;
 }
 
 torch::Tensor RbfMmd(const torch::Tensor& x, const torch::Tensor& y) {

@@ -19,6 +19,9 @@ torch::Tensor CrossEntropy(const torch::Tensor& logits, const torch::Tensor& lab
 // features' logits); `target_log_probs` [N, C] is a constant.
 torch::Tensor ConsistencyKl(const torch::Tensor& logits, const torch::Tensor& target_log_probs);
 
+// Mean alignment of x: [N, D] to a target mean [D]: ||mean(x) - mean||² / D.
+torch::Tensor MeanAlignment(const torch::Tensor& x, const torch::Tensor& target_mean);
+
 // Moment alignment of x: [N, D] to a target mean [D] and covariance [D, D]:
 // ||mean(x) - mean||² / D + ||cov(x) - cov||_F² / D. Scale-free in D so that
 // weights carry over between feature sizes.
