@@ -147,16 +147,9 @@ absl::StatusOr<std::vector<FaceAnalysis>> ExpressionService::AnalyzeFrame(
   absl::StatusOr<BackboneOutput> out = batcher_->Run(std::move(request));
   if (analyze.timings != nullptr) analyze.timings->backbone = SecondsSince(backbone_start);
   if (!out.ok()) return out.status();
-  const size_t classes = analyzer_->labels().size();
-  const size_t dim = static_cast<size_t>(analyzer_->feature_dim());
-  for (size_t k = 0; k < faces.size(); ++k) {
-    faces[k].probabilities.assign(out->probabilities.begin() + k * classes,
-                                  out->probabilities.begin() + (k + 1) * classes);
-    if (analyze.with_features) {
-      faces[k].features.assign(out->features.begin() + k * dim,
-                               out->features.begin() + (k + 1) * dim);
-    }
-  }
+  AttachBackboneOutput(*out, analyzer_->labels().size(),
+                       static_cast<size_t>(analyzer_->feature_dim()), analyze.with_features,
+                       &faces);
   return faces;
 }
 

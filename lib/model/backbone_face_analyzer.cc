@@ -72,16 +72,8 @@ absl::StatusOr<std::vector<FaceAnalysis>> BackboneFaceAnalyzer::Analyze(
     crops.push_back(std::move(face.crop));
   }
   FER_ASSIGN_OR_RETURN(BackboneOutput out, RunBackbone(crops));
-  const size_t classes = labels().size();
-  const size_t dim = static_cast<size_t>(feature_dim());
-  for (size_t k = 0; k < faces.size(); ++k) {
-    faces[k].probabilities.assign(out.probabilities.begin() + k * classes,
-                                  out.probabilities.begin() + (k + 1) * classes);
-    if (options.with_features) {
-      faces[k].features.assign(out.features.begin() + k * dim,
-                               out.features.begin() + (k + 1) * dim);
-    }
-  }
+  AttachBackboneOutput(out, labels().size(), static_cast<size_t>(feature_dim()),
+                       options.with_features, &faces);
   if (options.timings != nullptr) {
     options.timings->backbone =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -47,6 +47,13 @@ struct LocatedFace {
   RgbImage crop;
 };
 
+// Sets each faces[k]'s probabilities (and its features when
+// `with_features`) from row k of `out`, whose rows have `classes`
+// probabilities and `feature_dim` features: how a backbone run on located
+// faces' crops completes them.
+void AttachBackboneOutput(const BackboneOutput& out, size_t classes, size_t feature_dim,
+                          bool with_features, std::vector<FaceAnalysis>* faces);
+
 // The face-api pipeline, identical to face-api's
 // detectAllFaces(...).withFaceLandmarks().withFaceExpressions():
 // detect -> crop each detection -> 68 landmarks -> aligned box from the
