@@ -1,0 +1,205 @@
+#include "lib/kernels/conv_kernels.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "lib/kernels/microkernels.h"
+
+namespace fer::kernels {
+namespace {
+
+using internal::DepthwiseArgs;
+using internal::GemmArgs;
+using internal::KernelTable;
+
+const KernelTable& Table(Isa isa) {
+  if (!IsaSupported(isa)) std::abort();  // a caller bug: ask IsaSupported first
+  switch (isa) {
+#if defined(FERSERVE_X86_KERNELS)
+    case Isa::kAvx512:
+      return internal::Avx512Kernels();
+    case Isa::kAvx2:
+      return internal::Avx2Kernels();
+#endif
+    default:
+      return internal::GenericKernels();
+  }
+}
+
+// Floats of intermediate rows (depthwise output or 3x3 patches) computed
+// before each multiply: about 64 KiB, so that they stay in the L2 cache
+// while the weight panels stream through L1.
+constexpr long kTileFloats = 16384;
+
+// Per-thread scratch for the intermediate rows; grows, never shrinks.
+float* Scratch(long floats) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<long>(buffer.size()) < floats) buffer.resize(floats);
+  return buffer.data();
+}
+
+int TileRows(long floats_per_row, int rows) {
+  return static_cast<int>(
+      std::clamp<long>(kTileFloats / std::max<long>(floats_per_row, 1), 1, std::max(rows, 1)));
+}
+
+void CheckRows(const ImageView& out, int row_begin, int row_end) {
+  if (row_begin < 0 || row_end > out.height || row_begin > row_end) std::abort();
+}
+
+GemmArgs Multiply(int m, const float* a, int lda, const PackedMatrix& filter,
+                  const OutputStage& stage, const ImageView& out, int row) {
+  GemmArgs g;
+  g.m = m;
+  g.n = filter.columns();
+  g.k = filter.rows();
+  g.a = a;
+  g.lda = lda;
+  g.panels = filter.panel_data();
+  g.bias = filter.bias();
+  const long offset = static_cast<long>(row) * out.width * out.channels;
+  g.residual = stage.residual != nullptr ? stage.residual + offset : nullptr;
+  g.ldr = out.channels;
+  g.activation = stage.activation;
+  g.c = out.data + offset;
+  g.ldc = out.channels;
+  return g;
+}
+
+}  // namespace
+
+int SamePadBefore(int in, int stride) {
+  const int out = SameOutputSize(in, stride);
+  const int total = std::max((out - 1) * stride + 3 - in, 0);
+  return total / 2;
+}
+
+PackedMatrix::PackedMatrix(const float* weights, int rows, int columns, const float* bias)
+    : rows_(rows), columns_(columns) {
+  const int panel_count = panels();
+  panels_.assign(static_cast<size_t>(panel_count) * rows * kPanelWidth, 0.0f);
+  bias_.assign(static_cast<size_t>(panel_count) * kPanelWidth, 0.0f);
+  for (int p = 0; p < panel_count; ++p) {
+    for (int r = 0; r < rows; ++r) {
+      for (int j = 0; j < kPanelWidth; ++j) {
+        const int col = p * kPanelWidth + j;
+        if (col >= columns) break;
+        panels_[(static_cast<size_t>(p) * rows + r) * kPanelWidth + j] =
+            weights[static_cast<size_t>(r) * columns + col];
+      }
+    }
+  }
+  if (bias != nullptr) std::copy(bias, bias + columns, bias_.begin());
+}
+
+DepthwiseFilter::DepthwiseFilter(const float* taps, int channels)
+    : channels_(channels), taps_(taps, taps + 9 * static_cast<size_t>(channels)) {
+  if (channels % PackedMatrix::kPanelWidth != 0) std::abort();
+}
+
+DepthwiseFilter& DepthwiseFilter::WithBatchNorm(const float* mean, const float* scale,
+                                                const float* offset, Activation activation) {
+  mean_.assign(mean, mean + channels_);
+  scale_.assign(scale, scale + channels_);
+  offset_.assign(offset, offset + channels_);
+  activation_ = activation;
+  return *this;
+}
+
+void SeparableConvRows(const ConstImageView& in, int stride, bool relu_input,
+                       const DepthwiseFilter& depthwise, const PackedMatrix& pointwise,
+                       const OutputStage& stage, const ImageView& out, int row_begin, int row_end,
+                       Isa isa) {
+  if (in.channels != depthwise.channels() || in.channels != pointwise.rows() ||
+      out.channels != pointwise.columns() || out.height != SameOutputSize(in.height, stride) ||
+      out.width != SameOutputSize(in.width, stride)) {
+    std::abort();
+  }
+  CheckRows(out, row_begin, row_end);
+  const KernelTable& table = Table(isa);
+  const long row_floats = static_cast<long>(out.width) * in.channels;
+  const int tile_rows = TileRows(row_floats, row_end - row_begin);
+  float* d = Scratch(tile_rows * row_floats);
+  DepthwiseArgs dw;
+  dw.in = in.data;
+  dw.height = in.height;
+  dw.width = in.width;
+  dw.channels = in.channels;
+  dw.stride = stride;
+  dw.pad_top = SamePadBefore(in.height, stride);
+  dw.pad_left = SamePadBefore(in.width, stride);
+  dw.out_width = out.width;
+  dw.relu_input = relu_input;
+  dw.taps = depthwise.taps();
+  if (depthwise.has_batch_norm()) {
+    dw.mean = depthwise.mean();
+    dw.scale = depthwise.scale();
+    dw.offset = depthwise.offset();
+  }
+  dw.activation = depthwise.activation();
+  dw.d = d;
+  for (int r = row_begin; r < row_end; r += tile_rows) {
+    dw.row_begin = r;
+    dw.row_end = std::min(row_end, r + tile_rows);
+    table.depthwise(dw);
+    table.gemm(Multiply((dw.row_end - r) * out.width, d, in.channels, pointwise, stage, out, r));
+  }
+}
+
+void Conv3x3Rows(const ConstImageView& in, int stride, const PackedMatrix& filter,
+                 const OutputStage& stage, const ImageView& out, int row_begin, int row_end,
+                 Isa isa) {
+  if (filter.rows() != 9 * in.channels || out.channels != filter.columns() ||
+      out.height != SameOutputSize(in.height, stride) ||
+      out.width != SameOutputSize(in.width, stride)) {
+    std::abort();
+  }
+  CheckRows(out, row_begin, row_end);
+  const KernelTable& table = Table(isa);
+  const int pad_top = SamePadBefore(in.height, stride);
+  const int pad_left = SamePadBefore(in.width, stride);
+  const int k = filter.rows();
+  const long row_floats = static_cast<long>(out.width) * k;
+  const int tile_rows = TileRows(row_floats, row_end - row_begin);
+  float* patches = Scratch(tile_rows * row_floats);
+  const size_t pixel_bytes = sizeof(float) * in.channels;
+  for (int r0 = row_begin; r0 < row_end; r0 += tile_rows) {
+    const int r1 = std::min(row_end, r0 + tile_rows);
+    // The 3x3 patch of every output pixel, zeros outside the image, in the
+    // filter's [kh][kw][in] order.
+    float* p = patches;
+    for (int r = r0; r < r1; ++r) {
+      for (int x = 0; x < out.width; ++x) {
+        for (int dy = 0; dy < 3; ++dy) {
+          const int iy = r * stride - pad_top + dy;
+          for (int dx = 0; dx < 3; ++dx) {
+            const int ix = x * stride - pad_left + dx;
+            if (iy < 0 || iy >= in.height || ix < 0 || ix >= in.width) {
+              std::memset(p, 0, pixel_bytes);
+            } else {
+              std::memcpy(p, in.data + (static_cast<long>(iy) * in.width + ix) * in.channels,
+                          pixel_bytes);
+            }
+            p += in.channels;
+          }
+        }
+      }
+    }
+    table.gemm(Multiply((r1 - r0) * out.width, patches, k, filter, stage, out, r0));
+  }
+}
+
+void PointwiseRows(const ConstImageView& in, const PackedMatrix& filter, const OutputStage& stage,
+                   const ImageView& out, int row_begin, int row_end, Isa isa) {
+  if (filter.rows() != in.channels || out.channels != filter.columns() || out.height != in.height ||
+      out.width != in.width) {
+    std::abort();
+  }
+  CheckRows(out, row_begin, row_end);
+  const long offset = static_cast<long>(row_begin) * in.width * in.channels;
+  Table(isa).gemm(Multiply((row_end - row_begin) * in.width, in.data + offset, in.channels, filter,
+                           stage, out, row_begin));
+}
+
+}  // namespace fer::kernels

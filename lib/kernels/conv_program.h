@@ -1,0 +1,94 @@
+#ifndef FERSERVE_LIB_KERNELS_CONV_PROGRAM_H_
+#define FERSERVE_LIB_KERNELS_CONV_PROGRAM_H_
+
+#include <functional>
+#include <vector>
+
+#include "lib/kernels/conv_kernels.h"
+
+namespace fer::kernels {
+
+// A feed-forward convolutional network as a list of conv_kernels layers over
+// numbered activation slots, run on one image at a time. Slot 0 is the
+// input; a slot may be rewritten by later layers (with another shape), so
+// that a network runs in a few buffers that stay in the cache. Built once,
+// then immutable; Run is thread-safe with one Workspace per concurrent run.
+class ConvProgram {
+ public:
+  struct Shape {
+    int height = 0;
+    int width = 0;
+    int channels = 0;
+    long floats() const { return static_cast<long>(height) * width * channels; }
+  };
+
+  // Activation buffers for one run, sized for the program.
+  class Workspace {
+   public:
+    ImageView slot(int index, const Shape& shape) {
+      return {slots_[index].data(), shape.height, shape.width, shape.channels};
+    }
+
+   private:
+    friend class ConvProgram;
+    std::vector<std::vector<float>> slots_;
+  };
+
+  // Runs body(row_begin, row_end) over [0, rows), possibly split between
+  // threads; returns when all parts are done.
+  using RowSplitter = std::function<void(int rows, const std::function<void(int, int)>& body)>;
+
+  explicit ConvProgram(const Shape& input);
+
+  // A new slot; its shape is set by the first layer writing it.
+  int NewSlot();
+
+  // Appends a layer reading slot `src` (in its current shape) and writing
+  // slot `dst` (src != dst, residual != dst); `residual` is a slot of the
+  // output's shape or -1. See conv_kernels.h for what each computes.
+  void Separable(int src, int dst, int stride, bool relu_input, DepthwiseFilter depthwise,
+                 PackedMatrix pointwise, Activation activation, int residual = -1);
+  void Conv3x3(int src, int dst, int stride, PackedMatrix filter, Activation activation);
+  void Pointwise(int src, int dst, PackedMatrix filter, Activation activation);
+
+  // A slot's shape after the layers appended so far.
+  const Shape& shape(int slot) const { return shapes_[slot]; }
+
+  // Sizes `workspace` for this program (a no-op when it already fits).
+  void Prepare(Workspace& workspace) const;
+
+  // Runs the layers on the image in slot 0 of the prepared `workspace`.
+  // With a splitter, each layer's rows are split between threads.
+  void Run(Workspace& workspace, const RowSplitter& split = nullptr) const;
+
+  // Multiply-adds per image.
+  double multiply_adds() const { return multiply_adds_; }
+
+  Isa isa() const { return isa_; }
+  void set_isa(Isa isa) { isa_ = isa; }
+
+ private:
+  enum class Kind { kSeparable, kConv3x3, kPointwise };
+  struct Layer {
+    Kind kind;
+    int src, dst, residual;
+    Shape in, out;
+    int stride;
+    bool relu_input;
+    DepthwiseFilter depthwise;
+    PackedMatrix filter;
+    Activation activation;
+  };
+
+  void Append(Layer layer);
+
+  std::vector<Shape> shapes_;
+  std::vector<long> capacity_;
+  std::vector<Layer> layers_;
+  double multiply_adds_ = 0;
+  Isa isa_ = BestIsa();
+};
+
+}  // namespace fer::kernels
+
+#endif  // FERSERVE_LIB_KERNELS_CONV_PROGRAM_H_
