@@ -124,9 +124,10 @@ absl::StatusOr<std::unique_ptr<FaceAnalyzerImpl>> FaceAnalyzerImpl::Create(
   FER_ASSIGN_OR_RETURN(torch::Device device, ToTorchDevice(config.device));
   RequireFullFloat32(device);
   FER_ASSIGN_OR_RETURN(FaceLandmarkNet landmark_net,
-                       FaceLandmarkNet::Load(config.model_dir, device));
-  FER_ASSIGN_OR_RETURN(FaceExpressionNet expression_net,
-                       FaceExpressionNet::Load(config.model_dir, device));
+                       FaceLandmarkNet::Load(config.model_dir, device, config.device.cpu_kernels));
+  FER_ASSIGN_OR_RETURN(
+      FaceExpressionNet expression_net,
+      FaceExpressionNet::Load(config.model_dir, device, config.device.cpu_kernels));
   return std::unique_ptr<FaceAnalyzerImpl>(new FaceAnalyzerImpl(
       device, std::move(detector), std::move(landmark_net), std::move(expression_net)));
 }

@@ -19,7 +19,7 @@ absl::StatusOr<std::unique_ptr<FaceDetector>> LoadFaceDetector(const std::string
   FER_ASSIGN_OR_RETURN(const torch::Device torch_device, ToTorchDevice(device));
   if (name == SsdMobilenetv1::kName) {
     FER_ASSIGN_OR_RETURN(std::unique_ptr<SsdMobilenetv1> detector,
-                         SsdMobilenetv1::Load(model_dir, torch_device));
+                         SsdMobilenetv1::Load(model_dir, torch_device, device.cpu_kernels));
     return std::unique_ptr<FaceDetector>(std::move(detector));
   }
   FER_ASSIGN_OR_RETURN(std::unique_ptr<TinyFaceDetector> detector,

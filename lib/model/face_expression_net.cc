@@ -11,15 +11,17 @@ const std::vector<std::string>& FaceExpressionNet::Labels() {
 }
 
 absl::StatusOr<FaceExpressionNet> FaceExpressionNet::Load(const std::string& model_dir,
-                                                          const torch::Device& device) {
+                                                          const torch::Device& device,
+                                                          CpuKernels cpu_kernels) {
   FER_ASSIGN_OR_RETURN(WeightMap weights, LoadFaceApiWeights(model_dir, kModelName));
-  return FromWeightMap(weights, device);
+  return FromWeightMap(weights, device, cpu_kernels);
 }
 
 absl::StatusOr<FaceExpressionNet> FaceExpressionNet::FromWeightMap(WeightMap& weights,
-                                                                   const torch::Device& device) {
+                                                                   const torch::Device& device,
+                                                                   CpuKernels cpu_kernels) {
   FER_ASSIGN_OR_RETURN(FaceFeatureExtractor extractor,
-                       FaceFeatureExtractor::FromWeightMap(weights, device));
+                       FaceFeatureExtractor::FromWeightMap(weights, device, cpu_kernels));
   const int64_t classes = static_cast<int64_t>(Labels().size());
   FER_ASSIGN_OR_RETURN(
       torch::Tensor fc_weights,

@@ -22,11 +22,13 @@ class FaceExpressionNet {
 
   // Loads `<model_dir>/face_expression_model-weights_manifest.json`.
   static absl::StatusOr<FaceExpressionNet> Load(const std::string& model_dir,
-                                                const torch::Device& device);
+                                                const torch::Device& device,
+                                                CpuKernels cpu_kernels = CpuKernels::kNative);
   // Builds the net from a decoded weight map; fails when a tensor is missing,
   // mis-shaped, or left unused.
-  static absl::StatusOr<FaceExpressionNet> FromWeightMap(WeightMap& weights,
-                                                         const torch::Device& device);
+  static absl::StatusOr<FaceExpressionNet> FromWeightMap(
+      WeightMap& weights, const torch::Device& device,
+      CpuKernels cpu_kernels = CpuKernels::kNative);
 
   // Class names in output order: neutral, happy, sad, angry, fearful,
   // disgusted, surprised (face-api's FACE_EXPRESSION_LABELS).

@@ -4,28 +4,36 @@
 #include <torch/torch.h>
 
 #include <array>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "lib/model/face_types.h"
 #include "lib/model/tf_ops.h"
 #include "lib/model/weight_map.h"
 
 namespace fer {
 
+class NativeFeatureExtractor;
+
 // face-api's FaceFeatureExtractor (src/faceFeatureExtractor): four
 // denseBlock4 stages (32, 64, 128, 256 channels, each halving the size; the
 // first opens with a plain conv, the others with separable convs) and a 7x7
 // average pool: a 112x112 RGB face -> 256 features. Immutable after
-// construction; Forward is thread-safe.
+// construction; Forward is thread-safe. On the CPU it runs on
+// NativeFeatureExtractor's fused kernels unless CpuKernels::kLibTorch is
+// asked for.
 class FaceFeatureExtractor {
  public:
   static constexpr int kInputSize = 112;
   static constexpr int kFeatureDim = 256;
 
   // Takes dense0..dense3 from `weights` (face-api's tensor names), converting
-  // them once to torch layout on `device`.
-  static absl::StatusOr<FaceFeatureExtractor> FromWeightMap(WeightMap& weights,
-                                                            const torch::Device& device);
+  // them once to torch layout on `device` (and packing them for the fused
+  // kernels on the CPU).
+  static absl::StatusOr<FaceFeatureExtractor> FromWeightMap(
+      WeightMap& weights, const torch::Device& device,
+      CpuKernels cpu_kernels = CpuKernels::kNative);
 
   // `batch`: [B, 112, 112, 3] float32 RGB values in 0..255 (NHWC, as face-api's
   // NetInput.toBatchTensor), on any device. Returns [B, 256] on device():
@@ -33,6 +41,9 @@ class FaceFeatureExtractor {
   torch::Tensor Forward(const torch::Tensor& batch) const;
 
   const torch::Device& device() const { return device_; }
+
+  // The fused-kernel network, or null when Forward runs on LibTorch.
+  const NativeFeatureExtractor* native() const { return native_.get(); }
 
  private:
   struct DenseBlock {
@@ -50,13 +61,8 @@ class FaceFeatureExtractor {
   torch::Tensor mean_rgb_;  // [1, 3, 1, 1]
   torch::Tensor divisor_;   // 255, a tensor so that CUDA divides (not multiplies by 1/255)
   std::array<DenseBlock, 4> blocks_;
+  std::shared_ptr<const NativeFeatureExtractor> native_;
 };
-
-// Reads a separable conv `<prefix>/{depthwise_filter,pointwise_filter,bias}`
-// with `in` -> `out` channels into torch layout on `device`.
-absl::StatusOr<tf::SeparableConv> TakeSeparableConv(WeightMap& weights, const std::string& prefix,
-                                                    int64_t in, int64_t out,
-                                                    const torch::Device& device);
 
 }  // namespace fer
 

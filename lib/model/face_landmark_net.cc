@@ -8,15 +8,17 @@
 namespace fer {
 
 absl::StatusOr<FaceLandmarkNet> FaceLandmarkNet::Load(const std::string& model_dir,
-                                                      const torch::Device& device) {
+                                                      const torch::Device& device,
+                                                      CpuKernels cpu_kernels) {
   FER_ASSIGN_OR_RETURN(WeightMap weights, LoadFaceApiWeights(model_dir, kModelName));
-  return FromWeightMap(weights, device);
+  return FromWeightMap(weights, device, cpu_kernels);
 }
 
 absl::StatusOr<FaceLandmarkNet> FaceLandmarkNet::FromWeightMap(WeightMap& weights,
-                                                               const torch::Device& device) {
+                                                               const torch::Device& device,
+                                                               CpuKernels cpu_kernels) {
   FER_ASSIGN_OR_RETURN(FaceFeatureExtractor extractor,
-                       FaceFeatureExtractor::FromWeightMap(weights, device));
+                       FaceFeatureExtractor::FromWeightMap(weights, device, cpu_kernels));
   FER_ASSIGN_OR_RETURN(
       torch::Tensor fc_weights,
       weights.TakeFloat("fc/weights", {FaceFeatureExtractor::kFeatureDim, 2 * kNumPoints}));

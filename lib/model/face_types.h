@@ -48,9 +48,16 @@ struct LinearLayerWeights {
   std::vector<float> bias;
 };
 
+// How the face-api networks run on the CPU: on ferserve's fused kernels
+// (lib/kernels: faster, the default) or on LibTorch's operators (the
+// straightforward port, kept as the reference the kernels are tested
+// against). On CUDA they always run on LibTorch.
+enum class CpuKernels { kNative, kLibTorch };
+
 // Where models run: "cpu", "cuda" or "cuda:N".
 struct ModelDevice {
   std::string name = "cpu";
+  CpuKernels cpu_kernels = CpuKernels::kNative;
 };
 
 }  // namespace fer

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "lib/model/detector_ops.h"
+#include "lib/model/native_ssd_mobilenet_v1.h"
 #include "lib/model/status_macros.h"
 #include "lib/model/tf_ops.h"
 #include "lib/model/torch_device.h"
@@ -67,29 +70,44 @@ bool IsUnusedGraphConstant(const std::string& name) {
 
 }  // namespace
 
+SsdMobilenetv1::~SsdMobilenetv1() = default;
+
 absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::Load(const std::string& model_dir,
-                                                                     const torch::Device& device) {
+                                                                     const torch::Device& device,
+                                                                     CpuKernels cpu_kernels) {
   FER_ASSIGN_OR_RETURN(WeightMap weights, LoadFaceApiWeights(model_dir, kModelName));
-  return FromWeightMap(weights, device);
+  return FromWeightMap(weights, device, cpu_kernels);
 }
 
 absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
-    WeightMap& weights, const torch::Device& device) {
+    WeightMap& weights, const torch::Device& device, CpuKernels cpu_kernels) {
   RequireFullFloat32(device);  // no TF32 convolutions on CUDA
   std::unique_ptr<SsdMobilenetv1> net(new SsdMobilenetv1(device));
-  auto take_pointwise = [&](const std::string& prefix, int64_t in, int64_t out,
-                            int64_t k) -> absl::StatusOr<PointwiseConv> {
+  // The weights in TensorFlow's layouts (contiguous CPU float32), kept until
+  // the fused-kernel network has packed them.
+  std::vector<torch::Tensor> tf_tensors;
+  auto keep = [&](const torch::Tensor& t) {
+    tf_tensors.push_back(t.contiguous());
+    return tf_tensors.back().data_ptr<float>();
+  };
+  NativeSsdMobilenetv1::Weights native;
+  auto take_pointwise =
+      [&](const std::string& prefix, int64_t in, int64_t out, int64_t k,
+          NativeSsdMobilenetv1::ConvWeights* tf) -> absl::StatusOr<PointwiseConv> {
     FER_ASSIGN_OR_RETURN(torch::Tensor filters,
                          weights.TakeFloat(prefix + "/weights", {k, k, in, out}));
     FER_ASSIGN_OR_RETURN(torch::Tensor offset,
                          weights.TakeFloat(prefix + "/convolution_bn_offset", {out}));
+    *tf = {keep(filters), keep(offset), static_cast<int>(in), static_cast<int>(out),
+           static_cast<int>(k)};
     PointwiseConv conv;
     conv.weight = tf::ConvFilterToTorch(filters).to(device);
     conv.offset = offset.view({1, out, 1, 1}).to(device);
     return conv;
   };
-  auto take_depthwise = [&](const std::string& prefix,
-                            int64_t channels) -> absl::StatusOr<DepthwiseConv> {
+  auto take_depthwise =
+      [&](const std::string& prefix, int64_t channels,
+          NativeSsdMobilenetv1::DepthwiseWeights* tf) -> absl::StatusOr<DepthwiseConv> {
     FER_ASSIGN_OR_RETURN(torch::Tensor filters,
                          weights.TakeFloat(prefix + "/depthwise_weights", {3, 3, channels, 1}));
     FER_ASSIGN_OR_RETURN(torch::Tensor gamma,
@@ -108,40 +126,50 @@ absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
         gamma.to(torch::kFloat64) / (variance.to(torch::kFloat64) + kBatchNormEpsilon).sqrt();
     conv.inv_std_scale = factor.to(torch::kFloat32).view({1, channels, 1, 1}).to(device);
     conv.offset = beta.view({1, channels, 1, 1}).to(device);
+    *tf = {keep(filters), keep(mean), keep(factor.to(torch::kFloat32)), keep(beta),
+           static_cast<int>(channels)};
     return conv;
   };
   auto take_conv = [&](const std::string& prefix, int64_t in, int64_t out, torch::Tensor& weight,
-                       torch::Tensor& bias) -> absl::Status {
+                       torch::Tensor& bias, const float** tf_filters,
+                       const float** tf_bias) -> absl::Status {
     FER_ASSIGN_OR_RETURN(torch::Tensor filters,
                          weights.TakeFloat(prefix + "/weights", {1, 1, in, out}));
     FER_ASSIGN_OR_RETURN(torch::Tensor biases, weights.TakeFloat(prefix + "/biases", {out}));
+    *tf_filters = keep(filters);
+    *tf_bias = keep(biases);
     weight = tf::ConvFilterToTorch(filters).to(device);
     bias = biases.view({1, out, 1, 1}).to(device);
     return absl::OkStatus();
   };
 
-  FER_ASSIGN_OR_RETURN(net->conv0_, take_pointwise("MobilenetV1/Conv2d_0_pointwise", 3, 32, 3));
+  FER_ASSIGN_OR_RETURN(net->conv0_,
+                       take_pointwise("MobilenetV1/Conv2d_0_pointwise", 3, 32, 3, &native.conv0));
   for (size_t i = 0; i < kPairChannels.size(); ++i) {
     const int64_t in = kPairChannels[i][0], out = kPairChannels[i][1];
     const std::string prefix = absl::StrCat("MobilenetV1/Conv2d_", i + 1);
-    FER_ASSIGN_OR_RETURN(net->pairs_[i].depthwise, take_depthwise(prefix + "_depthwise", in));
+    FER_ASSIGN_OR_RETURN(net->pairs_[i].depthwise,
+                         take_depthwise(prefix + "_depthwise", in, &native.depthwise[i]));
     FER_ASSIGN_OR_RETURN(net->pairs_[i].pointwise,
-                         take_pointwise(prefix + "_pointwise", in, out, 1));
+                         take_pointwise(prefix + "_pointwise", in, out, 1, &native.pointwise[i]));
   }
   for (size_t i = 0; i < kPredictionConvs.size(); ++i) {
     const auto& [in, out, k] = kPredictionConvs[i];
-    FER_ASSIGN_OR_RETURN(
-        net->prediction_[i],
-        take_pointwise(absl::StrCat("Prediction/Conv2d_", i, "_pointwise"), in, out, k));
+    FER_ASSIGN_OR_RETURN(net->prediction_[i],
+                         take_pointwise(absl::StrCat("Prediction/Conv2d_", i, "_pointwise"), in,
+                                        out, k, &native.prediction[i]));
   }
   for (size_t i = 0; i < kBoxPredictors.size(); ++i) {
     const auto& [in, anchors] = kBoxPredictors[i];
     const std::string prefix = absl::StrCat("Prediction/BoxPredictor_", i);
     BoxPredictor& p = net->box_predictors_[i];
-    FER_RETURN_IF_ERROR(
-        take_conv(prefix + "/BoxEncodingPredictor", in, anchors * 4, p.box_weight, p.box_bias));
-    FER_RETURN_IF_ERROR(
-        take_conv(prefix + "/ClassPredictor", in, anchors * 3, p.class_weight, p.class_bias));
+    NativeSsdMobilenetv1::BoxPredictorWeights& tf = native.box_predictors[i];
+    tf.in = static_cast<int>(in);
+    tf.anchors = static_cast<int>(anchors);
+    FER_RETURN_IF_ERROR(take_conv(prefix + "/BoxEncodingPredictor", in, anchors * 4, p.box_weight,
+                                  p.box_bias, &tf.box_filters, &tf.box_bias));
+    FER_RETURN_IF_ERROR(take_conv(prefix + "/ClassPredictor", in, anchors * 3, p.class_weight,
+                                  p.class_bias, &tf.class_filters, &tf.class_bias));
   }
   FER_ASSIGN_OR_RETURN(torch::Tensor priors,
                        weights.TakeFloat("Output/extra_dim", {1, kNumPriors, 4}));
@@ -161,6 +189,9 @@ absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
         absl::StrCat(weights.source(), ": unexpected tensors ", absl::StrJoin(unexpected, ", ")));
   }
   net->divisor_ = torch::full({1}, 127.5f, torch::kFloat32).to(device);
+  if (device.is_cpu() && cpu_kernels == CpuKernels::kNative) {
+    net->native_ = std::make_shared<const NativeSsdMobilenetv1>(native);
+  }
   return net;
 }
 
@@ -177,11 +208,8 @@ torch::Tensor SsdMobilenetv1::RunDepthwise(const torch::Tensor& x, const Depthwi
   return ((y - conv.mean) * conv.inv_std_scale + conv.offset).clamp_(0, 6);
 }
 
-SsdMobilenetv1::Output SsdMobilenetv1::Forward(const torch::Tensor& batch) const {
-  TORCH_CHECK(batch.dim() == 4 && batch.size(1) == kInputSize && batch.size(2) == kInputSize &&
-                  batch.size(3) == 3,
-              "SsdMobilenetv1 expects [B, 512, 512, 3], got ", batch.sizes());
-  c10::InferenceMode inference;
+std::pair<torch::Tensor, torch::Tensor> SsdMobilenetv1::RunTorchNetwork(
+    const torch::Tensor& batch) const {
   const int64_t batch_size = batch.size(0);
   torch::Tensor x = batch.to(device_, torch::kFloat32).permute({0, 3, 1, 2}).contiguous();
   x = x / divisor_ - 1;  // input normalized to -1..1
@@ -214,12 +242,32 @@ SsdMobilenetv1::Output SsdMobilenetv1::Forward(const torch::Tensor& batch) const
     box_parts.push_back(box.permute({0, 2, 3, 1}).reshape({batch_size, -1, 4}));
     class_parts.push_back(cls.permute({0, 2, 3, 1}).reshape({batch_size, -1, 3}));
   }
-  const torch::Tensor encodings =
-      torch::cat(box_parts, 1).to(torch::kCPU, torch::kFloat32).contiguous();
-  const torch::Tensor classes =
-      torch::cat(class_parts, 1).to(torch::kCPU, torch::kFloat32).contiguous();
+  torch::Tensor encodings = torch::cat(box_parts, 1).to(torch::kCPU, torch::kFloat32).contiguous();
+  torch::Tensor classes = torch::cat(class_parts, 1).to(torch::kCPU, torch::kFloat32).contiguous();
   TORCH_CHECK(encodings.size(1) == kNumPriors, "SsdMobilenetv1: ", encodings.size(1),
               " box predictions for ", kNumPriors, " priors");
+  return {encodings, classes};
+}
+
+SsdMobilenetv1::Output SsdMobilenetv1::Forward(const torch::Tensor& batch) const {
+  TORCH_CHECK(batch.dim() == 4 && batch.size(1) == kInputSize && batch.size(2) == kInputSize &&
+                  batch.size(3) == 3,
+              "SsdMobilenetv1 expects [B, 512, 512, 3], got ", batch.sizes());
+  c10::InferenceMode inference;
+  const int64_t batch_size = batch.size(0);
+  torch::Tensor encodings, classes;  // [B, 5118, 4] and [B, 5118, 3] on the CPU
+  if (native_ != nullptr) {
+    const torch::Tensor input = batch.to(torch::kCPU, torch::kFloat32).contiguous();
+    encodings = torch::empty({batch_size, kNumPriors, 4}, torch::kFloat32);
+    classes = torch::empty({batch_size, kNumPriors, 3}, torch::kFloat32);
+    for (int64_t b = 0; b < batch_size; ++b) {
+      native_->Forward(input.data_ptr<float>() + b * kInputSize * kInputSize * 3,
+                       encodings.data_ptr<float>() + b * kNumPriors * 4,
+                       classes.data_ptr<float>() + b * kNumPriors * 3);
+    }
+  } else {
+    std::tie(encodings, classes) = RunTorchNetwork(batch);
+  }
 
   // outputLayer, op by op as tfjs-backend-cpu computes it (each op in
   // double, rounded to float32).

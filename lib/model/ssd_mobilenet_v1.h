@@ -6,14 +6,18 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "lib/model/face_detector.h"
+#include "lib/model/face_types.h"
 #include "lib/model/weight_map.h"
 #include "lib/vision/image.h"
 
 namespace fer {
+
+class NativeSsdMobilenetv1;
 
 // face-api's SsdMobilenetv1 face detector (src/ssdMobilenetv1) on LibTorch:
 // MobileNetV1 (TF 'same' padding, batch norm, ReLU6) + six SSD box
@@ -43,12 +47,18 @@ class SsdMobilenetv1 : public FaceDetector {
 
   // Loads `<model_dir>/ssd_mobilenetv1_model-weights_manifest.json` onto
   // `device` (torch device; see ToTorchDevice).
-  static absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> Load(const std::string& model_dir,
-                                                              const torch::Device& device);
+  // On the CPU the network runs on NativeSsdMobilenetv1's fused kernels
+  // unless CpuKernels::kLibTorch is asked for.
+  static absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> Load(
+      const std::string& model_dir, const torch::Device& device,
+      CpuKernels cpu_kernels = CpuKernels::kNative);
   // Builds the detector from decoded weights; fails when a tensor is missing
   // or mis-shaped, or when a float tensor face-api would use is left over.
-  static absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> FromWeightMap(WeightMap& weights,
-                                                                       const torch::Device& device);
+  static absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> FromWeightMap(
+      WeightMap& weights, const torch::Device& device,
+      CpuKernels cpu_kernels = CpuKernels::kNative);
+
+  ~SsdMobilenetv1() override;
 
   std::string name() const override { return kName; }
 
@@ -71,6 +81,9 @@ class SsdMobilenetv1 : public FaceDetector {
 
   const torch::Device& device() const { return device_; }
 
+  // The fused-kernel network, or null when Forward runs on LibTorch.
+  const NativeSsdMobilenetv1* native() const { return native_.get(); }
+
  private:
   struct PointwiseConv {  // conv (TF 'same') + offset, ReLU6
     torch::Tensor weight, offset;
@@ -87,6 +100,9 @@ class SsdMobilenetv1 : public FaceDetector {
   };
 
   explicit SsdMobilenetv1(const torch::Device& device) : device_(device) {}
+  // The network on LibTorch: box encodings [B, 5118, 4] and class logits
+  // [B, 5118, 3], on the CPU.
+  std::pair<torch::Tensor, torch::Tensor> RunTorchNetwork(const torch::Tensor& batch) const;
   static torch::Tensor RunPointwise(const torch::Tensor& x, const PointwiseConv& conv,
                                     int64_t stride);
   static torch::Tensor RunDepthwise(const torch::Tensor& x, const DepthwiseConv& conv,
@@ -99,6 +115,7 @@ class SsdMobilenetv1 : public FaceDetector {
   std::array<PointwiseConv, 8> prediction_;     // Prediction conv_0..conv_7
   std::array<BoxPredictor, 6> box_predictors_;  // BoxPredictor_0..5
   std::vector<std::array<float, 4>> priors_;    // Output/extra_dim, [5118][4]
+  std::shared_ptr<const NativeSsdMobilenetv1> native_;
 };
 
 }  // namespace fer

@@ -10,10 +10,12 @@
 #include <thread>
 #include <vector>
 
+#include "lib/model/detector_ops.h"
 #include "lib/model/face_detector.h"
 #include "lib/model/face_types.h"
 #include "lib/model/weight_map.h"
 #include "lib/vision/image.h"
+#include "lib/vision/image_file.h"
 #include "tests/model/detector_test_fixture.h"
 #include "tests/test_assets.h"
 
@@ -225,6 +227,34 @@ TEST_F(SsdMobilenetv1Test, ForwardDecodesAllPriors) {
   EXPECT_TRUE(torch::equal(out.boxes[0], out.boxes[1]));
   EXPECT_GE(out.scores.min().item<float>(), 0);
   EXPECT_LE(out.scores.max().item<float>(), 1);
+}
+
+TEST(SsdMobilenetv1KernelsTest, FusedKernelsMatchTheLibTorchPort) {
+  const torch::Device cpu(torch::kCPU);
+  const auto native = SsdMobilenetv1::Load(testing::ModelDir(), cpu, CpuKernels::kNative);
+  const auto port = SsdMobilenetv1::Load(testing::ModelDir(), cpu, CpuKernels::kLibTorch);
+  ASSERT_TRUE(native.ok()) << native.status();
+  ASSERT_TRUE(port.ok()) << port.status();
+  ASSERT_NE((*native)->native(), nullptr);
+  ASSERT_EQ((*port)->native(), nullptr);
+  for (int photo : {1, 4}) {
+    SCOPED_TRACE(::testing::Message() << "sample" << photo);
+    const absl::StatusOr<RgbImage> image = ReadImageFile(testing::DemoPhoto(photo));
+    ASSERT_TRUE(image.ok()) << image.status();
+    const torch::Tensor batch = detector::ImageToBatchTensor(*image, 512, /*center=*/false);
+    const SsdMobilenetv1::Output a = (*native)->Forward(batch);
+    const SsdMobilenetv1::Output b = (*port)->Forward(batch);
+    EXPECT_LT((a.boxes - b.boxes).abs().max().item<double>(), 1e-4);
+    EXPECT_LT((a.scores - b.scores).abs().max().item<double>(), 1e-4);
+    const auto faces_a = (*native)->Detect(*image, {});
+    const auto faces_b = (*port)->Detect(*image, {});
+    ASSERT_TRUE(faces_a.ok() && faces_b.ok());
+    ASSERT_EQ(faces_a->size(), faces_b->size());
+    for (size_t i = 0; i < faces_a->size(); ++i) {
+      EXPECT_GT(IoU((*faces_a)[i].box, (*faces_b)[i].box), 0.999) << i;
+      EXPECT_NEAR((*faces_a)[i].score, (*faces_b)[i].score, 1e-5) << i;
+    }
+  }
 }
 
 TEST(SsdMobilenetv1LoadTest, WrongWeightsAreRejected) {
