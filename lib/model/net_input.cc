@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace fer {
 namespace {
@@ -10,6 +11,28 @@ namespace {
 inline double Lerp(double a, double b, double t) {
   volatile double step = (b - a) * t;
   return a + step;
+}
+
+// A source row or column of the padded square for one output row or column:
+// the two neighbours (region coordinates, -1 in the padding) and the weight
+// of the second.
+struct Tap {
+  int first = -1;
+  int second = -1;
+  double frac = 0;
+};
+
+std::vector<Tap> Taps(int input_size, int side, int pad, int extent) {
+  const double ratio = static_cast<double>(side) / static_cast<double>(input_size);
+  auto source = [&](int i) { return i - pad >= 0 && i - pad < extent ? i - pad : -1; };
+  std::vector<Tap> taps(input_size);
+  for (int i = 0; i < input_size; ++i) {
+    const double src = ratio * i;
+    const int floor = std::max(0, static_cast<int>(std::floor(src)));
+    const int ceil = std::min(side - 1, static_cast<int>(std::ceil(src)));
+    taps[i] = {source(floor), source(ceil), src - floor};
+  }
+  return taps;
 }
 
 // Writes one region, padded and resized, to `out` (input_size^2 x 3 floats).
@@ -22,30 +45,37 @@ void RegionToInput(const ImageRegion& region, int input_size, float* out) {
   const int prepend = diff - (diff + 1) / 2;
   const int pad_x = rect.height > rect.width ? prepend : 0;
   const int pad_y = rect.width > rect.height ? prepend : 0;
-  // Pixel (row, col) of the padded square, channel c.
-  auto pixel = [&](int row, int col, int c) -> double {
-    const int y = row - pad_y;
-    const int x = col - pad_x;
-    if (y < 0 || y >= rect.height || x < 0 || x >= rect.width) return 0.0;
-    return image.row(rect.y + y)[3 * (rect.x + x) + c];
+  // Row y of the region, or null in the padding.
+  auto row = [&](int y) -> const uint8_t* {
+    return y < 0 ? nullptr : image.row(rect.y + y) + 3 * rect.x;
   };
-  const double ratio = static_cast<double>(side) / static_cast<double>(input_size);
-  for (int r = 0; r < input_size; ++r) {
-    const double src_row = ratio * r;
-    const int row_floor = std::max(0, static_cast<int>(std::floor(src_row)));
-    const double row_frac = src_row - row_floor;
-    const int row_ceil = std::min(side - 1, static_cast<int>(std::ceil(src_row)));
-    for (int c = 0; c < input_size; ++c) {
-      const double src_col = ratio * c;
-      const int col_floor = std::max(0, static_cast<int>(std::floor(src_col)));
-      const double col_frac = src_col - col_floor;
-      const int col_ceil = std::min(side - 1, static_cast<int>(std::ceil(src_col)));
+  if (side == input_size) {
+    // No resize: TF's weights are 0 and each value is the pixel itself.
+    for (int r = 0; r < input_size; ++r) {
+      const int y = r - pad_y;
+      const uint8_t* src = y >= 0 && y < rect.height ? row(y) : nullptr;
+      for (int c = 0; c < input_size; ++c) {
+        const int x = c - pad_x;
+        const bool inside = src != nullptr && x >= 0 && x < rect.width;
+        for (int d = 0; d < 3; ++d) *out++ = inside ? src[3 * x + d] : 0.0f;
+      }
+    }
+    return;
+  }
+  const std::vector<Tap> rows = Taps(input_size, side, pad_y, rect.height);
+  const std::vector<Tap> cols = Taps(input_size, side, pad_x, rect.width);
+  auto value = [](const uint8_t* src, int x, int d) -> double {
+    return src != nullptr && x >= 0 ? src[3 * x + d] : 0.0;
+  };
+  for (const Tap& r : rows) {
+    const uint8_t* top_row = row(r.first);
+    const uint8_t* bottom_row = row(r.second);
+    for (const Tap& c : cols) {
       for (int d = 0; d < 3; ++d) {
-        const double top =
-            Lerp(pixel(row_floor, col_floor, d), pixel(row_floor, col_ceil, d), col_frac);
+        const double top = Lerp(value(top_row, c.first, d), value(top_row, c.second, d), c.frac);
         const double bottom =
-            Lerp(pixel(row_ceil, col_floor, d), pixel(row_ceil, col_ceil, d), col_frac);
-        *out++ = static_cast<float>(Lerp(top, bottom, row_frac));
+            Lerp(value(bottom_row, c.first, d), value(bottom_row, c.second, d), c.frac);
+        *out++ = static_cast<float>(Lerp(top, bottom, r.frac));
       }
     }
   }
