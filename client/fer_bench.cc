@@ -34,6 +34,8 @@
 #include "absl/strings/str_split.h"
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "lib/model/face_analyzer.h"
+#include "lib/model/face_detector.h"
+#include "lib/model/intra_op_parallel.h"
 #include "lib/model/torch_runtime.h"
 #include "lib/pft/translator.h"
 #include "lib/vision/image_file.h"
@@ -43,6 +45,9 @@ ABSL_FLAG(std::string, assets, FERSERVE_ASSETS_DIR, "Folder of the verified npm 
 ABSL_FLAG(std::string, node_bench, FERSERVE_SOURCE_DIR "/scripts/reference/bench.js",
           "The Node.js peer benchmark script; empty skips the peer.");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 uses all cores.");
+ABSL_FLAG(std::string, cpu_kernels, "native",
+          "native (fused kernels) or libtorch: how the measured networks run; with native the "
+          "LibTorch port is measured too, for the comparison.");
 ABSL_FLAG(std::string, batches, "1,8,32", "Backbone batch sizes to measure.");
 ABSL_FLAG(double, seconds, 3.0, "Timed seconds per backbone batch size.");
 ABSL_FLAG(std::string, server, "",
@@ -126,6 +131,25 @@ std::vector<BatchFigure> BenchBackbone(FaceAnalyzer& analyzer, const std::vector
     figures.push_back({b, b * 1000.0 / median, median});
   }
   return figures;
+}
+
+// Median milliseconds per Detect call on the demo photo sample1 (resized to
+// the detector's input inside), or 0 when it cannot run.
+double BenchDetector(const ModelDevice& device, double seconds) {
+  absl::StatusOr<std::unique_ptr<FaceDetector>> detector =
+      LoadFaceDetector("ssd_mobilenetv1", absl::GetFlag(FLAGS_assets) + "/face-api/model", device);
+  absl::StatusOr<RgbImage> image =
+      ReadImageFile(absl::GetFlag(FLAGS_assets) + "/face-api/demo/sample1.jpg");
+  if (!detector.ok() || !image.ok()) return 0;
+  for (int i = 0; i < 2; ++i) (void)(*detector)->Detect(*image, {});  // warm-up
+  std::vector<double> ms;
+  const auto until = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < until || ms.size() < 5) {
+    const auto start = Clock::now();
+    (void)(*detector)->Detect(*image, {});
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  }
+  return Median(ms);
 }
 
 // Runs the Node.js peer on the same crops; empty when it cannot run.
@@ -291,11 +315,18 @@ int Run() {
 
   FaceAnalyzerConfig config;
   config.model_dir = absl::GetFlag(FLAGS_assets) + "/face-api/model";
+  if (!ParseCpuKernels(absl::GetFlag(FLAGS_cpu_kernels), &config.device.cpu_kernels)) {
+    std::fprintf(stderr, "fer-bench: --cpu_kernels must be native or libtorch\n");
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<FaceAnalyzer>> analyzer = FaceAnalyzer::Load(config);
   if (!analyzer.ok()) {
     std::fprintf(stderr, "fer-bench: %s\n", std::string(analyzer.status().message()).c_str());
     return 1;
   }
+  const bool compare_port = config.device.cpu_kernels == CpuKernels::kNative;
+  FaceAnalyzerConfig port_config = config;
+  port_config.device.cpu_kernels = CpuKernels::kLibTorch;
   const std::vector<RgbImage> crops = DemoCrops(**analyzer);
   if (crops.empty()) {
     std::fprintf(stderr, "fer-bench: no face crops from the demo photos\n");
@@ -304,29 +335,52 @@ int Run() {
   const std::vector<int> batches = ParseInts(absl::GetFlag(FLAGS_batches));
   const double seconds = absl::GetFlag(FLAGS_seconds);
   const std::vector<BatchFigure> ours = BenchBackbone(**analyzer, crops, batches, seconds);
+  std::vector<BatchFigure> port;
+  double detector_ms = BenchDetector(config.device, seconds);
+  double port_detector_ms = 0;
+  if (compare_port) {
+    absl::StatusOr<std::unique_ptr<FaceAnalyzer>> port_analyzer = FaceAnalyzer::Load(port_config);
+    if (port_analyzer.ok()) port = BenchBackbone(**port_analyzer, crops, batches, seconds);
+    port_detector_ms = BenchDetector(port_config.device, seconds);
+  }
+  const int threads = IntraOpThreads();
   ConfigureTorchThreads(1);
   const std::vector<BatchFigure> ours_1t = BenchBackbone(**analyzer, crops, batches, seconds);
+  ConfigureTorchThreads(absl::GetFlag(FLAGS_threads));
   const std::vector<BatchFigure> peer = BenchPeer(crops, batches, seconds);
-  std::printf("backbone + expression head on %zu real 112x112 face crops (median per batch)\n",
-              crops.size());
-  std::printf("%6s %13s %10s %10s %7s %13s %14s %8s %8s\n", "batch", "ferserve f/s", "ms/batch",
-              "GFLOP/s", "%sgemm", "1 thread f/s", "TF.js wasm f/s", "ratio", "ratio 1t");
+  std::printf(
+      "backbone + expression head on %zu real 112x112 face crops (median per batch; %s "
+      "CPU kernels, %d threads unless said)\n",
+      crops.size(), CpuKernelsName(config.device.cpu_kernels), threads);
+  std::printf("%6s %13s %10s %10s %7s %13s %13s %14s %8s %8s\n", "batch", "ferserve f/s",
+              "ms/batch", "GFLOP/s", "%sgemm", "1 thread f/s", "LibTorch f/s", "TF.js wasm f/s",
+              "ratio", "ratio 1t");
+  auto find = [](const std::vector<BatchFigure>& figures, int batch) -> const BatchFigure* {
+    for (const BatchFigure& f : figures) {
+      if (f.batch == batch) return &f;
+    }
+    return nullptr;
+  };
   for (size_t i = 0; i < ours.size(); ++i) {
     const BatchFigure& f = ours[i];
-    const BatchFigure* p = nullptr;
-    for (const BatchFigure& q : peer) {
-      if (q.batch == f.batch) p = &q;
-    }
-    std::printf("%6d %13.1f %10.2f %10.1f %6.1f%% %13.1f %14s %8s %8s\n", f.batch, f.faces_per_s,
-                f.ms_per_batch, f.faces_per_s * kGflopPerFace,
+    const BatchFigure* p = find(peer, f.batch);
+    const BatchFigure* t = find(port, f.batch);
+    std::printf("%6d %13.1f %10.2f %10.1f %6.1f%% %13.1f %13s %14s %8s %8s\n", f.batch,
+                f.faces_per_s, f.ms_per_batch, f.faces_per_s * kGflopPerFace,
                 100.0 * f.faces_per_s * kGflopPerFace / sgemm, ours_1t[i].faces_per_s,
-                p ? Fixed(p->faces_per_s).c_str() : "-",
+                t ? Fixed(t->faces_per_s).c_str() : "-", p ? Fixed(p->faces_per_s).c_str() : "-",
                 p ? Fixed(f.faces_per_s / p->faces_per_s, "x").c_str() : "-",
                 p ? Fixed(ours_1t[i].faces_per_s / p->faces_per_s, "x").c_str() : "-");
   }
   std::printf(
       "(TF.js wasm runs single-threaded under Node.js; 'ratio 1t' compares one core "
-      "with one core)\n");
+      "with one core; 'LibTorch' is the same network on LibTorch's operators)\n");
+  // SSD MobileNetV1 at 512x512: 3.14 G multiply-adds.
+  std::printf(
+      "\nface detector ssd_mobilenetv1 (512x512, 6.3 GFLOP) per frame: %.1f ms (%.0f GFLOP/s)",
+      detector_ms, detector_ms > 0 ? 6.28 / detector_ms * 1000 : 0.0);
+  if (port_detector_ms > 0) std::printf(", LibTorch %.1f ms", port_detector_ms);
+  std::printf("\n");
   PrintPersonalizationOverhead(**analyzer, crops, ours.front(), seconds);
   struct rusage usage = {};
   getrusage(RUSAGE_SELF, &usage);

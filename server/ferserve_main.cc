@@ -57,6 +57,9 @@ ABSL_FLAG(std::string, backbone_model, "",
           "the embedded default.");
 ABSL_FLAG(std::string, device, "cpu", "Where models run: cpu, cuda or cuda:N.");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 uses all cores.");
+ABSL_FLAG(std::string, cpu_kernels, "native",
+          "How face-api's networks run on the CPU: native (ferserve's fused kernels, the "
+          "fastest) or libtorch (LibTorch's operators).");
 ABSL_FLAG(int, inference_concurrency, 1,
           "Model executions (a frame's detection and landmarks, or a backbone batch) allowed to "
           "run at once; frames beyond wait (queue stage).");
@@ -207,6 +210,10 @@ std::string InvalidFlags() {
   if (absl::GetFlag(FLAGS_inference_concurrency) < 1) {
     return "--inference_concurrency must be positive";
   }
+  CpuKernels kernels;
+  if (!ParseCpuKernels(absl::GetFlag(FLAGS_cpu_kernels), &kernels)) {
+    return "--cpu_kernels must be native or libtorch";
+  }
   if (absl::GetFlag(FLAGS_max_batch_size) < 1) return "--max_batch_size must be positive";
   if (absl::GetFlag(FLAGS_max_batch_delay) < absl::ZeroDuration()) {
     return "--max_batch_delay must not be negative";
@@ -329,6 +336,7 @@ int Run() {
   config.model_dir = absl::GetFlag(FLAGS_model_dir);
   config.detector = absl::GetFlag(FLAGS_detector);
   config.device.name = absl::GetFlag(FLAGS_device);
+  ParseCpuKernels(absl::GetFlag(FLAGS_cpu_kernels), &config.device.cpu_kernels);
   absl::StatusOr<std::unique_ptr<FaceAnalyzer>> analyzer;
   if (const std::string model = absl::GetFlag(FLAGS_backbone_model); model.empty()) {
     analyzer = FaceAnalyzer::Load(config);

@@ -14,4 +14,19 @@ float IoU(const Box& a, const Box& b) {
   return uni > 0 ? inter / uni : 0.f;
 }
 
+bool ParseCpuKernels(const std::string& name, CpuKernels* kernels) {
+  if (name == "native") {
+    *kernels = CpuKernels::kNative;
+  } else if (name == "libtorch") {
+    *kernels = CpuKernels::kLibTorch;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+const char* CpuKernelsName(CpuKernels kernels) {
+  return kernels == CpuKernels::kNative ? "native" : "libtorch";
+}
+
 }  // namespace fer

@@ -54,6 +54,11 @@ struct LinearLayerWeights {
 // against). On CUDA they always run on LibTorch.
 enum class CpuKernels { kNative, kLibTorch };
 
+// "native" or "libtorch" (the --cpu_kernels flag's values); false for any
+// other name.
+bool ParseCpuKernels(const std::string& name, CpuKernels* kernels);
+const char* CpuKernelsName(CpuKernels kernels);
+
 // Where models run: "cpu", "cuda" or "cuda:N".
 struct ModelDevice {
   std::string name = "cpu";

@@ -1,8 +1,8 @@
 #include "lib/model/native_feature_extractor.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
+
+#include "lib/model/intra_op_parallel.h"
 
 namespace fer {
 namespace {
@@ -15,14 +15,6 @@ using kernels::PackedMatrix;
 constexpr std::array<int, 4> kChannels = {32, 64, 128, 256};
 // face-api's mean RGB, subtracted before dividing by 255.
 constexpr float kMeanRgb[3] = {122.782f, 117.001f, 104.298f};
-
-ConvProgram::RowSplitter ThreadSplitter() {
-  return [](int rows, const std::function<void(int, int)>& body) {
-    at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
-      body(static_cast<int>(begin), static_cast<int>(end));
-    });
-  };
-}
 
 }  // namespace
 
@@ -90,11 +82,11 @@ void NativeFeatureExtractor::RunFace(const float* image, ConvProgram::Workspace&
 
 void NativeFeatureExtractor::Forward(const float* batch, int n, float* features) const {
   const long image_floats = static_cast<long>(kInputSize) * kInputSize * 3;
-  const int threads = std::max(1, at::get_num_threads());
+  const int threads = IntraOpThreads();
   // Whole faces per thread for as many as divide evenly; the rest split rows.
   const int whole = threads == 1 ? n : (n / threads) * threads;
   if (whole > 0) {
-    at::parallel_for(0, whole, (whole + threads - 1) / threads, [&](int64_t begin, int64_t end) {
+    IntraOpParallelFor(whole, (whole + threads - 1) / threads, [&](int64_t begin, int64_t end) {
       thread_local ConvProgram::Workspace workspace;
       program_.Prepare(workspace);
       for (int64_t i = begin; i < end; ++i) {
@@ -105,7 +97,7 @@ void NativeFeatureExtractor::Forward(const float* batch, int n, float* features)
   if (whole < n) {
     thread_local ConvProgram::Workspace workspace;
     program_.Prepare(workspace);
-    const ConvProgram::RowSplitter split = ThreadSplitter();
+    const ConvProgram::RowSplitter split = IntraOpRowSplitter();
     for (int i = whole; i < n; ++i) {
       RunFace(batch + i * image_floats, workspace, features + static_cast<long>(i) * kFeatureDim,
               split);

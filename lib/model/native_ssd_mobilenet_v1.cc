@@ -1,9 +1,9 @@
 #include "lib/model/native_ssd_mobilenet_v1.h"
 
-#include <ATen/Parallel.h>
-
 #include <cstdlib>
 #include <vector>
+
+#include "lib/model/intra_op_parallel.h"
 
 namespace fer {
 namespace {
@@ -33,14 +33,6 @@ PackedMatrix PackPredictor(const NativeSsdMobilenetv1::BoxPredictorWeights& p) {
   for (int j = 0; j < box; ++j) bias[j] = p.box_bias[j];
   for (int j = 0; j < cls; ++j) bias[box + j] = p.class_bias[j];
   return PackedMatrix(filters.data(), p.in, columns, bias.data());
-}
-
-ConvProgram::RowSplitter ThreadSplitter() {
-  return [](int rows, const std::function<void(int, int)>& body) {
-    at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
-      body(static_cast<int>(begin), static_cast<int>(end));
-    });
-  };
 }
 
 }  // namespace
@@ -99,7 +91,7 @@ void NativeSsdMobilenetv1::Forward(const float* image, float* encodings, float* 
   const long values = static_cast<long>(kInputSize) * kInputSize * 3;
   // x / 127.5 - 1: a true division, as TF.js does.
   for (long i = 0; i < values; ++i) input.data[i] = image[i] / 127.5f - 1.0f;
-  program_.Run(workspace, ThreadSplitter());
+  program_.Run(workspace, IntraOpRowSplitter());
   for (int i = 0; i < 6; ++i) {
     const ConvProgram::Shape& s = program_.shape(predictor_slots_[i]);
     const float* out = workspace.slot(predictor_slots_[i], s).data;

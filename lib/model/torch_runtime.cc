@@ -9,14 +9,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "lib/kernels/isa.h"
 
 namespace fer {
 
 void ConfigureTorchThreads(int intra_op_threads) {
   // Debian's LibTorch starts with a single intra-op thread; 0 means one per core.
-  const int threads =
-      intra_op_threads > 0 ? intra_op_threads
-                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int threads = intra_op_threads > 0
+                          ? intra_op_threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
 }
 
@@ -46,7 +47,8 @@ double MeasureSgemmGflops(int n, int reps) {
 
 std::string TorchRuntimeSummary() {
   return absl::StrCat("LibTorch ", TORCH_VERSION, ", intra-op threads ", at::get_num_threads(),
-                      ", CUDA ", CudaAvailable() ? "available" : "not available");
+                      ", CUDA ", CudaAvailable() ? "available" : "not available",
+                      ", fused CPU kernels for ", kernels::IsaName(kernels::BestIsa()));
 }
 
 }  // namespace fer

@@ -24,7 +24,8 @@ bool CudaAvailable();
 // the machine's practical compute peak for dense layers.
 double MeasureSgemmGflops(int n, int reps);
 
-// One line describing the LibTorch build and thread settings.
+// One line describing the LibTorch build, thread settings and the
+// instruction set of the fused CPU kernels.
 std::string TorchRuntimeSummary();
 
 }  // namespace fer
