@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -56,6 +57,9 @@ ABSL_FLAG(std::string, server, "",
 ABSL_FLAG(int, frames, 120,
           "Frames per end-to-end run, split between its streams (at least 8 per stream).");
 ABSL_FLAG(std::string, streams, "1,4,16", "Concurrent stream counts in the end-to-end run.");
+ABSL_FLAG(std::string, detection_intervals, "1,5",
+          "StreamConfig.detection_interval values of the end-to-end runs; each is compared "
+          "with the first on the one-stream run (same frames).");
 
 namespace fer {
 namespace {
@@ -195,12 +199,14 @@ struct StreamFigure {
   double frames_per_s;
   double p50_ms;
   double p99_ms;
+  std::vector<fer::v1::PredictResponse> first_stream;  // the answers of stream 0
 };
 
 StreamFigure BenchStreams(const std::string& address, const std::vector<std::string>& frames,
-                          int streams) {
+                          int streams, int detection_interval) {
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   std::vector<std::vector<double>> latencies(streams);
+  std::vector<fer::v1::PredictResponse> first_stream;
   std::vector<std::thread> threads;
   const auto start = Clock::now();
   for (int s = 0; s < streams; ++s) {
@@ -209,6 +215,7 @@ StreamFigure BenchStreams(const std::string& address, const std::vector<std::str
       grpc::ClientContext context;
       auto stream = stub->StreamPredict(&context);
       fer::v1::PredictRequest request;
+      request.mutable_config()->set_detection_interval(detection_interval);
       fer::v1::PredictResponse response;
       for (const std::string& frame : frames) {
         request.mutable_frame()->set_encoded(frame);
@@ -216,6 +223,7 @@ StreamFigure BenchStreams(const std::string& address, const std::vector<std::str
         if (!stream->Write(request) || !stream->Read(&response)) break;
         latencies[s].push_back(
             std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+        if (s == 0) first_stream.push_back(response);
       }
       stream->WritesDone();
       const grpc::Status status = stream->Finish();
@@ -226,7 +234,38 @@ StreamFigure BenchStreams(const std::string& address, const std::vector<std::str
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::vector<double> all;
   for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  return {streams, all.size() / seconds, Percentile(all, 0.5), Percentile(all, 0.99)};
+  return {streams, all.size() / seconds, Percentile(all, 0.5), Percentile(all, 0.99),
+          std::move(first_stream)};
+}
+
+Box BoxOf(const fer::v1::Box& b) { return {b.x(), b.y(), b.width(), b.height()}; }
+
+// How far the answers `b` of a stream with tracking are from the answers `a`
+// of the same frames detected on every frame.
+void PrintAgreement(const std::vector<fer::v1::PredictResponse>& a,
+                    const std::vector<fer::v1::PredictResponse>& b) {
+  int both = 0, same_found = 0, same_label = 0, detected = 0;
+  double iou = 0, max_dp = 0;
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    detected += b[i].detected();
+    same_found += a[i].face_found() == b[i].face_found();
+    if (a[i].faces_size() == 0 || b[i].faces_size() == 0) continue;
+    ++both;
+    const fer::v1::FacePrediction& fa = a[i].faces(0);
+    const fer::v1::FacePrediction& fb = b[i].faces(0);
+    same_label += fa.top_label() == fb.top_label();
+    iou += IoU(BoxOf(fa.box()), BoxOf(fb.box()));
+    for (int c = 0; c < std::min(fa.probabilities_size(), fb.probabilities_size()); ++c) {
+      max_dp = std::max<double>(
+          max_dp, std::abs(fa.probabilities(c).probability() - fb.probabilities(c).probability()));
+    }
+  }
+  std::printf(
+      "    against detection on every frame, %zu frames: detector ran on %d; face found alike "
+      "on %d; same top label on %d of %d with a face in both; mean box IoU %.3f; largest "
+      "probability difference %.3f\n",
+      n, detected, same_found, same_label, both, both > 0 ? iou / both : 0.0, max_dp);
 }
 
 // What a user's translator adds per face: translator forward + head on one
@@ -282,18 +321,32 @@ void PrintStreamFigures(const std::string& server) {
     if (!frame.ok()) break;
     frames.push_back(*EncodeJpeg(*frame, 90));
   }
-  BenchStreams(server, std::vector<std::string>(frames.begin(), frames.begin() + 5), 1);  // warm-up
+  BenchStreams(server, std::vector<std::string>(frames.begin(), frames.begin() + 5), 1, 1);
   std::printf(
-      "StreamPredict end to end on %s (%zu JPEG frames of franck.mp4 per run, split between "
-      "the streams; detection on every frame; latency = send to answer)\n",
+      "StreamPredict end to end on %s (%zu consecutive JPEG frames of franck.mp4 per run, split "
+      "between the streams; latency = send to answer)\n",
       server.c_str(), frames.size());
-  std::printf("%8s %12s %10s %10s\n", "streams", "frames/s", "p50 ms", "p99 ms");
-  for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
-    const size_t per_stream =
-        std::min(frames.size(), std::max<size_t>(8, frames.size() / std::max(1, streams)));
-    const StreamFigure f = BenchStreams(
-        server, std::vector<std::string>(frames.begin(), frames.begin() + per_stream), streams);
-    std::printf("%8d %12.1f %10.1f %10.1f\n", f.streams, f.frames_per_s, f.p50_ms, f.p99_ms);
+  std::vector<fer::v1::PredictResponse> every_frame;
+  for (int interval : ParseInts(absl::GetFlag(FLAGS_detection_intervals))) {
+    std::printf("detection_interval %d (%s)\n", interval,
+                interval == 1 ? "detection on every frame"
+                              : "detection on every n-th frame, landmark tracking between");
+    std::printf("%8s %12s %10s %10s\n", "streams", "frames/s", "p50 ms", "p99 ms");
+    std::vector<fer::v1::PredictResponse> one_stream;
+    for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
+      const size_t per_stream =
+          std::min(frames.size(), std::max<size_t>(8, frames.size() / std::max(1, streams)));
+      StreamFigure f = BenchStreams(
+          server, std::vector<std::string>(frames.begin(), frames.begin() + per_stream), streams,
+          interval);
+      std::printf("%8d %12.1f %10.1f %10.1f\n", f.streams, f.frames_per_s, f.p50_ms, f.p99_ms);
+      if (streams == 1) one_stream = std::move(f.first_stream);
+    }
+    if (every_frame.empty()) {
+      every_frame = std::move(one_stream);
+    } else if (!one_stream.empty()) {
+      PrintAgreement(every_frame, one_stream);
+    }
   }
   std::printf("\n");
 }

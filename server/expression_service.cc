@@ -94,6 +94,7 @@ struct ExpressionService::StreamSettings {
   int max_faces;
   bool include_landmarks;
   bool include_features;
+  int detection_interval;
 };
 
 ExpressionService::ExpressionService(FaceAnalyzer* analyzer, ServerMetrics* metrics,
@@ -114,25 +115,51 @@ ExpressionService::ExpressionService(FaceAnalyzer* analyzer, ServerMetrics* metr
   if (neutral != labels.end()) neutral_index_ = static_cast<int>(neutral - labels.begin());
 }
 
-absl::StatusOr<std::vector<FaceAnalysis>> ExpressionService::AnalyzeFrame(
-    grpc::ServerContext* context, const RgbImage& image, const AnalyzeOptions& analyze,
-    int max_faces, double* queue_seconds) {
-  const absl::Time deadline = Deadline(*context);
-  const absl::Time queued = absl::Now();
-  if (!gate_->Acquire(deadline)) {
-    return absl::DeadlineExceededError("deadline passed while queued");
-  }
-  if (queue_seconds != nullptr) *queue_seconds = SecondsSince(queued);
+absl::StatusOr<std::vector<LocatedFace>> ExpressionService::LocateFaces(
+    const RgbImage& image, const AnalyzeOptions& analyze, int max_faces) {
   absl::StatusOr<std::vector<LocatedFace>> located = analyzer_->Locate(image, analyze);
-  gate_->Release();
-  if (!located.ok()) return located.status();
-  if (max_faces > 0) {
+  if (located.ok() && max_faces > 0) {
     std::stable_sort(located->begin(), located->end(),
                      [](const LocatedFace& a, const LocatedFace& b) {
                        return a.analysis.detection.box.area() > b.analysis.detection.box.area();
                      });
     if (static_cast<int>(located->size()) > max_faces) located->resize(max_faces);
   }
+  return located;
+}
+
+absl::StatusOr<std::vector<FaceAnalysis>> ExpressionService::AnalyzeFrame(
+    grpc::ServerContext* context, const RgbImage& image, const AnalyzeOptions& analyze,
+    int max_faces, double* queue_seconds, FaceTracker* tracker, bool* detected) {
+  const absl::Time deadline = Deadline(*context);
+  const absl::Time queued = absl::Now();
+  if (!gate_->Acquire(deadline)) {
+    return absl::DeadlineExceededError("deadline passed while queued");
+  }
+  if (queue_seconds != nullptr) *queue_seconds = SecondsSince(queued);
+  AnalyzeOptions options = analyze;
+  std::vector<FaceDetection> tracked_boxes;
+  bool detect = tracker == nullptr || tracker->MustDetect(&tracked_boxes);
+  if (!detect) options.detections = &tracked_boxes;
+  absl::StatusOr<std::vector<LocatedFace>> located = LocateFaces(image, options, max_faces);
+  auto analyses = [&located] {
+    std::vector<FaceAnalysis> faces;
+    for (const LocatedFace& face : *located) faces.push_back(face.analysis);
+    return faces;
+  };
+  if (located.ok() && !detect && !tracker->Tracked(analyses())) {
+    // A lost track: this frame runs the detector after all.
+    metrics_->AddLostTrack();
+    const double tracked_landmarks = analyze.timings != nullptr ? analyze.timings->landmarks : 0;
+    options.detections = nullptr;
+    detect = true;
+    located = LocateFaces(image, options, max_faces);
+    if (analyze.timings != nullptr) analyze.timings->landmarks += tracked_landmarks;
+  }
+  if (located.ok() && detect && tracker != nullptr) tracker->Detected(analyses());
+  gate_->Release();
+  if (!located.ok()) return located.status();
+  if (detected != nullptr) *detected = detect;
 
   // The backbone, batched with other frames' faces.
   std::vector<FaceAnalysis> faces;
@@ -230,6 +257,13 @@ absl::StatusOr<ExpressionService::StreamSettings> ExpressionService::SettingsFro
   s.max_faces = config.max_faces() == 0 ? 1 : static_cast<int>(config.max_faces());
   s.include_landmarks = config.include_landmarks();
   s.include_features = config.include_features();
+  if (config.detection_interval() > kMaxDetectionInterval) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "detection_interval ", config.detection_interval(), " exceeds ", kMaxDetectionInterval));
+  }
+  s.detection_interval = config.detection_interval() == 0
+                             ? options_.default_detection_interval
+                             : static_cast<int>(config.detection_interval());
   return s;
 }
 
@@ -270,6 +304,7 @@ grpc::Status ExpressionService::StreamPredictImpl(
   std::unique_ptr<ClipSmoother> clip;
   // Clip models: the ring of the largest face's crops the model runs on.
   std::unique_ptr<ClipStream> clip_stream;
+  std::unique_ptr<FaceTracker> tracker;
   StreamSettings settings;
   const std::unique_ptr<StreamWatchdog::Watch> watch = WatchIdleness(context);
   const absl::Time opened = absl::Now();
@@ -298,6 +333,7 @@ grpc::Status ExpressionService::StreamPredictImpl(
       absl::StatusOr<StreamSettings> parsed = SettingsFrom(request.config());
       if (!parsed.ok()) return ToGrpcStatus(parsed.status());
       settings = *std::move(parsed);
+      tracker = std::make_unique<FaceTracker>(settings.detection_interval);
       if (analyzer_->clip_frames() > 1) {
         clip_stream =
             std::make_unique<ClipStream>(analyzer_->clip_frames(), analyzer_->clip_stride());
@@ -346,16 +382,21 @@ grpc::Status ExpressionService::StreamPredictImpl(
     analyze.with_features = settings.include_features || translator != nullptr;
     analyze.timings = &timings;
     double queue_seconds = 0;
+    bool detected = true;
     // Largest faces first; the clip follows the largest.
-    absl::StatusOr<std::vector<FaceAnalysis>> faces =
-        AnalyzeFrame(context, *image, analyze, settings.max_faces, &queue_seconds);
+    absl::StatusOr<std::vector<FaceAnalysis>> faces = AnalyzeFrame(
+        context, *image, analyze, settings.max_faces, &queue_seconds, tracker.get(), &detected);
     if (!faces.ok()) {
       if (absl::IsResourceExhausted(faces.status())) metrics_->AddRejectedFrame("queue_full");
       return grpc::Status(static_cast<grpc::StatusCode>(faces.status().code()),
                           absl::StrCat("frame ", index, ": ", faces.status().message()));
     }
     metrics_->ObserveStage(FrameStage::kQueue, queue_seconds);
-    metrics_->ObserveStage(FrameStage::kDetection, timings.detection);
+    if (detected) {
+      metrics_->ObserveStage(FrameStage::kDetection, timings.detection);
+    } else {
+      metrics_->AddTrackedFrame();
+    }
     // Landmarks, backbone and, for clip models, the clip's run (below).
     double backbone_seconds = timings.landmarks + timings.backbone;
     if (translator != nullptr && !faces->empty()) {
@@ -373,6 +414,7 @@ grpc::Status ExpressionService::StreamPredictImpl(
     response.set_frame_width(image->width);
     response.set_frame_height(image->height);
     response.set_face_found(!faces->empty());
+    response.set_detected(detected);
     response.set_personalized(translator != nullptr);
     response.set_profile_version(profile_version);
     if (!note.empty()) response.set_personalization_note(note);

@@ -13,6 +13,7 @@
 #include "lib/pft/model_bundle.h"
 #include "lib/serving/dynamic_batcher.h"
 #include "lib/serving/enrollment_checks.h"
+#include "lib/serving/face_tracker.h"
 #include "lib/serving/inference_gate.h"
 #include "lib/serving/stream_admission.h"
 #include "lib/serving/stream_watchdog.h"
@@ -30,10 +31,16 @@ enum class StoreFailurePolicy {
   kFailClosed,       // end the stream with the store's error (UNAVAILABLE ...)
 };
 
+// Largest StreamConfig.detection_interval (and --detection_interval).
+inline constexpr int kMaxDetectionInterval = 30;
+
 struct ExpressionServiceOptions {
   FrameLimits frame_limits;
   int default_clip_window = 16;
   float default_min_face_score = 0.5f;
+  // StreamPredict runs the detector on every n-th frame and tracks faces in
+  // between (FaceTracker); a stream's config may ask for another interval.
+  int default_detection_interval = 1;
   std::string server_version;
   EnrollmentCheckOptions enrollment;
   StoreFailurePolicy store_failure_policy = StoreFailurePolicy::kGenericFallback;
@@ -114,11 +121,17 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   // deadline (DeadlineExceeded). With max_faces > 0, only the max_faces
   // largest faces are kept, largest first; otherwise all, best score first.
   // A full batch queue is ResourceExhausted.
-  absl::StatusOr<std::vector<FaceAnalysis>> AnalyzeFrame(grpc::ServerContext* context,
-                                                         const RgbImage& image,
-                                                         const AnalyzeOptions& analyze,
-                                                         int max_faces = 0,
-                                                         double* queue_seconds = nullptr);
+  // With a tracker (a stream's), the detector runs only when the tracker
+  // says so, or when a track is lost; `detected` tells whether it ran.
+  absl::StatusOr<std::vector<FaceAnalysis>> AnalyzeFrame(
+      grpc::ServerContext* context, const RgbImage& image, const AnalyzeOptions& analyze,
+      int max_faces = 0, double* queue_seconds = nullptr, FaceTracker* tracker = nullptr,
+      bool* detected = nullptr);
+  // The detector (or the given boxes) and landmarks, under the inference
+  // gate's slot the caller holds: the max_faces largest faces, largest first.
+  absl::StatusOr<std::vector<LocatedFace>> LocateFaces(const RgbImage& image,
+                                                       const AnalyzeOptions& analyze,
+                                                       int max_faces);
   // A watch that cancels the call when the client stays idle too long (null
   // without a watchdog), and the status such a call ends with.
   std::unique_ptr<StreamWatchdog::Watch> WatchIdleness(grpc::ServerContext* context);

@@ -87,6 +87,10 @@ ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(10),
           "get this long to finish before they are cancelled.");
 ABSL_FLAG(int, clip_window, 16, "Default frames in the clip-level sliding window (1..300).");
 ABSL_FLAG(float, min_face_score, 0.5f, "Default minimum face detector score (0..1).");
+ABSL_FLAG(int, detection_interval, 1,
+          "StreamPredict default: run the face detector on every n-th frame and track faces "
+          "from their landmarks in between (1..30; 1 detects on every frame). Streams may ask "
+          "for another interval.");
 ABSL_FLAG(std::string, store, "rocksdb:///var/lib/ferserve/profiles",
           "Where users' profiles live: rocksdb:///absolute/path (embedded; the folder is created "
           "if missing) or redis://[[user]:password@]host[:port][/db] (shared by replicas; "
@@ -206,6 +210,10 @@ std::string InvalidFlags() {
   const int window = absl::GetFlag(FLAGS_clip_window);
   if (window < 1 || window > 300) return "--clip_window must be in [1, 300]";
   if (absl::GetFlag(FLAGS_max_image_side) < 1) return "--max_image_side must be positive";
+  const int interval = absl::GetFlag(FLAGS_detection_interval);
+  if (interval < 1 || interval > kMaxDetectionInterval) {
+    return "--detection_interval must be in [1, 30]";
+  }
   if (absl::GetFlag(FLAGS_max_message_bytes) < 1024) return "--max_message_bytes must be >= 1024";
   if (absl::GetFlag(FLAGS_inference_concurrency) < 1) {
     return "--inference_concurrency must be positive";
@@ -459,6 +467,7 @@ int Run() {
   options.frame_limits.max_side = absl::GetFlag(FLAGS_max_image_side);
   options.default_clip_window = absl::GetFlag(FLAGS_clip_window);
   options.default_min_face_score = absl::GetFlag(FLAGS_min_face_score);
+  options.default_detection_interval = absl::GetFlag(FLAGS_detection_interval);
   options.server_version = kVersion;
   options.enrollment.min_face_px = absl::GetFlag(FLAGS_enroll_min_face_px);
   options.enrollment.min_sharpness = absl::GetFlag(FLAGS_enroll_min_sharpness);

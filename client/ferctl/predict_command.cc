@@ -23,6 +23,9 @@ ABSL_FLAG(bool, compare, false,
           "predict: also run the generic model on the same frames (needs --user); --plot then "
           "draws both.");
 ABSL_FLAG(bool, quiet, false, "predict: no per-frame table, only the summary.");
+ABSL_FLAG(uint32_t, detection_interval, 0,
+          "predict: detect faces on every n-th frame and track them in between (1..30; 1 "
+          "detects on every frame); 0 means the server default.");
 
 namespace ferctl {
 namespace {
@@ -64,8 +67,10 @@ int RunPredict(const Connection& connection, const Args& args) {
     PredictionTable counts(labels, stdout);
     ProgressBar bar("generic", (*source)->expected_frames());
     int64_t answered = 0;
+    fer::v1::StreamConfig generic_config;
+    generic_config.set_detection_interval(absl::GetFlag(FLAGS_detection_interval));
     const PredictOutcome outcome =
-        RunPredictStream(connection, **source, fer::v1::StreamConfig(),
+        RunPredictStream(connection, **source, generic_config,
                          [&](const SourceFrame& frame, const fer::v1::PredictResponse& answer) {
                            generic.Add(frame.timestamp_us / 1e6, answer);
                            counts.Count(answer);
@@ -85,6 +90,7 @@ int RunPredict(const Connection& connection, const Args& args) {
   fer::v1::StreamConfig config;
   config.set_user_id(user);
   config.set_include_landmarks(!annotate.empty());
+  config.set_detection_interval(absl::GetFlag(FLAGS_detection_interval));
   std::unique_ptr<AnnotatedVideoWriter> video;
   if (!annotate.empty()) video = std::make_unique<AnnotatedVideoWriter>(annotate, (*source)->fps());
   absl::Status video_status;

@@ -122,6 +122,18 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                                     "because the profile store failed.")
                                 .Register(*registry_)
                                 .Add({});
+  tracked_frames_ = &prometheus::BuildCounter()
+                         .Name("ferserve_tracked_frames_total")
+                         .Help(
+                             "StreamPredict frames whose faces were tracked from the previous "
+                             "frame instead of detected (detection_interval > 1).")
+                         .Register(*registry_)
+                         .Add({});
+  lost_tracks_ = &prometheus::BuildCounter()
+                      .Name("ferserve_lost_tracks_total")
+                      .Help("Tracked frames whose track was lost, so that the detector ran.")
+                      .Register(*registry_)
+                      .Add({});
   adaptation_seconds_ = &prometheus::BuildHistogram()
                              .Name("ferserve_adaptation_duration_seconds")
                              .Help("Wall time of PFT adaptations run by Adapt.")
@@ -188,6 +200,10 @@ void ServerMetrics::SetTranslatorCacheSize(size_t entries, size_t bytes) {
 }
 
 void ServerMetrics::AddStoreFallbackFrame() { store_fallback_frames_->Increment(); }
+
+void ServerMetrics::AddTrackedFrame() { tracked_frames_->Increment(); }
+
+void ServerMetrics::AddLostTrack() { lost_tracks_->Increment(); }
 
 void ServerMetrics::ObserveAdaptation(double seconds) { adaptation_seconds_->Observe(seconds); }
 

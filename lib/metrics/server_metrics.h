@@ -59,6 +59,11 @@ class ServerMetrics {
   // A frame of a user's stream answered by the generic model because the
   // profile store failed (the fallback policy).
   void AddStoreFallbackFrame();
+  // A StreamPredict frame whose faces the tracker carried over from the
+  // previous frame instead of running the detector; a tracked frame whose
+  // track was lost (the detector ran after all).
+  void AddTrackedFrame();
+  void AddLostTrack();
   void ObserveAdaptation(double seconds);
   // One batch the dynamic batcher executed: its face crops, and how long
   // each of its requests waited in the batch queue.
@@ -79,6 +84,8 @@ class ServerMetrics {
   prometheus::Gauge* cache_entries_;
   prometheus::Gauge* cache_bytes_;
   prometheus::Counter* store_fallback_frames_;
+  prometheus::Counter* tracked_frames_;
+  prometheus::Counter* lost_tracks_;
   prometheus::Histogram* adaptation_seconds_;
   prometheus::Histogram* batch_size_;
   prometheus::Histogram* batch_queue_seconds_;

@@ -29,6 +29,11 @@ struct AnalyzeOptions {
   DetectOptions detect;
   bool with_features = true;
   AnalyzeTimings* timings = nullptr;  // filled when not null
+  // When set, these boxes (image pixels) stand in for the detector's: the
+  // detector does not run and the rest of the pipeline takes them as it
+  // takes detections (a FaceTracker's boxes carried over from the previous
+  // frame of a stream).
+  const std::vector<FaceDetection>* detections = nullptr;
 };
 
 // Output of the backbone + expression head for a batch of face crops.

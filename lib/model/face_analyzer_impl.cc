@@ -176,14 +176,22 @@ FaceExpressionNet::Output FaceAnalyzerImpl::Expressions(
   return out;
 }
 
-absl::StatusOr<std::vector<FaceAnalysis>> FaceAnalyzerImpl::Analyze(const RgbImage& image,
-                                                                    const AnalyzeOptions& options) {
-  if (!detector_) return absl::FailedPreconditionError("FaceAnalyzer has no face detector");
+absl::StatusOr<std::vector<FaceDetection>> FaceAnalyzerImpl::Detect(
+    const RgbImage& image, const AnalyzeOptions& options) const {
   FER_RETURN_IF_ERROR(ValidateImage(image));
+  if (options.timings != nullptr) options.timings->detection = 0;
+  if (options.detections != nullptr) return *options.detections;
+  if (!detector_) return absl::FailedPreconditionError("FaceAnalyzer has no face detector");
   const Clock::time_point start = Clock::now();
   FER_ASSIGN_OR_RETURN(std::vector<FaceDetection> detections,
                        detector_->Detect(image, options.detect));
   if (options.timings != nullptr) options.timings->detection = SecondsSince(start);
+  return detections;
+}
+
+absl::StatusOr<std::vector<FaceAnalysis>> FaceAnalyzerImpl::Analyze(const RgbImage& image,
+                                                                    const AnalyzeOptions& options) {
+  FER_ASSIGN_OR_RETURN(std::vector<FaceDetection> detections, Detect(image, options));
   return AnalyzeDetections(image, detections, options.with_features, options.timings);
 }
 
@@ -258,13 +266,8 @@ absl::StatusOr<std::vector<FaceAnalysis>> FaceAnalyzerImpl::AnalyzeDetections(
 
 absl::StatusOr<std::vector<LocatedFace>> FaceAnalyzerImpl::Locate(const RgbImage& image,
                                                                   const AnalyzeOptions& options) {
-  if (!detector_) return absl::FailedPreconditionError("FaceAnalyzer has no face detector");
-  FER_RETURN_IF_ERROR(ValidateImage(image));
-  Clock::time_point start = Clock::now();
-  FER_ASSIGN_OR_RETURN(std::vector<FaceDetection> detections,
-                       detector_->Detect(image, options.detect));
-  if (options.timings != nullptr) options.timings->detection = SecondsSince(start);
-  start = Clock::now();
+  FER_ASSIGN_OR_RETURN(std::vector<FaceDetection> detections, Detect(image, options));
+  const Clock::time_point start = Clock::now();
   std::vector<FaceAnalysis> faces;
   std::vector<ImageRegion> aligned_regions;
   FER_RETURN_IF_ERROR(LocateDetections(image, detections, &faces, &aligned_regions));

@@ -105,6 +105,9 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
         landmark_net_(std::move(landmark_net)),
         expression_net_(std::move(expression_net)) {}
 
+  // The detector's faces, or options.detections when given.
+  absl::StatusOr<std::vector<FaceDetection>> Detect(const RgbImage& image,
+                                                    const AnalyzeOptions& options) const;
   // Detection's result through landmarks and alignment: the faces (no
   // probabilities or features yet) and their aligned regions of `image`.
   absl::Status LocateDetections(const RgbImage& image, const std::vector<FaceDetection>& detections,

@@ -137,6 +137,7 @@ TEST_F(StreamPredictE2eTest, FranckFramesAgreeWithTheReference) {
     const std::vector<testing::ReferenceFace>& want = reference_->images.at(files[i]);
     SCOPED_TRACE(files[i]);
     EXPECT_EQ(r.frame_index(), i);
+    EXPECT_TRUE(r.detected());  // the server default: the detector on every frame
     EXPECT_EQ(r.frame_width(), 360u);
     EXPECT_EQ(r.frame_height(), 288u);
     EXPECT_FALSE(r.personalized());
@@ -284,6 +285,7 @@ TEST_F(StreamPredictE2eTest, BadStreamConfigIsRefusedBeforeAnyAnswer) {
       {[](fer::v1::StreamConfig* c) { c->set_clip_window(100000); }, "clip_window"},
       {[](fer::v1::StreamConfig* c) { c->set_min_face_score(1.5f); }, "min_face_score"},
       {[](fer::v1::StreamConfig* c) { c->set_max_faces(33); }, "max_faces"},
+      {[](fer::v1::StreamConfig* c) { c->set_detection_interval(31); }, "detection_interval"},
   };
   for (const Case& c : cases) {
     PredictRequest request = EncodedFrame(good);

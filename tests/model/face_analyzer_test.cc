@@ -218,6 +218,32 @@ TEST_F(FaceAnalyzerTest, AnalyzesRealFacesGivenDetections) {
   }
 }
 
+// Boxes given in AnalyzeOptions (a tracker's) stand in for the detector's:
+// this analyzer has none, and Locate and Analyze still work on them.
+TEST_F(FaceAnalyzerTest, GivenBoxesStandInForTheDetector) {
+  const RgbImage photo = testing::DemoImage(6);
+  ASSERT_FALSE(photo.empty());
+  AnalyzeTimings timings;
+  AnalyzeOptions options;
+  options.detections = &kSample6Detections;
+  options.timings = &timings;
+  absl::StatusOr<std::vector<LocatedFace>> located = analyzer_->Locate(photo, options);
+  ASSERT_TRUE(located.ok()) << located.status();
+  EXPECT_EQ(timings.detection, 0);
+  absl::StatusOr<std::vector<FaceAnalysis>> analyzed = analyzer_->Analyze(photo, options);
+  ASSERT_TRUE(analyzed.ok()) << analyzed.status();
+  absl::StatusOr<std::vector<FaceAnalysis>> want =
+      analyzer_->AnalyzeDetections(photo, kSample6Detections, true);
+  ASSERT_TRUE(want.ok()) << want.status();
+  ASSERT_EQ(located->size(), want->size());
+  ASSERT_EQ(analyzed->size(), want->size());
+  for (size_t i = 0; i < want->size(); ++i) {
+    EXPECT_EQ((*located)[i].analysis.detection.box.x, (*want)[i].detection.box.x) << i;
+    EXPECT_EQ((*located)[i].analysis.aligned_box.x, (*want)[i].aligned_box.x) << i;
+    EXPECT_EQ((*analyzed)[i].probabilities, (*want)[i].probabilities) << i;
+  }
+}
+
 TEST_F(FaceAnalyzerTest, DropsDetectionsOutsideTheImageAndValidatesInput) {
   const RgbImage image = testing::SyntheticImage();
   absl::StatusOr<std::vector<FaceAnalysis>> none = analyzer_->AnalyzeDetections(image, {}, true);

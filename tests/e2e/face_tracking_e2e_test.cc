@@ -1,0 +1,156 @@
+// End-to-end: StreamPredict with the detector on every n-th frame and
+// landmark tracking in between (StreamConfig.detection_interval,
+// --detection_interval), on consecutive frames of a real video.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "fer/v1/expression_service.grpc.pb.h"
+#include "lib/model/face_types.h"
+#include "lib/vision/image_file.h"
+#include "lib/vision/video_reader.h"
+#include "tests/e2e/ferserve_process.h"
+#include "tests/http_get.h"
+#include "tests/test_assets.h"
+
+namespace fer {
+namespace {
+
+using fer::v1::ExpressionService;
+using fer::v1::PredictRequest;
+using fer::v1::PredictResponse;
+
+constexpr int kServerInterval = 3;  // the server's --detection_interval
+constexpr int kFrames = 40;
+
+// The first kFrames frames of franck.mp4 (a talking face), as JPEG.
+const std::vector<std::string>& VideoFrames() {
+  static const auto* frames = [] {
+    auto* out = new std::vector<std::string>;
+    absl::StatusOr<std::unique_ptr<VideoReader>> video =
+        VideoReader::Open(testing::Video("franck.mp4"));
+    if (!video.ok()) return out;
+    for (int i = 0; i < kFrames; ++i) {
+      absl::StatusOr<RgbImage> frame = (*video)->Next();
+      if (!frame.ok()) break;
+      out->push_back(*EncodeJpeg(*frame, 90));
+    }
+    return out;
+  }();
+  return *frames;
+}
+
+struct StreamResult {
+  std::vector<PredictResponse> responses;
+  grpc::Status status;
+};
+
+// Streams the video's frames with `interval` in the first message's config
+// (0: the server default).
+StreamResult Stream(ExpressionService::Stub* stub, uint32_t interval) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  auto stream = stub->StreamPredict(&context);
+  StreamResult result;
+  bool first = true;
+  for (const std::string& frame : VideoFrames()) {
+    PredictRequest request;
+    if (first) request.mutable_config()->set_detection_interval(interval);
+    first = false;
+    request.mutable_frame()->set_encoded(frame);
+    if (!stream->Write(request)) break;
+    PredictResponse response;
+    if (!stream->Read(&response)) break;
+    result.responses.push_back(std::move(response));
+  }
+  stream->WritesDone();
+  result.status = stream->Finish();
+  return result;
+}
+
+Box BoxOf(const fer::v1::Box& b) { return {b.x(), b.y(), b.width(), b.height()}; }
+
+class FaceTrackingE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new testing::FerserveProcess(
+        {"--detection_interval=" + std::to_string(kServerInterval), "--max_stream_fps=0"});
+  }
+  static void TearDownTestSuite() { delete server_; }
+  void SetUp() override {
+    ASSERT_TRUE(server_->ok()) << server_->Log();
+    ASSERT_EQ(VideoFrames().size(), static_cast<size_t>(kFrames));
+    stub_ = ExpressionService::NewStub(server_->channel());
+  }
+
+  static testing::FerserveProcess* server_;
+  std::unique_ptr<ExpressionService::Stub> stub_;
+};
+testing::FerserveProcess* FaceTrackingE2eTest::server_ = nullptr;
+
+TEST_F(FaceTrackingE2eTest, DetectorRunsOnEveryNthFrameAndTrackedAnswersAgree) {
+  const StreamResult every = Stream(stub_.get(), 1);
+  ASSERT_TRUE(every.status.ok()) << every.status.error_message();
+  ASSERT_EQ(every.responses.size(), static_cast<size_t>(kFrames));
+  for (const PredictResponse& r : every.responses) {
+    EXPECT_TRUE(r.detected()) << r.frame_index();
+    ASSERT_TRUE(r.face_found()) << r.frame_index();  // franck is on every frame
+  }
+
+  for (const uint32_t interval : {4u, 0u}) {
+    const int n = interval == 0 ? kServerInterval : static_cast<int>(interval);
+    SCOPED_TRACE(::testing::Message() << "detection_interval " << interval);
+    const StreamResult tracked = Stream(stub_.get(), interval);
+    ASSERT_TRUE(tracked.status.ok()) << tracked.status.error_message();
+    ASSERT_EQ(tracked.responses.size(), static_cast<size_t>(kFrames));
+    int detected = 0, same_label = 0;
+    double iou = 0;
+    for (int i = 0; i < kFrames; ++i) {
+      const PredictResponse& a = every.responses[i];
+      const PredictResponse& b = tracked.responses[i];
+      // Every n-th frame runs the detector (others may too, on a lost track).
+      if (i % n == 0) EXPECT_TRUE(b.detected()) << i;
+      detected += b.detected();
+      ASSERT_TRUE(b.face_found()) << i;
+      ASSERT_EQ(b.faces_size(), 1);
+      same_label += a.faces(0).top_label() == b.faces(0).top_label();
+      iou += IoU(BoxOf(a.faces(0).box()), BoxOf(b.faces(0).box()));
+      // Tracked boxes keep their last detection's score.
+      if (!b.detected()) EXPECT_GT(b.faces(0).score(), 0.5f) << i;
+    }
+    EXPECT_LT(detected, kFrames / 2) << "the tracker hardly ever kept its track";
+    EXPECT_GE(same_label, kFrames * 9 / 10);
+    EXPECT_GT(iou / kFrames, 0.85);
+  }
+
+  const std::string metrics = testing::HttpGet(server_->metrics_port(), "/metrics");
+  EXPECT_NE(metrics.find("ferserve_tracked_frames_total"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("ferserve_tracked_frames_total 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("ferserve_lost_tracks_total"), std::string::npos) << metrics;
+}
+
+TEST_F(FaceTrackingE2eTest, IntervalOutOfRangeIsInvalidArgument) {
+  grpc::ClientContext context;
+  auto stream = stub_->StreamPredict(&context);
+  PredictRequest request;
+  request.mutable_config()->set_detection_interval(31);
+  request.mutable_frame()->set_encoded(VideoFrames().front());
+  stream->Write(request);
+  stream->WritesDone();
+  PredictResponse response;
+  EXPECT_FALSE(stream->Read(&response));
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("detection_interval"), std::string::npos)
+      << status.error_message();
+}
+
+TEST(FaceTrackingFlagsTest, ServerRefusesAnIntervalOutOfRange) {
+  testing::FerserveProcess server({"--detection_interval=0"});
+  EXPECT_FALSE(server.ok());
+  EXPECT_NE(server.Log().find("--detection_interval"), std::string::npos) << server.Log();
+}
+
+}  // namespace
+}  // namespace fer
