@@ -163,25 +163,42 @@ void Conv3x3Rows(const ConstImageView& in, int stride, const PackedMatrix& filte
   const long row_floats = static_cast<long>(out.width) * k;
   const int tile_rows = TileRows(row_floats, row_end - row_begin);
   float* patches = Scratch(tile_rows * row_floats);
-  const size_t pixel_bytes = sizeof(float) * in.channels;
   for (int r0 = row_begin; r0 < row_end; r0 += tile_rows) {
     const int r1 = std::min(row_end, r0 + tile_rows);
     // The 3x3 patch of every output pixel, zeros outside the image, in the
-    // filter's [kh][kw][in] order.
+    // filter's [kh][kw][in] order: a window row is 3 pixels in a row of the
+    // image, one copy where it lies inside.
+    const int window_floats = 3 * in.channels;
+    auto copy = [](const float* src, int n, float* dst) {
+      if (n <= 16) {  // small channel counts: a call per copy would dominate
+        for (int i = 0; i < n; ++i) dst[i] = src[i];
+      } else {
+        std::memcpy(dst, src, sizeof(float) * n);
+      }
+    };
     float* p = patches;
     for (int r = r0; r < r1; ++r) {
       for (int x = 0; x < out.width; ++x) {
-        for (int dy = 0; dy < 3; ++dy) {
+        const int ix0 = x * stride - pad_left;
+        for (int dy = 0; dy < 3; ++dy, p += window_floats) {
           const int iy = r * stride - pad_top + dy;
+          if (iy < 0 || iy >= in.height) {
+            std::fill(p, p + window_floats, 0.0f);
+            continue;
+          }
+          const float* src = in.data + static_cast<long>(iy) * in.width * in.channels;
+          if (ix0 >= 0 && ix0 + 2 < in.width) {
+            copy(src + static_cast<long>(ix0) * in.channels, window_floats, p);
+            continue;
+          }
           for (int dx = 0; dx < 3; ++dx) {
-            const int ix = x * stride - pad_left + dx;
-            if (iy < 0 || iy >= in.height || ix < 0 || ix >= in.width) {
-              std::memset(p, 0, pixel_bytes);
+            const int ix = ix0 + dx;
+            float* q = p + dx * in.channels;
+            if (ix < 0 || ix >= in.width) {
+              std::fill(q, q + in.channels, 0.0f);
             } else {
-              std::memcpy(p, in.data + (static_cast<long>(iy) * in.width + ix) * in.channels,
-                          pixel_bytes);
+              copy(src + static_cast<long>(ix) * in.channels, in.channels, q);
             }
-            p += in.channels;
           }
         }
       }
