@@ -82,6 +82,33 @@ void ConvProgram::Prepare(Workspace& workspace) const {
   }
 }
 
+ConvProgram::WorkspacePool::Lease::~Lease() {
+  if (workspace_ == nullptr) return;  // moved from
+  absl::MutexLock lock(&pool_->mu_);
+  pool_->free_.push_back(std::move(workspace_));
+}
+
+ConvProgram::WorkspacePool::Lease ConvProgram::WorkspacePool::Take() {
+  std::unique_ptr<Workspace> workspace;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!free_.empty()) {
+      workspace = std::move(free_.back());
+      free_.pop_back();
+    } else {
+      ++made_;
+    }
+  }
+  if (workspace == nullptr) workspace = std::make_unique<Workspace>();
+  program_->Prepare(*workspace);
+  return Lease(this, std::move(workspace));
+}
+
+int ConvProgram::WorkspacePool::size() const {
+  absl::MutexLock lock(&mu_);
+  return made_;
+}
+
 void ConvProgram::Run(Workspace& workspace, const RowSplitter& split) const {
   for (const Layer& layer : layers_) {
     const ConstImageView in = workspace.slot(layer.src, layer.in);

@@ -2,8 +2,10 @@
 #define FERSERVE_LIB_KERNELS_CONV_PROGRAM_H_
 
 #include <functional>
+#include <memory>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "lib/kernels/conv_kernels.h"
 
 namespace fer::kernels {
@@ -32,6 +34,39 @@ class ConvProgram {
    private:
     friend class ConvProgram;
     std::vector<std::vector<float>> slots_;
+  };
+
+  // Workspaces kept for reuse: a run leases one and gives it back, so that
+  // memory follows the number of runs at once, not the number of threads
+  // that ever ran one. Thread-safe.
+  class WorkspacePool {
+   public:
+    class Lease {
+     public:
+      Workspace& operator*() const { return *workspace_; }
+      Workspace* operator->() const { return workspace_.get(); }
+      Lease(Lease&&) = default;
+      ~Lease();
+
+     private:
+      friend class WorkspacePool;
+      Lease(WorkspacePool* pool, std::unique_ptr<Workspace> workspace)
+          : pool_(pool), workspace_(std::move(workspace)) {}
+      WorkspacePool* pool_;
+      std::unique_ptr<Workspace> workspace_;
+    };
+
+    explicit WorkspacePool(const ConvProgram* program) : program_(program) {}
+    // A workspace prepared for the program.
+    Lease Take();
+    // Workspaces made so far (the most runs that were at once).
+    int size() const;
+
+   private:
+    const ConvProgram* program_;
+    mutable absl::Mutex mu_;
+    std::vector<std::unique_ptr<Workspace>> free_ ABSL_GUARDED_BY(mu_);
+    int made_ ABSL_GUARDED_BY(mu_) = 0;
   };
 
   // Runs body(row_begin, row_end) over [0, rows), possibly split between

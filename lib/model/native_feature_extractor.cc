@@ -87,19 +87,17 @@ void NativeFeatureExtractor::Forward(const float* batch, int n, float* features)
   const int whole = threads == 1 ? n : (n / threads) * threads;
   if (whole > 0) {
     IntraOpParallelFor(whole, (whole + threads - 1) / threads, [&](int64_t begin, int64_t end) {
-      thread_local ConvProgram::Workspace workspace;
-      program_.Prepare(workspace);
+      const ConvProgram::WorkspacePool::Lease workspace = workspaces_.Take();
       for (int64_t i = begin; i < end; ++i) {
-        RunFace(batch + i * image_floats, workspace, features + i * kFeatureDim, nullptr);
+        RunFace(batch + i * image_floats, *workspace, features + i * kFeatureDim, nullptr);
       }
     });
   }
   if (whole < n) {
-    thread_local ConvProgram::Workspace workspace;
-    program_.Prepare(workspace);
+    const ConvProgram::WorkspacePool::Lease workspace = workspaces_.Take();
     const ConvProgram::RowSplitter split = IntraOpRowSplitter();
     for (int i = whole; i < n; ++i) {
-      RunFace(batch + i * image_floats, workspace, features + static_cast<long>(i) * kFeatureDim,
+      RunFace(batch + i * image_floats, *workspace, features + static_cast<long>(i) * kFeatureDim,
               split);
     }
   }

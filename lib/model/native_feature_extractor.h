@@ -53,6 +53,8 @@ class NativeFeatureExtractor {
                const kernels::ConvProgram::RowSplitter& split) const;
 
   kernels::ConvProgram program_;
+  // Activations of the runs in flight (one per thread running whole faces).
+  mutable kernels::ConvProgram::WorkspacePool workspaces_{&program_};
   int output_slot_ = 0;
 };
 

@@ -85,8 +85,8 @@ NativeSsdMobilenetv1::NativeSsdMobilenetv1(const Weights& w)
 }
 
 void NativeSsdMobilenetv1::Forward(const float* image, float* encodings, float* logits) const {
-  thread_local ConvProgram::Workspace workspace;
-  program_.Prepare(workspace);
+  const ConvProgram::WorkspacePool::Lease lease = workspaces_.Take();
+  ConvProgram::Workspace& workspace = *lease;
   const kernels::ImageView input = workspace.slot(0, program_.shape(0));
   const long values = static_cast<long>(kInputSize) * kInputSize * 3;
   // x / 127.5 - 1: a true division, as TF.js does.

@@ -59,6 +59,8 @@ class NativeSsdMobilenetv1 {
 
  private:
   kernels::ConvProgram program_;
+  // Activations of the Forward calls in flight (about 40 MB each).
+  mutable kernels::ConvProgram::WorkspacePool workspaces_{&program_};
   // Slot of each box predictor's output: per cell, anchors x 4 encodings
   // then anchors x 3 logits.
   std::array<int, 6> predictor_slots_{};

@@ -1,0 +1,129 @@
+#include "lib/kernels/conv_program.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace fer::kernels {
+namespace {
+
+std::vector<float> RandomVector(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+// A small network: dense 3x3 (stride 2) -> separable (residual) ->
+// separable (stride 2) -> pointwise, on a 20 x 18 x 3 image.
+struct SmallNetwork {
+  std::mt19937 rng{5};
+  std::vector<float> conv = RandomVector(27 * 16, rng), conv_bias = RandomVector(16, rng);
+  std::vector<float> dw1 = RandomVector(9 * 16, rng), pw1 = RandomVector(16 * 16, rng);
+  std::vector<float> dw2 = RandomVector(9 * 16, rng), pw2 = RandomVector(16 * 32, rng);
+  std::vector<float> pw3 = RandomVector(32 * 5, rng), bias3 = RandomVector(5, rng);
+  std::vector<float> image = RandomVector(20 * 18 * 3, rng);
+
+  ConvProgram Program(int* output) const {
+    ConvProgram program({20, 18, 3});
+    const int a = program.NewSlot(), b = program.NewSlot();
+    program.Conv3x3(0, a, 2, PackedMatrix(conv.data(), 27, 16, conv_bias.data()),
+                    Activation::kRelu);
+    program.Separable(a, b, 1, false, DepthwiseFilter(dw1.data(), 16),
+                      PackedMatrix(pw1.data(), 16, 16, nullptr), Activation::kNone, a);
+    program.Separable(b, a, 2, true, DepthwiseFilter(dw2.data(), 16),
+                      PackedMatrix(pw2.data(), 16, 32, nullptr), Activation::kRelu6);
+    program.Pointwise(a, b, PackedMatrix(pw3.data(), 32, 5, bias3.data()), Activation::kNone);
+    *output = b;
+    return program;
+  }
+
+  // The same layers called one by one.
+  std::vector<float> Direct() const {
+    std::vector<float> a(10 * 9 * 16), b(10 * 9 * 16), c(5 * 5 * 32), d(5 * 5 * 5);
+    const ImageView va{a.data(), 10, 9, 16}, vb{b.data(), 10, 9, 16}, vc{c.data(), 5, 5, 32},
+        vd{d.data(), 5, 5, 5};
+    Conv3x3Rows(ConstImageView(image.data(), 20, 18, 3), 2,
+                PackedMatrix(conv.data(), 27, 16, conv_bias.data()), {nullptr, Activation::kRelu},
+                va, 0, 10);
+    SeparableConvRows(va, 1, false, DepthwiseFilter(dw1.data(), 16),
+                      PackedMatrix(pw1.data(), 16, 16, nullptr), {a.data(), Activation::kNone}, vb,
+                      0, 10);
+    SeparableConvRows(vb, 2, true, DepthwiseFilter(dw2.data(), 16),
+                      PackedMatrix(pw2.data(), 16, 32, nullptr), {nullptr, Activation::kRelu6}, vc,
+                      0, 5);
+    PointwiseRows(vc, PackedMatrix(pw3.data(), 32, 5, bias3.data()), {}, vd, 0, 5);
+    return d;
+  }
+};
+
+std::vector<float> RunOnce(const ConvProgram& program, int output, const std::vector<float>& image,
+                           const ConvProgram::RowSplitter& split) {
+  ConvProgram::Workspace workspace;
+  program.Prepare(workspace);
+  const ImageView input = workspace.slot(0, program.shape(0));
+  std::copy(image.begin(), image.end(), input.data);
+  program.Run(workspace, split);
+  const ImageView out = workspace.slot(output, program.shape(output));
+  return std::vector<float>(out.data, out.data + program.shape(output).floats());
+}
+
+TEST(ConvProgramTest, RunsItsLayersInOrderAsDirectCallsWould) {
+  const SmallNetwork net;
+  int output = 0;
+  const ConvProgram program = net.Program(&output);
+  EXPECT_EQ(program.shape(output).height, 5);
+  EXPECT_EQ(program.shape(output).width, 5);
+  EXPECT_EQ(program.shape(output).channels, 5);
+  // 10 x 9 x 27 x 16 + 10 x 9 x (9 + 16) x 16 + 5 x 5 x (9 + 32) x 16 + 5 x 5 x 32 x 5
+  EXPECT_EQ(program.multiply_adds(), 38880 + 36000 + 16400 + 4000);
+  EXPECT_EQ(RunOnce(program, output, net.image, nullptr), net.Direct());
+}
+
+TEST(ConvProgramTest, SplittingRowsBetweenThreadsGivesTheSameBits) {
+  const SmallNetwork net;
+  int output = 0;
+  const ConvProgram program = net.Program(&output);
+  // Three threads per layer, each on its own rows.
+  const ConvProgram::RowSplitter split = [](int rows, const std::function<void(int, int)>& body) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+      threads.emplace_back([&, t] { body(rows * t / 3, rows * (t + 1) / 3); });
+    }
+    for (std::thread& thread : threads) thread.join();
+  };
+  EXPECT_EQ(RunOnce(program, output, net.image, split), net.Direct());
+}
+
+TEST(ConvProgramTest, WorkspacePoolReusesWhatWasGivenBack) {
+  const SmallNetwork net;
+  int output = 0;
+  const ConvProgram program = net.Program(&output);
+  ConvProgram::WorkspacePool pool(&program);
+  {
+    const ConvProgram::WorkspacePool::Lease first = pool.Take();
+    const ConvProgram::WorkspacePool::Lease second = pool.Take();
+    EXPECT_NE(&*first, &*second);
+    EXPECT_EQ(pool.size(), 2);
+    // A leased workspace fits the program.
+    EXPECT_NE(first->slot(output, program.shape(output)).data, nullptr);
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        const ConvProgram::WorkspacePool::Lease lease = pool.Take();
+        const ImageView input = lease->slot(0, program.shape(0));
+        std::copy(net.image.begin(), net.image.end(), input.data);
+        program.Run(*lease);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_LE(pool.size(), 8);  // never more than the runs at once
+}
+
+}  // namespace
+}  // namespace fer::kernels
