@@ -245,7 +245,8 @@ Box BoxOf(const fer::v1::Box& b) { return {b.x(), b.y(), b.width(), b.height()};
 void PrintAgreement(const std::vector<fer::v1::PredictResponse>& a,
                     const std::vector<fer::v1::PredictResponse>& b) {
   int both = 0, same_found = 0, same_label = 0, detected = 0;
-  double iou = 0, max_dp = 0;
+  double iou = 0, max_dp = 0, sum_dp = 0;
+  int values = 0;
   const size_t n = std::min(a.size(), b.size());
   for (size_t i = 0; i < n; ++i) {
     detected += b[i].detected();
@@ -257,15 +258,19 @@ void PrintAgreement(const std::vector<fer::v1::PredictResponse>& a,
     same_label += fa.top_label() == fb.top_label();
     iou += IoU(BoxOf(fa.box()), BoxOf(fb.box()));
     for (int c = 0; c < std::min(fa.probabilities_size(), fb.probabilities_size()); ++c) {
-      max_dp = std::max<double>(
-          max_dp, std::abs(fa.probabilities(c).probability() - fb.probabilities(c).probability()));
+      const double dp =
+          std::abs(fa.probabilities(c).probability() - fb.probabilities(c).probability());
+      max_dp = std::max(max_dp, dp);
+      sum_dp += dp;
+      ++values;
     }
   }
   std::printf(
       "    against detection on every frame, %zu frames: detector ran on %d; face found alike "
-      "on %d; same top label on %d of %d with a face in both; mean box IoU %.3f; largest "
-      "probability difference %.3f\n",
-      n, detected, same_found, same_label, both, both > 0 ? iou / both : 0.0, max_dp);
+      "on %d; same top label on %d of %d with a face in both; mean box IoU %.3f; probability "
+      "difference %.4f mean, %.3f largest\n",
+      n, detected, same_found, same_label, both, both > 0 ? iou / both : 0.0,
+      values > 0 ? sum_dp / values : 0.0, max_dp);
 }
 
 // What a user's translator adds per face: translator forward + head on one
