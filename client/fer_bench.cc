@@ -46,6 +46,8 @@ ABSL_FLAG(std::string, assets, FERSERVE_ASSETS_DIR, "Folder of the verified npm 
 ABSL_FLAG(std::string, node_bench, FERSERVE_SOURCE_DIR "/scripts/reference/bench.js",
           "The Node.js peer benchmark script; empty skips the peer.");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 uses all cores.");
+ABSL_FLAG(std::string, device, "cpu",
+          "Where the measured networks run: cpu, cuda or cuda:N (needs a CUDA LibTorch).");
 ABSL_FLAG(std::string, cpu_kernels, "native",
           "native (fused kernels) or libtorch: how the measured networks run; with native the "
           "LibTorch port is measured too, for the comparison.");
@@ -373,6 +375,7 @@ int Run() {
 
   FaceAnalyzerConfig config;
   config.model_dir = absl::GetFlag(FLAGS_assets) + "/face-api/model";
+  config.device.name = absl::GetFlag(FLAGS_device);
   if (!ParseCpuKernels(absl::GetFlag(FLAGS_cpu_kernels), &config.device.cpu_kernels)) {
     std::fprintf(stderr, "fer-bench: --cpu_kernels must be native or libtorch\n");
     return 2;
@@ -382,7 +385,8 @@ int Run() {
     std::fprintf(stderr, "fer-bench: %s\n", std::string(analyzer.status().message()).c_str());
     return 1;
   }
-  const bool compare_port = config.device.cpu_kernels == CpuKernels::kNative;
+  const bool compare_port =
+      config.device.name == "cpu" && config.device.cpu_kernels == CpuKernels::kNative;
   FaceAnalyzerConfig port_config = config;
   port_config.device.cpu_kernels = CpuKernels::kLibTorch;
   const std::vector<RgbImage> crops = DemoCrops(**analyzer);

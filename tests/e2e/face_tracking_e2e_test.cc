@@ -130,22 +130,8 @@ TEST_F(FaceTrackingE2eTest, DetectorRunsOnEveryNthFrameAndTrackedAnswersAgree) {
   EXPECT_NE(metrics.find("ferserve_lost_tracks_total"), std::string::npos) << metrics;
 }
 
-TEST_F(FaceTrackingE2eTest, IntervalOutOfRangeIsInvalidArgument) {
-  grpc::ClientContext context;
-  auto stream = stub_->StreamPredict(&context);
-  PredictRequest request;
-  request.mutable_config()->set_detection_interval(31);
-  request.mutable_frame()->set_encoded(VideoFrames().front());
-  stream->Write(request);
-  stream->WritesDone();
-  PredictResponse response;
-  EXPECT_FALSE(stream->Read(&response));
-  const grpc::Status status = stream->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(status.error_message().find("detection_interval"), std::string::npos)
-      << status.error_message();
-}
-
+// (A stream asking for an interval out of range: stream_predict_e2e_test's
+// BadStreamConfigIsRefusedBeforeAnyAnswer.)
 TEST(FaceTrackingFlagsTest, ServerRefusesAnIntervalOutOfRange) {
   testing::FerserveProcess server({"--detection_interval=0"});
   EXPECT_FALSE(server.ok());
