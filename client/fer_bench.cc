@@ -48,9 +48,10 @@ ABSL_FLAG(std::string, node_bench, FERSERVE_SOURCE_DIR "/scripts/reference/bench
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 uses all cores.");
 ABSL_FLAG(std::string, device, "cpu",
           "Where the measured networks run: cpu, cuda or cuda:N (needs a CUDA LibTorch).");
-ABSL_FLAG(std::string, cpu_kernels, "native",
-          "native (fused kernels) or libtorch: how the measured networks run; with native the "
-          "LibTorch port is measured too, for the comparison.");
+ABSL_FLAG(std::string, cpu_kernels, "auto",
+          "auto, native (fused kernels) or libtorch: how the measured networks run (as "
+          "ferserve's flag); on the fused kernels the LibTorch port is measured too, for the "
+          "comparison.");
 ABSL_FLAG(std::string, batches, "1,8,32", "Backbone batch sizes to measure.");
 ABSL_FLAG(double, seconds, 3.0, "Timed seconds per backbone batch size.");
 ABSL_FLAG(std::string, server, "",
@@ -377,7 +378,7 @@ int Run() {
   config.model_dir = absl::GetFlag(FLAGS_assets) + "/face-api/model";
   config.device.name = absl::GetFlag(FLAGS_device);
   if (!ParseCpuKernels(absl::GetFlag(FLAGS_cpu_kernels), &config.device.cpu_kernels)) {
-    std::fprintf(stderr, "fer-bench: --cpu_kernels must be native or libtorch\n");
+    std::fprintf(stderr, "fer-bench: --cpu_kernels must be auto, native or libtorch\n");
     return 2;
   }
   absl::StatusOr<std::unique_ptr<FaceAnalyzer>> analyzer = FaceAnalyzer::Load(config);
@@ -386,7 +387,7 @@ int Run() {
     return 1;
   }
   const bool compare_port =
-      config.device.name == "cpu" && config.device.cpu_kernels == CpuKernels::kNative;
+      config.device.name == "cpu" && UsesFusedKernels(config.device.cpu_kernels);
   FaceAnalyzerConfig port_config = config;
   port_config.device.cpu_kernels = CpuKernels::kLibTorch;
   const std::vector<RgbImage> crops = DemoCrops(**analyzer);
@@ -411,9 +412,11 @@ int Run() {
   ConfigureTorchThreads(absl::GetFlag(FLAGS_threads));
   const std::vector<BatchFigure> peer = BenchPeer(crops, batches, seconds);
   std::printf(
-      "backbone + expression head on %zu real 112x112 face crops (median per batch; %s "
-      "CPU kernels, %d threads unless said)\n",
-      crops.size(), CpuKernelsName(config.device.cpu_kernels), threads);
+      "backbone + expression head on %zu real 112x112 face crops (median per batch; "
+      "device %s, %s, %d threads unless said)\n",
+      crops.size(), (*analyzer)->device_name().c_str(),
+      UsesFusedKernels(config.device.cpu_kernels) ? "fused CPU kernels" : "LibTorch's operators",
+      threads);
   std::printf("%6s %13s %10s %10s %7s %13s %13s %14s %8s %8s\n", "batch", "ferserve f/s",
               "ms/batch", "GFLOP/s", "%sgemm", "1 thread f/s", "LibTorch f/s", "TF.js wasm f/s",
               "ratio", "ratio 1t");

@@ -57,9 +57,10 @@ ABSL_FLAG(std::string, backbone_model, "",
           "the embedded default.");
 ABSL_FLAG(std::string, device, "cpu", "Where models run: cpu, cuda or cuda:N.");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 uses all cores.");
-ABSL_FLAG(std::string, cpu_kernels, "native",
-          "How face-api's networks run on the CPU: native (ferserve's fused kernels, the "
-          "fastest) or libtorch (LibTorch's operators).");
+ABSL_FLAG(std::string, cpu_kernels, "auto",
+          "How face-api's networks run on the CPU: native (ferserve's fused kernels), libtorch "
+          "(LibTorch's operators), or auto (the fused kernels where the CPU has AVX2 or "
+          "AVX-512, the faster there; LibTorch's operators elsewhere).");
 ABSL_FLAG(int, inference_concurrency, 1,
           "Model executions (a frame's detection and landmarks, or a backbone batch) allowed to "
           "run at once; frames beyond wait (queue stage).");
@@ -220,7 +221,7 @@ std::string InvalidFlags() {
   }
   CpuKernels kernels;
   if (!ParseCpuKernels(absl::GetFlag(FLAGS_cpu_kernels), &kernels)) {
-    return "--cpu_kernels must be native or libtorch";
+    return "--cpu_kernels must be auto, native or libtorch";
   }
   if (absl::GetFlag(FLAGS_max_batch_size) < 1) return "--max_batch_size must be positive";
   if (absl::GetFlag(FLAGS_max_batch_delay) < absl::ZeroDuration()) {

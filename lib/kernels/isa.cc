@@ -1,5 +1,8 @@
 #include "lib/kernels/isa.h"
 
+#include <cstdlib>
+#include <cstring>
+
 namespace fer::kernels {
 
 bool IsaSupported(Isa isa) {
@@ -20,10 +23,17 @@ bool IsaSupported(Isa isa) {
   return false;
 }
 
+Isa BestIsaUpTo(const char* cap) {
+  Isa best = Isa::kGeneric;
+  for (Isa isa : {Isa::kGeneric, Isa::kAvx2, Isa::kAvx512}) {
+    if (IsaSupported(isa)) best = isa;
+    if (cap != nullptr && std::strcmp(cap, IsaName(isa)) == 0) break;
+  }
+  return best;
+}
+
 Isa BestIsa() {
-  static const Isa best = IsaSupported(Isa::kAvx512) ? Isa::kAvx512
-                          : IsaSupported(Isa::kAvx2) ? Isa::kAvx2
-                                                     : Isa::kGeneric;
+  static const Isa best = BestIsaUpTo(std::getenv("FERSERVE_MAX_CPU_ISA"));
   return best;
 }
 

@@ -17,8 +17,15 @@ enum class Isa {
 // Whether this build has kernels for `isa` and this CPU can run them.
 bool IsaSupported(Isa isa);
 
-// The fastest supported set.
+// The fastest supported set, at most the one named by the environment
+// variable FERSERVE_MAX_CPU_ISA ("avx512", "avx2" or "generic") when it is
+// set (as oneDNN's ONEDNN_MAX_CPU_ISA: to measure or rule out a set). Read
+// once.
 Isa BestIsa();
+
+// The fastest supported set at most `cap` (an IsaName; null or unknown: no
+// cap).
+Isa BestIsaUpTo(const char* cap);
 
 // Every supported set, generic first.
 std::vector<Isa> SupportedIsas();

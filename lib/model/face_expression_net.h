@@ -23,12 +23,11 @@ class FaceExpressionNet {
   // Loads `<model_dir>/face_expression_model-weights_manifest.json`.
   static absl::StatusOr<FaceExpressionNet> Load(const std::string& model_dir,
                                                 const torch::Device& device,
-                                                CpuKernels cpu_kernels = CpuKernels::kNative);
+                                                CpuKernels cpu_kernels = CpuKernels::kAuto);
   // Builds the net from a decoded weight map; fails when a tensor is missing,
   // mis-shaped, or left unused.
   static absl::StatusOr<FaceExpressionNet> FromWeightMap(
-      WeightMap& weights, const torch::Device& device,
-      CpuKernels cpu_kernels = CpuKernels::kNative);
+      WeightMap& weights, const torch::Device& device, CpuKernels cpu_kernels = CpuKernels::kAuto);
 
   // Class names in output order: neutral, happy, sad, angry, fearful,
   // disgusted, surprised (face-api's FACE_EXPRESSION_LABELS).

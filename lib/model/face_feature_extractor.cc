@@ -85,7 +85,7 @@ absl::StatusOr<FaceFeatureExtractor> FaceFeatureExtractor::FromWeightMap(
       torch::tensor({122.782f, 117.001f, 104.298f}, torch::kFloat32).view({1, 3, 1, 1}).to(device);
   extractor.divisor_ = torch::full({1}, 255.0f, torch::kFloat32).to(device);
 
-  if (device.is_cpu() && cpu_kernels == CpuKernels::kNative) {
+  if (device.is_cpu() && UsesFusedKernels(cpu_kernels)) {
     auto pointers = [](const TfSeparableConv& conv) {
       return NativeFeatureExtractor::SeparableConvWeights{conv.depthwise.data_ptr<float>(),
                                                           conv.pointwise.data_ptr<float>(),

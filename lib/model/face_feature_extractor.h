@@ -21,8 +21,7 @@ class NativeFeatureExtractor;
 // first opens with a plain conv, the others with separable convs) and a 7x7
 // average pool: a 112x112 RGB face -> 256 features. Immutable after
 // construction; Forward is thread-safe. On the CPU it runs on
-// NativeFeatureExtractor's fused kernels unless CpuKernels::kLibTorch is
-// asked for.
+// NativeFeatureExtractor's fused kernels when UsesFusedKernels says so.
 class FaceFeatureExtractor {
  public:
   static constexpr int kInputSize = 112;
@@ -32,8 +31,7 @@ class FaceFeatureExtractor {
   // them once to torch layout on `device` (and packing them for the fused
   // kernels on the CPU).
   static absl::StatusOr<FaceFeatureExtractor> FromWeightMap(
-      WeightMap& weights, const torch::Device& device,
-      CpuKernels cpu_kernels = CpuKernels::kNative);
+      WeightMap& weights, const torch::Device& device, CpuKernels cpu_kernels = CpuKernels::kAuto);
 
   // `batch`: [B, 112, 112, 3] float32 RGB values in 0..255 (NHWC, as face-api's
   // NetInput.toBatchTensor), on any device. Returns [B, 256] on device():

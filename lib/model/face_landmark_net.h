@@ -30,10 +30,10 @@ class FaceLandmarkNet {
   // Loads `<model_dir>/face_landmark_68_model-weights_manifest.json`.
   static absl::StatusOr<FaceLandmarkNet> Load(const std::string& model_dir,
                                               const torch::Device& device,
-                                              CpuKernels cpu_kernels = CpuKernels::kNative);
-  static absl::StatusOr<FaceLandmarkNet> FromWeightMap(
-      WeightMap& weights, const torch::Device& device,
-      CpuKernels cpu_kernels = CpuKernels::kNative);
+                                              CpuKernels cpu_kernels = CpuKernels::kAuto);
+  static absl::StatusOr<FaceLandmarkNet> FromWeightMap(WeightMap& weights,
+                                                       const torch::Device& device,
+                                                       CpuKernels cpu_kernels = CpuKernels::kAuto);
 
   // `batch`: [B, 112, 112, 3] float32 RGB 0..255 (see FaceFeatureExtractor).
   // Returns the raw FC output [B, 136] (x0, y0, x1, y1, ...) on device().

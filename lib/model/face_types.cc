@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "lib/kernels/isa.h"
+
 namespace fer {
 
 float IoU(const Box& a, const Box& b) {
@@ -15,7 +17,9 @@ float IoU(const Box& a, const Box& b) {
 }
 
 bool ParseCpuKernels(const std::string& name, CpuKernels* kernels) {
-  if (name == "native") {
+  if (name == "auto") {
+    *kernels = CpuKernels::kAuto;
+  } else if (name == "native") {
     *kernels = CpuKernels::kNative;
   } else if (name == "libtorch") {
     *kernels = CpuKernels::kLibTorch;
@@ -26,7 +30,27 @@ bool ParseCpuKernels(const std::string& name, CpuKernels* kernels) {
 }
 
 const char* CpuKernelsName(CpuKernels kernels) {
-  return kernels == CpuKernels::kNative ? "native" : "libtorch";
+  switch (kernels) {
+    case CpuKernels::kAuto:
+      return "auto";
+    case CpuKernels::kNative:
+      return "native";
+    case CpuKernels::kLibTorch:
+      return "libtorch";
+  }
+  return "unknown";
+}
+
+bool UsesFusedKernels(CpuKernels kernels) {
+  switch (kernels) {
+    case CpuKernels::kAuto:
+      return kernels::BestIsa() != kernels::Isa::kGeneric;
+    case CpuKernels::kNative:
+      return true;
+    case CpuKernels::kLibTorch:
+      return false;
+  }
+  return false;
 }
 
 }  // namespace fer

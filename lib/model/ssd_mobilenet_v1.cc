@@ -189,7 +189,7 @@ absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
         absl::StrCat(weights.source(), ": unexpected tensors ", absl::StrJoin(unexpected, ", ")));
   }
   net->divisor_ = torch::full({1}, 127.5f, torch::kFloat32).to(device);
-  if (device.is_cpu() && cpu_kernels == CpuKernels::kNative) {
+  if (device.is_cpu() && UsesFusedKernels(cpu_kernels)) {
     net->native_ = std::make_shared<const NativeSsdMobilenetv1>(native);
   }
   return net;

@@ -48,15 +48,14 @@ class SsdMobilenetv1 : public FaceDetector {
   // Loads `<model_dir>/ssd_mobilenetv1_model-weights_manifest.json` onto
   // `device` (torch device; see ToTorchDevice).
   // On the CPU the network runs on NativeSsdMobilenetv1's fused kernels
-  // unless CpuKernels::kLibTorch is asked for.
+  // when UsesFusedKernels(cpu_kernels) says so.
   static absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> Load(
       const std::string& model_dir, const torch::Device& device,
-      CpuKernels cpu_kernels = CpuKernels::kNative);
+      CpuKernels cpu_kernels = CpuKernels::kAuto);
   // Builds the detector from decoded weights; fails when a tensor is missing
   // or mis-shaped, or when a float tensor face-api would use is left over.
   static absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> FromWeightMap(
-      WeightMap& weights, const torch::Device& device,
-      CpuKernels cpu_kernels = CpuKernels::kNative);
+      WeightMap& weights, const torch::Device& device, CpuKernels cpu_kernels = CpuKernels::kAuto);
 
   ~SsdMobilenetv1() override;
 

@@ -257,6 +257,16 @@ TEST(IsaTest, BestIsSupportedAndNamed) {
   EXPECT_STREQ(IsaName(Isa::kAvx512), "avx512");
 }
 
+TEST(IsaTest, ACapLimitsTheChoice) {
+  EXPECT_EQ(BestIsaUpTo("generic"), Isa::kGeneric);
+  EXPECT_EQ(BestIsaUpTo(nullptr), SupportedIsas().back());
+  EXPECT_EQ(BestIsaUpTo("no-such-isa"), SupportedIsas().back());
+  if (IsaSupported(Isa::kAvx512)) {
+    EXPECT_EQ(BestIsaUpTo("avx2"), Isa::kAvx2);
+    EXPECT_EQ(BestIsaUpTo("avx512"), Isa::kAvx512);
+  }
+}
+
 TEST(SamePaddingTest, MatchesTensorFlow) {
   EXPECT_EQ(SameOutputSize(112, 2), 56);
   EXPECT_EQ(SamePadBefore(112, 2), 0);  // stride 2 on an even size: bottom/right only

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "lib/kernels/isa.h"
 #include "lib/model/face_expression_net.h"
 #include "lib/model/face_landmark_net.h"
 #include "lib/model/net_input.h"
@@ -67,7 +68,7 @@ TEST_F(NativeFeatureExtractorTest, LandmarkNetMatchesTheLibTorchPort) {
 // Whole faces per thread, rows split between threads, or one thread: each
 // output value is computed the same way, so the bits agree.
 TEST_F(NativeFeatureExtractorTest, ThreadSplitsGiveIdenticalBits) {
-  const auto net = FaceExpressionNet::Load(testing::ModelDir(), kCpu);
+  const auto net = FaceExpressionNet::Load(testing::ModelDir(), kCpu, CpuKernels::kNative);
   ASSERT_TRUE(net.ok()) << net.status();
   const torch::Tensor batch = FaceBatch();
   ConfigureTorchThreads(1);
@@ -88,7 +89,7 @@ TEST_F(NativeFeatureExtractorTest, ThreadSplitsGiveIdenticalBits) {
 }
 
 TEST_F(NativeFeatureExtractorTest, CountsTheNetworksMultiplyAdds) {
-  const auto net = FaceExpressionNet::Load(testing::ModelDir(), kCpu);
+  const auto net = FaceExpressionNet::Load(testing::ModelDir(), kCpu, CpuKernels::kNative);
   ASSERT_TRUE(net.ok()) << net.status();
   // Four dense blocks at 56, 28, 14 and 7 pixels (a 3x3 conv of 27 x 32
   // per pixel, then separable convs of 9 x in + in x out per pixel):
@@ -97,11 +98,28 @@ TEST_F(NativeFeatureExtractorTest, CountsTheNetworksMultiplyAdds) {
 }
 
 TEST_F(NativeFeatureExtractorTest, EmptyBatchIsEmpty) {
-  const auto net = FaceExpressionNet::Load(testing::ModelDir(), kCpu);
+  const auto net = FaceExpressionNet::Load(testing::ModelDir(), kCpu, CpuKernels::kNative);
   ASSERT_TRUE(net.ok()) << net.status();
   const FaceExpressionNet::Output out = net->Forward(torch::empty({0, 112, 112, 3}));
   EXPECT_EQ(out.features.sizes(), (std::vector<int64_t>{0, 256}));
   EXPECT_EQ(out.probabilities.sizes(), (std::vector<int64_t>{0, 7}));
+}
+
+TEST(CpuKernelsTest, AutoTakesTheFusedKernelsWhereTheCpuHasAvx2OrAvx512) {
+  EXPECT_EQ(UsesFusedKernels(CpuKernels::kAuto), kernels::BestIsa() != kernels::Isa::kGeneric);
+  EXPECT_TRUE(UsesFusedKernels(CpuKernels::kNative));
+  EXPECT_FALSE(UsesFusedKernels(CpuKernels::kLibTorch));
+  for (CpuKernels k : {CpuKernels::kAuto, CpuKernels::kNative, CpuKernels::kLibTorch}) {
+    CpuKernels parsed = CpuKernels::kLibTorch;
+    EXPECT_TRUE(ParseCpuKernels(CpuKernelsName(k), &parsed));
+    EXPECT_EQ(parsed, k);
+  }
+  CpuKernels parsed = CpuKernels::kAuto;
+  EXPECT_FALSE(ParseCpuKernels("fast", &parsed));
+  // The default model placement follows the CPU.
+  const auto net = FaceExpressionNet::Load(testing::ModelDir(), kCpu);
+  ASSERT_TRUE(net.ok()) << net.status();
+  EXPECT_EQ(net->extractor().native() != nullptr, UsesFusedKernels(CpuKernels::kAuto));
 }
 
 }  // namespace
