@@ -99,6 +99,8 @@ class ConvProgram {
   // Multiply-adds per image.
   double multiply_adds() const { return multiply_adds_; }
 
+  // The instruction set the layers run on: BestIsa() unless set (to one
+  // IsaSupported says yes to).
   Isa isa() const { return isa_; }
   void set_isa(Isa isa) { isa_ = isa; }
 

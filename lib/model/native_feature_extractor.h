@@ -39,10 +39,6 @@ class NativeFeatureExtractor {
   // features. Uses LibTorch's intra-op threads.
   void Forward(const float* batch, int n, float* features) const;
 
-  // Runs on `isa` instead of the best supported instruction set.
-  void set_isa(kernels::Isa isa) { program_.set_isa(isa); }
-  kernels::Isa isa() const { return program_.isa(); }
-
   // Multiply-adds per face.
   double multiply_adds() const { return program_.multiply_adds(); }
 

@@ -53,8 +53,6 @@ class NativeSsdMobilenetv1 {
   // predictor by predictor, then cell by cell, anchor by anchor).
   void Forward(const float* image, float* encodings, float* logits) const;
 
-  void set_isa(kernels::Isa isa) { program_.set_isa(isa); }
-  kernels::Isa isa() const { return program_.isa(); }
   double multiply_adds() const { return program_.multiply_adds(); }
 
  private:

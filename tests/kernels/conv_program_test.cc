@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <thread>
 #include <vector>
@@ -80,6 +81,26 @@ TEST(ConvProgramTest, RunsItsLayersInOrderAsDirectCallsWould) {
   // 10 x 9 x 27 x 16 + 10 x 9 x (9 + 16) x 16 + 5 x 5 x (9 + 32) x 16 + 5 x 5 x 32 x 5
   EXPECT_EQ(program.multiply_adds(), 38880 + 36000 + 16400 + 4000);
   EXPECT_EQ(RunOnce(program, output, net.image, nullptr), net.Direct());
+}
+
+TEST(ConvProgramTest, EveryInstructionSetAgreesWithPlainLoops) {
+  const SmallNetwork net;
+  int output = 0;
+  ConvProgram program = net.Program(&output);
+  std::vector<std::vector<float>> results;
+  for (Isa isa : SupportedIsas()) {
+    program.set_isa(isa);
+    EXPECT_EQ(program.isa(), isa);
+    results.push_back(RunOnce(program, output, net.image, nullptr));
+  }
+  // Multiply-adds may be fused on one set and not on another: equal to
+  // float32 rounding.
+  for (size_t i = 1; i < results.size(); ++i) {
+    ASSERT_EQ(results[i].size(), results[0].size());
+    for (size_t k = 0; k < results[0].size(); ++k) {
+      EXPECT_NEAR(results[i][k], results[0][k], 1e-4 * (1 + std::abs(results[0][k]))) << k;
+    }
+  }
 }
 
 TEST(ConvProgramTest, SplittingRowsBetweenThreadsGivesTheSameBits) {
