@@ -6,44 +6,16 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "lib/model/net_input.h"
 #include "lib/model/tf_ops.h"
 
 namespace fer::detector {
 namespace {
 
-// a + (b - a) * t in double with the product rounded before the sum, as
-// JavaScript evaluates it (the volatile forbids contraction into an FMA).
-inline double Lerp(double a, double b, double t) {
-  volatile double step = (b - a) * t;
-  return a + step;
-}
-
 // JavaScript's Math.round for finite values: nearest integer, halves up.
 double JsRound(double x) {
   const double floor = std::floor(x);
   return x - floor >= 0.5 ? floor + 1 : floor;
-}
-
-// One output coordinate of tfjs-backend-cpu's resizeBilinear along an axis:
-// the two source cells (in the padded square) and the weight of the second.
-struct Sample {
-  int64_t lo = 0;
-  int64_t hi = 0;
-  double frac = 0;
-};
-
-std::vector<Sample> ResizeSamples(int64_t in_size, int64_t out_size) {
-  // alignCorners = false, halfPixelCenters = false: src = dst * in / out.
-  const double ratio = static_cast<double>(in_size) / static_cast<double>(out_size);
-  std::vector<Sample> samples(static_cast<size_t>(out_size));
-  for (int64_t i = 0; i < out_size; ++i) {
-    const double src = ratio * static_cast<double>(i);
-    Sample& s = samples[static_cast<size_t>(i)];
-    s.lo = std::max<int64_t>(0, static_cast<int64_t>(std::floor(src)));
-    s.frac = src - static_cast<double>(s.lo);
-    s.hi = std::min<int64_t>(in_size - 1, static_cast<int64_t>(std::ceil(src)));
-  }
-  return samples;
 }
 
 }  // namespace
@@ -77,54 +49,8 @@ absl::Status ValidateOptions(const DetectOptions& options) {
 torch::Tensor ImageToBatchTensor(const RgbImage& image, int input_size, bool center) {
   TORCH_CHECK(input_size > 0, "ImageToBatchTensor: input_size must be positive");
   TORCH_CHECK(ValidateImage(image).ok(), "ImageToBatchTensor: invalid image");
-  const int64_t width = image.width, height = image.height;
-  const int64_t side = std::max(width, height);
-  // padToSquare: Math.round(diff * (center ? 0.5 : 1)) appended, the rest
-  // prepended, along the shorter axis.
-  const int64_t diff = std::abs(height - width);
-  const int64_t append = center ? (diff + 1) / 2 : diff;
-  const int64_t prepend = diff - append;
-  const int64_t top = height < width ? prepend : 0;
-  const int64_t left = width < height ? prepend : 0;
-  const int64_t size = input_size;
-
-  torch::Tensor out = torch::empty({1, size, size, 3}, torch::kFloat32);
-  float* dst = out.data_ptr<float>();
-  // Row `i` of the padded square, or nullptr where it is padding.
-  auto square_row = [&](int64_t i) -> const uint8_t* {
-    const int64_t y = i - top;
-    return y >= 0 && y < height ? image.row(static_cast<int>(y)) : nullptr;
-  };
-  // Channel `d` of column `j` in a padded row (0 in the padding).
-  auto value = [&](const uint8_t* row, int64_t j, int64_t d) -> double {
-    const int64_t x = j - left;
-    return row != nullptr && x >= 0 && x < width ? row[x * 3 + d] : 0.0;
-  };
-
-  if (side == size) {  // Already input_size square after padding: no resize.
-    for (int64_t i = 0; i < size; ++i) {
-      const uint8_t* row = square_row(i);
-      for (int64_t j = 0; j < size; ++j) {
-        for (int64_t d = 0; d < 3; ++d) *dst++ = static_cast<float>(value(row, j, d));
-      }
-    }
-    return out;
-  }
-
-  const std::vector<Sample> rows = ResizeSamples(side, size);
-  const std::vector<Sample> cols = ResizeSamples(side, size);
-  for (const Sample& r : rows) {
-    const uint8_t* top_row = square_row(r.lo);
-    const uint8_t* bottom_row = square_row(r.hi);
-    for (const Sample& c : cols) {
-      for (int64_t d = 0; d < 3; ++d) {
-        const double top_value = Lerp(value(top_row, c.lo, d), value(top_row, c.hi, d), c.frac);
-        const double bottom_value =
-            Lerp(value(bottom_row, c.lo, d), value(bottom_row, c.hi, d), c.frac);
-        *dst++ = static_cast<float>(Lerp(top_value, bottom_value, r.frac));
-      }
-    }
-  }
+  torch::Tensor out = torch::empty({1, input_size, input_size, 3}, torch::kFloat32);
+  RegionToSquareInput(WholeImage(image), input_size, center, out.data_ptr<float>());
   return out;
 }
 

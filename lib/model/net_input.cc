@@ -35,14 +35,16 @@ std::vector<Tap> Taps(int input_size, int side, int pad, int extent) {
   return taps;
 }
 
-// Writes one region, padded and resized, to `out` (input_size^2 x 3 floats).
-void RegionToInput(const ImageRegion& region, int input_size, float* out) {
+}  // namespace
+
+void RegionToSquareInput(const ImageRegion& region, int input_size, bool center, float* out) {
   const RgbImage& image = *region.image;
   const PixelRect& rect = region.rect;
   const int side = std::max(rect.width, rect.height);
   const int diff = side - std::min(rect.width, rect.height);
-  // padToSquare(center): round(diff / 2) appended, the rest prepended.
-  const int prepend = diff - (diff + 1) / 2;
+  // padToSquare: Math.round(diff * (center ? 0.5 : 1)) appended, the rest
+  // prepended, along the shorter axis.
+  const int prepend = diff - (center ? (diff + 1) / 2 : diff);
   const int pad_x = rect.height > rect.width ? prepend : 0;
   const int pad_y = rect.width > rect.height ? prepend : 0;
   // Row y of the region, or null in the padding.
@@ -81,8 +83,6 @@ void RegionToInput(const ImageRegion& region, int input_size, float* out) {
   }
 }
 
-}  // namespace
-
 torch::Tensor CropsToBatchTensor(const std::vector<ImageRegion>& regions, int input_size) {
   torch::Tensor batch = torch::empty(
       {static_cast<int64_t>(regions.size()), input_size, input_size, 3}, torch::kFloat32);
@@ -93,7 +93,7 @@ torch::Tensor CropsToBatchTensor(const std::vector<ImageRegion>& regions, int in
                     region.rect.x + region.rect.width <= region.image->width &&
                     region.rect.y + region.rect.height <= region.image->height,
                 "CropsToBatchTensor: region outside its image");
-    RegionToInput(region, input_size, out);
+    RegionToSquareInput(region, input_size, /*center=*/true, out);
     out += static_cast<size_t>(input_size) * input_size * 3;
   }
   return batch;

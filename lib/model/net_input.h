@@ -35,6 +35,14 @@ struct ImageRegion {
 // [B, input_size, input_size, 3] (NHWC) of RGB values in 0..255.
 torch::Tensor CropsToBatchTensor(const std::vector<ImageRegion>& regions, int input_size);
 
+// face-api's padToSquare(x, center) then, unless the square is input_size
+// already, tf.image.resizeBilinear(alignCorners = false, halfPixelCenters =
+// false) on one region (inside its image, non-empty), without
+// materializing the padded square: writes input_size x input_size x 3
+// floats (RGB 0..255) to `out`. Not centered, all padding goes at the
+// bottom/right; centered, round(diff / 2) of it.
+void RegionToSquareInput(const ImageRegion& region, int input_size, bool center, float* out);
+
 // The whole of `image` as one region.
 inline ImageRegion WholeImage(const RgbImage& image) {
   return {&image, PixelRect{0, 0, image.width, image.height}};
