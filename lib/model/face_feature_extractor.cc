@@ -63,6 +63,29 @@ absl::StatusOr<FaceFeatureExtractor> FaceFeatureExtractor::FromWeightMap(
   }
 
   FaceFeatureExtractor extractor(device);
+  if (device.is_cpu() && UsesFusedKernels(cpu_kernels)) {
+    auto pointers = [](const TfSeparableConv& conv) {
+      return NativeFeatureExtractor::SeparableConvWeights{conv.depthwise.data_ptr<float>(),
+                                                          conv.pointwise.data_ptr<float>(),
+                                                          conv.bias.data_ptr<float>()};
+    };
+    std::array<NativeFeatureExtractor::DenseBlockWeights, 4> native_blocks;
+    for (size_t b = 0; b < tf_blocks.size(); ++b) {
+      const TfDenseBlock& tf_block = tf_blocks[b];
+      NativeFeatureExtractor::DenseBlockWeights& block = native_blocks[b];
+      if (b == 0) {
+        block.conv0_filters = tf_block.conv0_filters.data_ptr<float>();
+        block.conv0_bias = tf_block.conv0_bias.data_ptr<float>();
+      } else {
+        block.conv0 = pointers(tf_block.conv0);
+      }
+      for (size_t c = 0; c < block.convs.size(); ++c) block.convs[c] = pointers(tf_block.convs[c]);
+    }
+    extractor.native_ = std::make_shared<const NativeFeatureExtractor>(native_blocks);
+    return extractor;
+  }
+
+  // LibTorch's layouts, on the device.
   auto to_torch = [&](const TfSeparableConv& conv) {
     tf::SeparableConv t;
     t.depthwise = ChannelsLast(tf::DepthwiseFilterToTorch(conv.depthwise).to(device));
@@ -84,27 +107,6 @@ absl::StatusOr<FaceFeatureExtractor> FaceFeatureExtractor::FromWeightMap(
   extractor.mean_rgb_ =
       torch::tensor({122.782f, 117.001f, 104.298f}, torch::kFloat32).view({1, 3, 1, 1}).to(device);
   extractor.divisor_ = torch::full({1}, 255.0f, torch::kFloat32).to(device);
-
-  if (device.is_cpu() && UsesFusedKernels(cpu_kernels)) {
-    auto pointers = [](const TfSeparableConv& conv) {
-      return NativeFeatureExtractor::SeparableConvWeights{conv.depthwise.data_ptr<float>(),
-                                                          conv.pointwise.data_ptr<float>(),
-                                                          conv.bias.data_ptr<float>()};
-    };
-    std::array<NativeFeatureExtractor::DenseBlockWeights, 4> native_blocks;
-    for (size_t b = 0; b < tf_blocks.size(); ++b) {
-      const TfDenseBlock& tf_block = tf_blocks[b];
-      NativeFeatureExtractor::DenseBlockWeights& block = native_blocks[b];
-      if (b == 0) {
-        block.conv0_filters = tf_block.conv0_filters.data_ptr<float>();
-        block.conv0_bias = tf_block.conv0_bias.data_ptr<float>();
-      } else {
-        block.conv0 = pointers(tf_block.conv0);
-      }
-      for (size_t c = 0; c < block.convs.size(); ++c) block.convs[c] = pointers(tf_block.convs[c]);
-    }
-    extractor.native_ = std::make_shared<const NativeFeatureExtractor>(native_blocks);
-  }
   return extractor;
 }
 

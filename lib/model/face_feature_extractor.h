@@ -56,9 +56,11 @@ class FaceFeatureExtractor {
   torch::Tensor RunDenseBlock(const torch::Tensor& x, const DenseBlock& block, bool first) const;
 
   torch::Device device_;
+  // The network on LibTorch (unset when it runs on the fused kernels).
   torch::Tensor mean_rgb_;  // [1, 3, 1, 1]
   torch::Tensor divisor_;   // 255, a tensor so that CUDA divides (not multiplies by 1/255)
   std::array<DenseBlock, 4> blocks_;
+  // The network on the fused kernels, or null.
   std::shared_ptr<const NativeFeatureExtractor> native_;
 };
 

@@ -83,6 +83,9 @@ absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
     WeightMap& weights, const torch::Device& device, CpuKernels cpu_kernels) {
   RequireFullFloat32(device);  // no TF32 convolutions on CUDA
   std::unique_ptr<SsdMobilenetv1> net(new SsdMobilenetv1(device));
+  // The network runs on the fused kernels or on LibTorch: only its weights
+  // are converted.
+  const bool fused = device.is_cpu() && UsesFusedKernels(cpu_kernels);
   // The weights in TensorFlow's layouts (contiguous CPU float32), kept until
   // the fused-kernel network has packed them.
   std::vector<torch::Tensor> tf_tensors;
@@ -101,6 +104,7 @@ absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
     *tf = {keep(filters), keep(offset), static_cast<int>(in), static_cast<int>(out),
            static_cast<int>(k)};
     PointwiseConv conv;
+    if (fused) return conv;
     conv.weight = tf::ConvFilterToTorch(filters).to(device);
     conv.offset = offset.view({1, out, 1, 1}).to(device);
     return conv;
@@ -118,16 +122,17 @@ absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
                          weights.TakeFloat(prefix + "/BatchNorm/moving_mean", {channels}));
     FER_ASSIGN_OR_RETURN(torch::Tensor variance,
                          weights.TakeFloat(prefix + "/BatchNorm/moving_variance", {channels}));
-    DepthwiseConv conv;
-    conv.weight = tf::DepthwiseFilterToTorch(filters).to(device);
-    conv.mean = mean.view({1, channels, 1, 1}).to(device);
     // scale / sqrt(variance + epsilon), computed in double as tf.batchNorm does.
     const torch::Tensor factor =
-        gamma.to(torch::kFloat64) / (variance.to(torch::kFloat64) + kBatchNormEpsilon).sqrt();
-    conv.inv_std_scale = factor.to(torch::kFloat32).view({1, channels, 1, 1}).to(device);
+        (gamma.to(torch::kFloat64) / (variance.to(torch::kFloat64) + kBatchNormEpsilon).sqrt())
+            .to(torch::kFloat32);
+    *tf = {keep(filters), keep(mean), keep(factor), keep(beta), static_cast<int>(channels)};
+    DepthwiseConv conv;
+    if (fused) return conv;
+    conv.weight = tf::DepthwiseFilterToTorch(filters).to(device);
+    conv.mean = mean.view({1, channels, 1, 1}).to(device);
+    conv.inv_std_scale = factor.view({1, channels, 1, 1}).to(device);
     conv.offset = beta.view({1, channels, 1, 1}).to(device);
-    *tf = {keep(filters), keep(mean), keep(factor.to(torch::kFloat32)), keep(beta),
-           static_cast<int>(channels)};
     return conv;
   };
   auto take_conv = [&](const std::string& prefix, int64_t in, int64_t out, torch::Tensor& weight,
@@ -138,6 +143,7 @@ absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
     FER_ASSIGN_OR_RETURN(torch::Tensor biases, weights.TakeFloat(prefix + "/biases", {out}));
     *tf_filters = keep(filters);
     *tf_bias = keep(biases);
+    if (fused) return absl::OkStatus();
     weight = tf::ConvFilterToTorch(filters).to(device);
     bias = biases.view({1, out, 1, 1}).to(device);
     return absl::OkStatus();
@@ -189,9 +195,7 @@ absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
         absl::StrCat(weights.source(), ": unexpected tensors ", absl::StrJoin(unexpected, ", ")));
   }
   net->divisor_ = torch::full({1}, 127.5f, torch::kFloat32).to(device);
-  if (device.is_cpu() && UsesFusedKernels(cpu_kernels)) {
-    net->native_ = std::make_shared<const NativeSsdMobilenetv1>(native);
-  }
+  if (fused) net->native_ = std::make_shared<const NativeSsdMobilenetv1>(native);
   return net;
 }
 

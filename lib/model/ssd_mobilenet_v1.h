@@ -109,6 +109,7 @@ class SsdMobilenetv1 : public FaceDetector {
 
   torch::Device device_;
   torch::Tensor divisor_;  // 127.5 as a tensor: a true division, as TF.js does
+  // The network on LibTorch (unset when native_ runs it).
   PointwiseConv conv0_;
   std::array<ConvPair, 13> pairs_;              // MobilenetV1 conv_1..conv_13
   std::array<PointwiseConv, 8> prediction_;     // Prediction conv_0..conv_7
