@@ -20,18 +20,12 @@ constexpr float kMeanRgb[3] = {122.782f, 117.001f, 104.298f};
 
 NativeFeatureExtractor::NativeFeatureExtractor(const std::array<DenseBlockWeights, 4>& blocks)
     : program_({kInputSize, kInputSize, 3}) {
-  // Three slots in rotation: the block's running sum S (out1 + out2 + ...),
-  // the next sum, and a spare. A separable conv reads relu(S), adds S to its
-  // output, and writes the new S; face-api's relu(out1 + (out2 + out3)) is
-  // relu(S) here.
-  std::array<int, 3> slots = {program_.NewSlot(), program_.NewSlot(), program_.NewSlot()};
+  // Two slots in turn: the block's running sum S (out1 + out2 + ...) and the
+  // next one. A separable conv reads relu(S), adds S to its output, and
+  // writes the new S; face-api's relu(out1 + (out2 + out3)) is relu(S) here.
+  const int first = program_.NewSlot(), second = program_.NewSlot();
   int sum = 0;  // slot 0 holds the normalized input
-  auto next_slot = [&]() {
-    for (int s : slots) {
-      if (s != sum) return s;
-    }
-    return slots[0];
-  };
+  auto next_slot = [&]() { return sum == first ? second : first; };
   int in = 3;
   for (size_t b = 0; b < blocks.size(); ++b) {
     const DenseBlockWeights& block = blocks[b];
