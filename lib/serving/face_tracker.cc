@@ -47,7 +47,6 @@ void FaceTracker::Detected(const std::vector<FaceAnalysis>& faces) {
     track.sx = d.width / l.width;
     track.sy = d.height / l.height;
     track.score = face.detection.score;
-    track.landmarks = l;
     track.predicted = d;  // the next frame starts from the detected box
     tracks_.push_back(track);
   }
@@ -75,7 +74,6 @@ bool FaceTracker::Tracked(const std::vector<FaceAnalysis>& faces) {
     }
     // Where the new landmarks put the face against where it was looked for.
     Track next = *track;
-    next.landmarks = l;
     next.predicted = PredictBox(*track, l);
     if (IoU(next.predicted, face.detection.box) < min_iou_) {
       tracks_.clear();

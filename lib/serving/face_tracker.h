@@ -52,8 +52,7 @@ class FaceTracker {
     // scaled by (sx, sy).
     float dx = 0, dy = 0, sx = 1, sy = 1;
     float score = 0;
-    Box landmarks;  // the landmarks' box on the last frame
-    Box predicted;  // the box MustDetect gave for the next frame
+    Box predicted;  // the box MustDetect gives for the next frame
   };
 
   Box PredictBox(const Track& track, const Box& landmarks) const;
