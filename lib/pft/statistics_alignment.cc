@@ -23,7 +23,7 @@ torch::Tensor Shrunk(const FeatureStats& stats) {
 // Symmetric positive definite power: V diag(l^p) V^T.
 torch::Tensor SymmetricPower(const torch::Tensor& a, double power) {
   torch::Tensor values, vectors;
-  std::tie(values, vectors) = torch::linalg::eigh(a, "L");
+  std::tie(values, vectors) = torch::linalg_eigh(a, "L");
   values = values.clamp_min(1e-12).pow(power);
   return vectors.matmul(torch::diag(values)).matmul(vectors.t());
 }
