@@ -61,7 +61,11 @@ def main() -> None:
     if any(getattr(m, "noisy_gating", False) for m in exported.modules()):
         raise SystemExit("the exporter left a router's noise on")
     with torch.no_grad():
-        if not torch.equal(scripted(probe)["logits"], scripted(probe)["logits"]):
+        # From its second call on, a scripted model may run an optimized graph
+        # that differs from the first call's in the last bit (LibTorch 2.x);
+        # a router's noise would move the logits by far more.
+        first, second = scripted(probe)["logits"], scripted(probe)["logits"]
+        if not torch.allclose(first, second, rtol=0, atol=1e-5):
             raise SystemExit("the exported model is not deterministic")
         for key in ("features", "logits"):
             if not torch.allclose(wrapped(probe)[key], scripted(probe)[key], atol=1e-6):
