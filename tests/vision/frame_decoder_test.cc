@@ -102,11 +102,14 @@ TEST(FrameDecoderTest, RawBgrWithStrideIsConverted) {
 }
 
 TEST(FrameDecoderTest, RawGrayAndRgba) {
-  RawFrame gray{2, 1, 0, PixelFormat::kGray8, std::string("\x10\x20", 2)};
+  // RawFrame only views its pixels: the bytes must outlive it.
+  const std::string gray_bytes("\x10\x20", 2);
+  RawFrame gray{2, 1, 0, PixelFormat::kGray8, gray_bytes};
   absl::StatusOr<RgbImage> g = DecodeRawFrame(gray, FrameLimits{});
   ASSERT_TRUE(g.ok());
   EXPECT_EQ(g->pixels, (std::vector<uint8_t>{16, 16, 16, 32, 32, 32}));
-  RawFrame rgba{1, 1, 0, PixelFormat::kRgba8, std::string("\x01\x02\x03\xFF", 4)};
+  const std::string rgba_bytes("\x01\x02\x03\xFF", 4);
+  RawFrame rgba{1, 1, 0, PixelFormat::kRgba8, rgba_bytes};
   absl::StatusOr<RgbImage> c = DecodeRawFrame(rgba, FrameLimits{});
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->pixels, (std::vector<uint8_t>{1, 2, 3}));
