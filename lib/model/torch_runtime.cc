@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/kernels/isa.h"
+#include "lib/model/torch_device.h"
 
 namespace fer {
 
@@ -28,15 +29,25 @@ void ConfigureAllocatorForInference() {
 
 bool CudaAvailable() { return torch::cuda::is_available(); }
 
-double MeasureSgemmGflops(int n, int reps) {
+absl::StatusOr<double> MeasureSgemmGflops(const ModelDevice& device, int n, int reps) {
+  absl::StatusOr<torch::Device> where = ToTorchDevice(device);
+  if (!where.ok()) return where.status();
+  RequireFullFloat32(*where);
+  // Waits for the GPU's queued work; nothing to wait for on the CPU.
+  const auto finish = [&] {
+    if (where->is_cuda()) torch::cuda::synchronize(where->index());
+  };
   torch::NoGradGuard no_grad;
-  const torch::Tensor a = torch::rand({n, n});
-  const torch::Tensor b = torch::rand({n, n});
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(*where);
+  const torch::Tensor a = torch::rand({n, n}, options);
+  const torch::Tensor b = torch::rand({n, n}, options);
   torch::Tensor c = torch::mm(a, b);  // warm-up
+  finish();
   std::vector<double> gflops;
   for (int r = 0; r < std::max(1, reps); ++r) {
     const auto start = std::chrono::steady_clock::now();
     c = torch::mm(a, b);
+    finish();
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     gflops.push_back(2.0 * n * n * n / s / 1e9);

@@ -3,6 +3,9 @@
 
 #include <string>
 
+#include "absl/status/statusor.h"
+#include "lib/model/face_types.h"
+
 namespace fer {
 
 // Sets LibTorch's intra-op thread count; 0 means one per hardware thread.
@@ -20,9 +23,11 @@ void ConfigureAllocatorForInference();
 bool CudaAvailable();
 
 // Median single-precision matrix-multiply throughput (n x n by n x n) in
-// GFLOP/s over `reps` runs, on the CPU with the current thread settings:
-// the machine's practical compute peak for dense layers.
-double MeasureSgemmGflops(int n, int reps);
+// GFLOP/s over `reps` runs on `device`: the practical compute peak for dense
+// layers there. On the CPU with the current thread settings; on a GPU in
+// full float32 (no TF32, as the networks run there), each product waited
+// for. The errors of ToTorchDevice for a device that cannot be used.
+absl::StatusOr<double> MeasureSgemmGflops(const ModelDevice& device, int n, int reps);
 
 // One line describing the LibTorch build, thread settings and the
 // instruction set of the fused CPU kernels.
