@@ -8,8 +8,10 @@
 #   docker build -t ferserve .
 #
 # GPU image on the official CUDA LibTorch (C++ cxx11 ABI, "shared with deps"
-# zip from the PyTorch download page, e.g.
-# libtorch-cxx11-abi-shared-with-deps-2.1.2+cu121.zip). The archive is not
+# zip from the PyTorch download page) for CUDA 11.8, the CUDA toolkit Debian
+# bookworm packages (LibTorch's CMake package needs a toolkit of its own CUDA
+# version to configure against), e.g.
+# libtorch-cxx11-abi-shared-with-deps-2.7.1+cu118.zip. The archive is not
 # downloaded by this file: put it in a folder and pass that folder as the
 # build context named "libtorch" (BuildKit):
 #   docker build --build-arg LIBTORCH=cuda \
@@ -43,10 +45,15 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libtorch-dev libopenblas0-pthread \
  && rm -rf /var/lib/apt/lists/*
 
-# The official CUDA LibTorch, from the archive the builder supplies.
+# The official CUDA LibTorch, from the archive the builder supplies, and
+# Debian's CUDA toolkit (non-free), without which LibTorch's CMake package
+# refuses to configure ("Your installed Caffe2 version uses CUDA but I cannot
+# find the CUDA libraries").
 FROM build-base AS torch-cuda
-RUN apt-get update \
- && apt-get install -y --no-install-recommends unzip \
+RUN sed -i 's/^Components: main$/Components: main contrib non-free/' \
+      /etc/apt/sources.list.d/debian.sources \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends unzip nvidia-cuda-toolkit \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=libtorch libtorch-*.zip /tmp/libtorch/
 RUN unzip -q /tmp/libtorch/libtorch-*.zip -d /opt && rm -rf /tmp/libtorch
@@ -96,6 +103,13 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 FROM runtime-base AS runtime-cuda
+# The toolkit's CUDA runtime and NVTX, which the CMake package links next to
+# LibTorch's own libraries.
+RUN sed -i 's/^Components: main$/Components: main contrib non-free/' \
+      /etc/apt/sources.list.d/debian.sources \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends libcudart11.0 libnvtoolsext1 \
+ && rm -rf /var/lib/apt/lists/*
 # Where the build linked it (the binary's RPATH points here).
 COPY --from=torch-cuda /opt/libtorch/lib /opt/libtorch/lib
 ENV NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility

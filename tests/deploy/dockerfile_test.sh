@@ -3,7 +3,8 @@
 # download but fetch_assets' verified npm packages; build packages all come
 # from scripts/setup's list; the runtime stages install no -dev package and
 # their packages (with dependencies) provide every shared library that the
-# built ferserve and fer-health-probe load; a non-root user and a
+# built ferserve and fer-health-probe load; the CUDA stages have Debian's
+# CUDA toolkit and runtime; a non-root user and a
 # grpc.health.v1 HEALTHCHECK; and the build context the Dockerfile copies
 # (after .dockerignore) configures with CMake.
 #   dockerfile_test.sh SOURCE_DIR FERSERVE_BINARY PROBE_BINARY
@@ -52,6 +53,15 @@ for s in build-base torch-debian; do
   stage "$s" | apt_packages
 done | while read -r p; do
   grep -qx "$p" "$tmp/setup" || fail "build package $p is not in scripts/setup"
+done
+
+echo "== CUDA stages"
+# LibTorch's CMake package configures only next to a CUDA toolkit; it and
+# the CUDA runtime come from Debian's non-free section.
+stage torch-cuda | apt_packages | grep -qx nvidia-cuda-toolkit || fail "torch-cuda has no CUDA toolkit"
+stage runtime-cuda | apt_packages | grep -qx libcudart11.0 || fail "runtime-cuda has no CUDA runtime"
+for s in torch-cuda runtime-cuda; do
+  stage "$s" | grep -q "Components: main contrib non-free" || fail "$s does not enable non-free"
 done
 
 echo "== runtime packages"
