@@ -554,8 +554,9 @@ int Run() {
                      : "bundle not configured (--pft_bundle): Adapt unavailable");
   std::fflush(stdout);
 
-  // Drain on SIGTERM/SIGINT: NOT_SERVING first so load balancers stop
-  // sending, refuse new streams, let open ones finish within the grace
+  // Drain on SIGTERM/SIGINT: refuse new streams, then turn NOT_SERVING so
+  // load balancers stop sending (in this order, a client that has seen
+  // NOT_SERVING is never admitted), let open streams finish within the grace
   // period, then shut down.
   std::thread drainer([&] {
     const int signal = WaitForTerminationSignal();
@@ -563,9 +564,9 @@ int Run() {
     std::printf("ferserve: signal %d, draining for up to %s\n", signal,
                 absl::FormatDuration(grace).c_str());
     std::fflush(stdout);
+    admission.StartDraining();
     health->SetServingStatus(false);
     metrics.SetServing(false);
-    admission.StartDraining();
     const bool idle = admission.WaitIdle(absl::Now() + grace);
     std::printf("ferserve: %s; shutting down\n",
                 idle ? "all streams finished" : "grace period over, cancelling open streams");
