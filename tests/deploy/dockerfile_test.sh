@@ -48,7 +48,7 @@ grep 'scripts/pft_bundle' "$tmp/instructions" | grep -q 'FERSERVE_ASSETS_DIR="\$
   fail "pft_bundle does not read the assets fetch_assets fetched"
 
 echo "== build packages come from scripts/setup"
-sed -n '/^PACKAGES=(/,/^)/p' "$src/scripts/setup" | tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]*$' >"$tmp/setup"
+bash "$src/scripts/setup" --packages >"$tmp/setup"
 for s in build-base torch-debian; do
   stage "$s" | apt_packages
 done | while read -r p; do
