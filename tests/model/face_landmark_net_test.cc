@@ -34,8 +34,9 @@ class FaceLandmarkNetTest : public ::testing::Test {
       std::vector<Point> points;
       for (int i = 0; i < 68; ++i) {
         points.push_back(
-            {static_cast<float>(rel[b][2 * i].item<float>() * double{sizes[b].width}),
-             static_cast<float>(rel[b][2 * i + 1].item<float>() * double{sizes[b].height})});
+            {static_cast<float>(rel[b][2 * i].item<float>() * static_cast<double>(sizes[b].width)),
+             static_cast<float>(rel[b][2 * i + 1].item<float>() *
+                                static_cast<double>(sizes[b].height))});
       }
       out.push_back(points);
     }
