@@ -160,6 +160,37 @@ double BenchDetector(const ModelDevice& device, double seconds) {
   return Median(ms);
 }
 
+// How far `measured`'s answers on the crops are from `reference`'s (the
+// same networks elsewhere: on the CPU for a GPU, on LibTorch's operators for
+// the fused kernels).
+void PrintAgreement(FaceAnalyzer& measured, FaceAnalyzer& reference,
+                    const std::vector<RgbImage>& crops, const std::string& reference_name) {
+  const absl::StatusOr<BackboneOutput> got = measured.RunBackbone(crops);
+  const absl::StatusOr<BackboneOutput> want = reference.RunBackbone(crops);
+  if (!got.ok() || !want.ok()) {
+    std::printf("answers against %s: %s\n", reference_name.c_str(),
+                std::string((got.ok() ? want : got).status().message()).c_str());
+    return;
+  }
+  const size_t classes = measured.labels().size();
+  int same_label = 0;
+  double largest = 0, sum = 0;
+  for (int i = 0; i < got->batch; ++i) {
+    const float* a = got->probabilities.data() + i * classes;
+    const float* b = want->probabilities.data() + i * classes;
+    same_label += std::max_element(a, a + classes) - a == std::max_element(b, b + classes) - b;
+    for (size_t c = 0; c < classes; ++c) {
+      const double diff = std::abs(static_cast<double>(a[c]) - b[c]);
+      largest = std::max(largest, diff);
+      sum += diff;
+    }
+  }
+  std::printf(
+      "answers against %s on the %d crops: same top label on %d; probability difference "
+      "%.2g mean, %.2g largest\n",
+      reference_name.c_str(), got->batch, same_label, sum / (got->batch * classes), largest);
+}
+
 // Runs the Node.js peer on the same crops; empty when it cannot run.
 std::vector<BatchFigure> BenchPeer(const std::vector<RgbImage>& crops,
                                    const std::vector<int>& batches, double seconds) {
@@ -409,10 +440,26 @@ int Run() {
   std::vector<BatchFigure> port;
   double detector_ms = BenchDetector(config.device, seconds);
   double port_detector_ms = 0;
+  // The reference the measured answers are held against: the CPU's when the
+  // networks run on a GPU, LibTorch's operators when on the fused kernels.
+  std::unique_ptr<FaceAnalyzer> reference;
+  std::string reference_name;
   if (compare_port) {
     absl::StatusOr<std::unique_ptr<FaceAnalyzer>> port_analyzer = FaceAnalyzer::Load(port_config);
-    if (port_analyzer.ok()) port = BenchBackbone(**port_analyzer, crops, batches, seconds);
+    if (port_analyzer.ok()) {
+      port = BenchBackbone(**port_analyzer, crops, batches, seconds);
+      reference = std::move(*port_analyzer);
+      reference_name = "LibTorch's operators";
+    }
     port_detector_ms = BenchDetector(port_config.device, seconds);
+  } else if (!on_cpu) {
+    FaceAnalyzerConfig cpu_config = config;
+    cpu_config.device = ModelDevice();
+    absl::StatusOr<std::unique_ptr<FaceAnalyzer>> cpu_analyzer = FaceAnalyzer::Load(cpu_config);
+    if (cpu_analyzer.ok()) {
+      reference = std::move(*cpu_analyzer);
+      reference_name = "the CPU";
+    }
   }
   const int threads = IntraOpThreads();
   ConfigureTorchThreads(1);
@@ -448,6 +495,7 @@ int Run() {
   std::printf(
       "(TF.js wasm runs single-threaded under Node.js; 'ratio 1t' compares one core "
       "with one core; 'LibTorch' is the same network on LibTorch's operators)\n");
+  if (reference) PrintAgreement(**analyzer, *reference, crops, reference_name);
   // SSD MobileNetV1 at 512x512: 3.14 G multiply-adds.
   std::printf(
       "\nface detector ssd_mobilenetv1 (512x512, 6.3 GFLOP) per frame: %.1f ms (%.0f GFLOP/s)",
