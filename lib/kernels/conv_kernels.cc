@@ -69,6 +69,11 @@ GemmArgs Multiply(int m, const float* a, int lda, const PackedMatrix& filter,
 
 }  // namespace
 
+int WindowOutputSize(int in, int stride, Padding padding) {
+  if (padding == Padding::kSame) return SameOutputSize(in, stride);
+  return in < 3 ? 0 : (in - 3) / stride + 1;
+}
+
 int SamePadBefore(int in, int stride) {
   const int out = SameOutputSize(in, stride);
   const int total = std::max((out - 1) * stride + 3 - in, 0);
@@ -147,62 +152,107 @@ void SeparableConvRows(const ConstImageView& in, int stride, bool relu_input,
   }
 }
 
-void Conv3x3Rows(const ConstImageView& in, int stride, const PackedMatrix& filter,
+void Conv3x3Rows(const ConstImageView& in, int stride, Padding padding, const PackedMatrix& filter,
                  const OutputStage& stage, const ImageView& out, int row_begin, int row_end,
                  Isa isa) {
   if (filter.rows() != 9 * in.channels || out.channels != filter.columns() ||
-      out.height != SameOutputSize(in.height, stride) ||
-      out.width != SameOutputSize(in.width, stride)) {
+      out.height != WindowOutputSize(in.height, stride, padding) ||
+      out.width != WindowOutputSize(in.width, stride, padding)) {
     std::abort();
   }
   CheckRows(out, row_begin, row_end);
   const KernelTable& table = Table(isa);
-  const int pad_top = SamePadBefore(in.height, stride);
-  const int pad_left = SamePadBefore(in.width, stride);
+  const bool same = padding == Padding::kSame;
+  const int pad_top = same ? SamePadBefore(in.height, stride) : 0;
+  const int pad_left = same ? SamePadBefore(in.width, stride) : 0;
   const int k = filter.rows();
+  const int window_floats = 3 * in.channels;
+  const long in_row_floats = static_cast<long>(in.width) * in.channels;
+  auto copy = [](const float* src, int n, float* dst) {
+    if (n <= 16) {  // small channel counts: a call per copy would dominate
+      for (int i = 0; i < n; ++i) dst[i] = src[i];
+    } else {
+      std::memcpy(dst, src, sizeof(float) * n);
+    }
+  };
+  // The 3x3 patches of output pixels [x0, x1) of row r, zeros outside the
+  // image, in the filter's [kh][kw][in] order: a window row is 3 pixels in a
+  // row of the image, one copy where it lies inside.
+  auto patches_of = [&](int r, int x0, int x1, float* p) {
+    for (int x = x0; x < x1; ++x) {
+      const int ix0 = x * stride - pad_left;
+      for (int dy = 0; dy < 3; ++dy, p += window_floats) {
+        const int iy = r * stride - pad_top + dy;
+        if (iy < 0 || iy >= in.height) {
+          std::fill(p, p + window_floats, 0.0f);
+          continue;
+        }
+        const float* src = in.data + iy * in_row_floats;
+        if (ix0 >= 0 && ix0 + 2 < in.width) {
+          copy(src + static_cast<long>(ix0) * in.channels, window_floats, p);
+          continue;
+        }
+        for (int dx = 0; dx < 3; ++dx) {
+          const int ix = ix0 + dx;
+          float* q = p + dx * in.channels;
+          if (ix < 0 || ix >= in.width) {
+            std::fill(q, q + in.channels, 0.0f);
+          } else {
+            copy(src + static_cast<long>(ix) * in.channels, in.channels, q);
+          }
+        }
+      }
+    }
+  };
+
+  // With few input channels, copying the patches costs more than the
+  // multiply: where a pixel's window lies inside the image, the multiply
+  // reads it straight from the image (three runs of 3 x channels floats, one
+  // per window row; consecutive output pixels stride x channels apart), and
+  // only the border pixels go through patches.
+  if (in.channels < 16) {
+    int x_lo = 0;
+    while (x_lo < out.width && x_lo * stride - pad_left < 0) ++x_lo;
+    int x_hi = out.width;
+    while (x_hi > x_lo && (x_hi - 1) * stride - pad_left + 2 >= in.width) --x_hi;
+    float* patches = Scratch(static_cast<long>(out.width) * k);
+    auto through_patches = [&](int r, int x0, int x1) {
+      if (x0 >= x1) return;
+      patches_of(r, x0, x1, patches);
+      GemmArgs g = Multiply(x1 - x0, patches, k, filter, stage, out, r);
+      const long offset = static_cast<long>(x0) * out.channels;
+      g.c += offset;
+      if (g.residual != nullptr) g.residual += offset;
+      table.gemm(g);
+    };
+    for (int r = row_begin; r < row_end; ++r) {
+      const int iy0 = r * stride - pad_top;
+      if (iy0 < 0 || iy0 + 2 >= in.height || x_lo >= x_hi) {
+        through_patches(r, 0, out.width);
+        continue;
+      }
+      through_patches(r, 0, x_lo);
+      GemmArgs g = Multiply(
+          x_hi - x_lo,
+          in.data + iy0 * in_row_floats + static_cast<long>(x_lo * stride - pad_left) * in.channels,
+          stride * in.channels, filter, stage, out, r);
+      g.segments = 3;
+      g.segment_offset = in_row_floats;
+      const long offset = static_cast<long>(x_lo) * out.channels;
+      g.c += offset;
+      if (g.residual != nullptr) g.residual += offset;
+      table.gemm(g);
+      through_patches(r, x_hi, out.width);
+    }
+    return;
+  }
+
   const long row_floats = static_cast<long>(out.width) * k;
   const int tile_rows = TileRows(row_floats, row_end - row_begin);
   float* patches = Scratch(tile_rows * row_floats);
   for (int r0 = row_begin; r0 < row_end; r0 += tile_rows) {
     const int r1 = std::min(row_end, r0 + tile_rows);
-    // The 3x3 patch of every output pixel, zeros outside the image, in the
-    // filter's [kh][kw][in] order: a window row is 3 pixels in a row of the
-    // image, one copy where it lies inside.
-    const int window_floats = 3 * in.channels;
-    auto copy = [](const float* src, int n, float* dst) {
-      if (n <= 16) {  // small channel counts: a call per copy would dominate
-        for (int i = 0; i < n; ++i) dst[i] = src[i];
-      } else {
-        std::memcpy(dst, src, sizeof(float) * n);
-      }
-    };
-    float* p = patches;
-    for (int r = r0; r < r1; ++r) {
-      for (int x = 0; x < out.width; ++x) {
-        const int ix0 = x * stride - pad_left;
-        for (int dy = 0; dy < 3; ++dy, p += window_floats) {
-          const int iy = r * stride - pad_top + dy;
-          if (iy < 0 || iy >= in.height) {
-            std::fill(p, p + window_floats, 0.0f);
-            continue;
-          }
-          const float* src = in.data + static_cast<long>(iy) * in.width * in.channels;
-          if (ix0 >= 0 && ix0 + 2 < in.width) {
-            copy(src + static_cast<long>(ix0) * in.channels, window_floats, p);
-            continue;
-          }
-          for (int dx = 0; dx < 3; ++dx) {
-            const int ix = ix0 + dx;
-            float* q = p + dx * in.channels;
-            if (ix < 0 || ix >= in.width) {
-              std::fill(q, q + in.channels, 0.0f);
-            } else {
-              copy(src + static_cast<long>(ix) * in.channels, in.channels, q);
-            }
-          }
-        }
-      }
-    }
+    for (int r = r0; r < r1; ++r) patches_of(r, 0, out.width, patches + (r - r0) * row_floats);
     table.gemm(Multiply((r1 - r0) * out.width, patches, k, filter, stage, out, r0));
   }
 }
@@ -217,6 +267,33 @@ void PointwiseRows(const ConstImageView& in, const PackedMatrix& filter, const O
   const long offset = static_cast<long>(row_begin) * in.width * in.channels;
   Table(isa).gemm(Multiply((row_end - row_begin) * in.width, in.data + offset, in.channels, filter,
                            stage, out, row_begin));
+}
+
+void MaxPool2x2Rows(const ConstImageView& in, int stride, const ImageView& out, int row_begin,
+                    int row_end) {
+  if (stride < 1 || out.channels != in.channels ||
+      out.height != SameOutputSize(in.height, stride) ||
+      out.width != SameOutputSize(in.width, stride)) {
+    std::abort();
+  }
+  CheckRows(out, row_begin, row_end);
+  // TF's 'same' padding for a 2-wide window puts its (at most one) padded
+  // element after the image, so every window starts at x * stride.
+  const int channels = in.channels;
+  const long in_row = static_cast<long>(in.width) * channels;
+  for (int y = row_begin; y < row_end; ++y) {
+    const float* top = in.data + static_cast<long>(y) * stride * in_row;
+    const float* bottom = y * stride + 1 < in.height ? top + in_row : top;
+    float* dst = out.data + static_cast<long>(y) * out.width * channels;
+    for (int x = 0; x < out.width; ++x, dst += channels) {
+      const long left = static_cast<long>(x) * stride * channels;
+      const long right = x * stride + 1 < in.width ? left + channels : left;
+      for (int c = 0; c < channels; ++c) {
+        dst[c] = std::max(std::max(top[left + c], top[right + c]),
+                          std::max(bottom[left + c], bottom[right + c]));
+      }
+    }
+  }
 }
 
 }  // namespace fer::kernels

@@ -21,10 +21,19 @@ enum class Activation {
   kNone,
   kRelu,   // max(x, 0)
   kRelu6,  // min(max(x, 0), 6)
+  kLeaky,  // face-api's leaky ReLU: m = 0.1 x; max(x - m, 0) + m, in float32
 };
+
+// How a 3x3 window meets the image border: TensorFlow's 'same' (zeros
+// around the image, out = ceil(in / stride)) or 'valid' (no padding, out =
+// (in - 3) / stride + 1).
+enum class Padding { kSame, kValid };
 
 // Output size of TensorFlow's 'same' padding: ceil(in / stride).
 inline int SameOutputSize(int in, int stride) { return (in + stride - 1) / stride; }
+
+// Output size of a 3-wide window with `padding` (at least 0).
+int WindowOutputSize(int in, int stride, Padding padding);
 
 // Padding before the first element for a 3-wide 'same' window: the total is
 // split with the odd element at the end, so stride 2 on an even size pads
@@ -122,15 +131,21 @@ void SeparableConvRows(const ConstImageView& in, int stride, bool relu_input,
                        const OutputStage& stage, const ImageView& out, int row_begin, int row_end,
                        Isa isa = BestIsa());
 
-// Output rows of stage(conv3x3_same(in, stride)) for a dense 3x3 filter
+// Output rows of stage(conv3x3(in, stride, padding)) for a dense 3x3 filter
 // packed from [3][3][in.channels][out] (rows = 9 x in.channels).
-void Conv3x3Rows(const ConstImageView& in, int stride, const PackedMatrix& filter,
+void Conv3x3Rows(const ConstImageView& in, int stride, Padding padding, const PackedMatrix& filter,
                  const OutputStage& stage, const ImageView& out, int row_begin, int row_end,
                  Isa isa = BestIsa());
 
 // Output rows of stage(conv1x1(in)) (rows = in.channels); same size as in.
 void PointwiseRows(const ConstImageView& in, const PackedMatrix& filter, const OutputStage& stage,
                    const ImageView& out, int row_begin, int row_end, Isa isa = BestIsa());
+
+// Output rows of TensorFlow's maxPool(in, [2, 2], [stride, stride], 'same'):
+// out = ceil(in / stride) each way, the window clipped to the image (TF pads
+// with -infinity, after the image: the padding is at most 1). Same channels.
+void MaxPool2x2Rows(const ConstImageView& in, int stride, const ImageView& out, int row_begin,
+                    int row_end);
 
 }  // namespace fer::kernels
 

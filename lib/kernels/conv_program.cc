@@ -51,26 +51,67 @@ void ConvProgram::Separable(int src, int dst, int stride, bool relu_input,
           {},
           out,
           stride,
+          Padding::kSame,
           relu_input,
           std::move(depthwise),
           std::move(pointwise),
           activation});
 }
 
-void ConvProgram::Conv3x3(int src, int dst, int stride, PackedMatrix filter,
-                          Activation activation) {
+void ConvProgram::Conv3x3(int src, int dst, int stride, PackedMatrix filter, Activation activation,
+                          Padding padding) {
   const Shape& in = shapes_.at(src);
-  const Shape out{SameOutputSize(in.height, stride), SameOutputSize(in.width, stride),
-                  filter.columns()};
+  const Shape out{WindowOutputSize(in.height, stride, padding),
+                  WindowOutputSize(in.width, stride, padding), filter.columns()};
+  if (out.height == 0 || out.width == 0) std::abort();
   multiply_adds_ += static_cast<double>(out.height) * out.width * filter.rows() * out.channels;
-  Append({Kind::kConv3x3, src, dst, -1, {}, out, stride, false, {}, std::move(filter), activation});
+  Append({Kind::kConv3x3,
+          src,
+          dst,
+          -1,
+          {},
+          out,
+          stride,
+          padding,
+          false,
+          {},
+          std::move(filter),
+          activation});
 }
 
 void ConvProgram::Pointwise(int src, int dst, PackedMatrix filter, Activation activation) {
   const Shape& in = shapes_.at(src);
   const Shape out{in.height, in.width, filter.columns()};
   multiply_adds_ += static_cast<double>(out.height) * out.width * filter.rows() * out.channels;
-  Append({Kind::kPointwise, src, dst, -1, {}, out, 1, false, {}, std::move(filter), activation});
+  Append({Kind::kPointwise,
+          src,
+          dst,
+          -1,
+          {},
+          out,
+          1,
+          Padding::kSame,
+          false,
+          {},
+          std::move(filter),
+          activation});
+}
+
+void ConvProgram::MaxPool2x2(int src, int dst, int stride) {
+  const Shape& in = shapes_.at(src);
+  const Shape out{SameOutputSize(in.height, stride), SameOutputSize(in.width, stride), in.channels};
+  Append({Kind::kMaxPool2x2,
+          src,
+          dst,
+          -1,
+          {},
+          out,
+          stride,
+          Padding::kSame,
+          false,
+          {},
+          {},
+          Activation::kNone});
 }
 
 void ConvProgram::Prepare(Workspace& workspace) const {
@@ -123,10 +164,13 @@ void ConvProgram::Run(Workspace& workspace, const RowSplitter& split) const {
                             stage, out, begin, end, isa_);
           break;
         case Kind::kConv3x3:
-          Conv3x3Rows(in, layer.stride, layer.filter, stage, out, begin, end, isa_);
+          Conv3x3Rows(in, layer.stride, layer.padding, layer.filter, stage, out, begin, end, isa_);
           break;
         case Kind::kPointwise:
           PointwiseRows(in, layer.filter, stage, out, begin, end, isa_);
+          break;
+        case Kind::kMaxPool2x2:
+          MaxPool2x2Rows(in, layer.stride, out, begin, end);
           break;
       }
     };

@@ -83,8 +83,10 @@ class ConvProgram {
   // output's shape or -1. See conv_kernels.h for what each computes.
   void Separable(int src, int dst, int stride, bool relu_input, DepthwiseFilter depthwise,
                  PackedMatrix pointwise, Activation activation, int residual = -1);
-  void Conv3x3(int src, int dst, int stride, PackedMatrix filter, Activation activation);
+  void Conv3x3(int src, int dst, int stride, PackedMatrix filter, Activation activation,
+               Padding padding = Padding::kSame);
   void Pointwise(int src, int dst, PackedMatrix filter, Activation activation);
+  void MaxPool2x2(int src, int dst, int stride);
 
   // A slot's shape after the layers appended so far.
   const Shape& shape(int slot) const { return shapes_[slot]; }
@@ -105,12 +107,13 @@ class ConvProgram {
   void set_isa(Isa isa) { isa_ = isa; }
 
  private:
-  enum class Kind { kSeparable, kConv3x3, kPointwise };
+  enum class Kind { kSeparable, kConv3x3, kPointwise, kMaxPool2x2 };
   struct Layer {
     Kind kind;
     int src, dst, residual;
     Shape in, out;
     int stride;
+    Padding padding;
     bool relu_input;
     DepthwiseFilter depthwise;
     PackedMatrix filter;

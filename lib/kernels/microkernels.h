@@ -9,10 +9,16 @@
 namespace fer::kernels::internal {
 
 // c[m][n] = stage(a[m][k] x b[k][n] + bias), b packed as PackedMatrix.
+// Row i of a may lie in `segments` equal runs of k / segments floats,
+// segment_offset floats apart: a[i][s * (k / segments) + j] is
+// a[i * lda + s * segment_offset + j] (a 3x3 window read straight from an
+// image: one run per window row).
 struct GemmArgs {
   int m = 0, n = 0, k = 0;
   const float* a = nullptr;
   int lda = 0;
+  int segments = 1;
+  long segment_offset = 0;
   const float* panels = nullptr;
   const float* bias = nullptr;      // padded to whole panels
   const float* residual = nullptr;  // m x n with row stride ldr, or null

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -40,6 +41,10 @@ float Activate(double x, Activation a) {
       return static_cast<float>(std::max(x, 0.0));
     case Activation::kRelu6:
       return static_cast<float>(std::min(std::max(x, 0.0), 6.0));
+    case Activation::kLeaky: {  // face-api's leaky, in float32
+      const float f = static_cast<float>(x), m = f * 0.1f;
+      return std::max(f - m, 0.0f) + m;
+    }
   }
   return 0;
 }
@@ -96,11 +101,14 @@ Tensor ReferencePointwise(const Tensor& in, const std::vector<float>& w, int out
   return out;
 }
 
-Tensor ReferenceConv3x3(const Tensor& in, int stride, const std::vector<float>& w, int out_c,
-                        const std::vector<float>& bias, Activation act) {
-  Tensor out{(in.h + stride - 1) / stride, (in.w + stride - 1) / stride, out_c, {}};
+Tensor ReferenceConv3x3(const Tensor& in, int stride, bool valid, const std::vector<float>& w,
+                        int out_c, const std::vector<float>& bias, Activation act) {
+  Tensor out{valid ? (in.h - 3) / stride + 1 : (in.h + stride - 1) / stride,
+             valid ? (in.w - 3) / stride + 1 : (in.w + stride - 1) / stride,
+             out_c,
+             {}};
   out.v.assign(static_cast<size_t>(out.h) * out.w * out.c, 0);
-  const int pt = PadBefore(in.h, stride), pl = PadBefore(in.w, stride);
+  const int pt = valid ? 0 : PadBefore(in.h, stride), pl = valid ? 0 : PadBefore(in.w, stride);
   for (int y = 0; y < out.h; ++y) {
     for (int x = 0; x < out.w; ++x) {
       for (int o = 0; o < out_c; ++o) {
@@ -115,6 +123,30 @@ Tensor ReferenceConv3x3(const Tensor& in, int stride, const std::vector<float>& 
           }
         }
         out.at(y, x, o) = Activate(sum + bias[o], act);
+      }
+    }
+  }
+  return out;
+}
+
+// tf.maxPool(in, [2, 2], [stride, stride], 'same'): -infinity padding.
+Tensor ReferenceMaxPool2x2(const Tensor& in, int stride) {
+  Tensor out{(in.h + stride - 1) / stride, (in.w + stride - 1) / stride, in.c, {}};
+  out.v.assign(static_cast<size_t>(out.h) * out.w * out.c, 0);
+  const int pt = std::max((out.h - 1) * stride + 2 - in.h, 0) / 2;
+  const int pl = std::max((out.w - 1) * stride + 2 - in.w, 0) / 2;
+  for (int y = 0; y < out.h; ++y) {
+    for (int x = 0; x < out.w; ++x) {
+      for (int c = 0; c < in.c; ++c) {
+        float best = -std::numeric_limits<float>::infinity();
+        for (int dy = 0; dy < 2; ++dy) {
+          for (int dx = 0; dx < 2; ++dx) {
+            const int iy = y * stride - pt + dy, ix = x * stride - pl + dx;
+            if (iy >= 0 && iy < in.h && ix >= 0 && ix < in.w)
+              best = std::max(best, in.at(iy, ix, c));
+          }
+        }
+        out.at(y, x, c) = best;
       }
     }
   }
@@ -154,6 +186,7 @@ TEST_P(ConvKernelsTest, SeparableConvMatchesReference) {
       {5, 9, 48, 12, 1, true, true, true, Activation::kRelu6},      // a partial panel only
       {1, 1, 16, 16, 1, false, false, false, Activation::kNone},
       {2, 3, 32, 33, 2, false, true, false, Activation::kRelu},
+      {26, 26, 128, 256, 1, false, false, false, Activation::kLeaky},  // tiny detector conv4
   };
   for (const SeparableCase& c : cases) {
     SCOPED_TRACE(::testing::Message() << c.h << "x" << c.w << "x" << c.in_c << " -> " << c.out_c
@@ -193,21 +226,32 @@ TEST_P(ConvKernelsTest, Conv3x3MatchesReference) {
   struct Case {
     int h, w, in_c, out_c, stride;
     Activation act;
+    Padding padding = Padding::kSame;
   };
-  for (const Case& c : std::vector<Case>{{112, 112, 3, 32, 2, Activation::kRelu},  // dense0 conv0
-                                         {15, 16, 3, 32, 2, Activation::kRelu6},
-                                         {16, 16, 64, 128, 2, Activation::kRelu6},
-                                         {9, 7, 5, 20, 1, Activation::kNone}}) {
+  for (const Case& c : std::vector<Case>{
+           {112, 112, 3, 32, 2, Activation::kRelu},  // dense0 conv0
+           {15, 16, 3, 32, 2, Activation::kRelu6},
+           {16, 16, 64, 128, 2, Activation::kRelu6},
+           {9, 7, 5, 20, 1, Activation::kNone},
+           {66, 66, 3, 16, 1, Activation::kLeaky, Padding::kValid},  // tiny detector conv0
+           {9, 12, 5, 20, 2, Activation::kNone, Padding::kValid},
+           {3, 3, 16, 8, 1, Activation::kRelu, Padding::kValid},
+           {2, 2, 3, 16, 1, Activation::kRelu},  // no pixel with its window inside
+           {3, 4, 3, 16, 1, Activation::kLeaky, Padding::kValid}}) {
     SCOPED_TRACE(::testing::Message()
-                 << c.h << "x" << c.w << "x" << c.in_c << " stride " << c.stride);
+                 << c.h << "x" << c.w << "x" << c.in_c << " stride " << c.stride
+                 << (c.padding == Padding::kValid ? " valid" : ""));
     const Tensor in = Random(c.h, c.w, c.in_c, rng);
     const std::vector<float> w = RandomVector(9 * c.in_c * c.out_c, rng, -0.3f, 0.3f);
     const std::vector<float> bias = RandomVector(c.out_c, rng);
-    const Tensor want = ReferenceConv3x3(in, c.stride, w, c.out_c, bias, c.act);
+    const Tensor want =
+        ReferenceConv3x3(in, c.stride, c.padding == Padding::kValid, w, c.out_c, bias, c.act);
+    ASSERT_EQ(want.h, WindowOutputSize(c.h, c.stride, c.padding));
+    ASSERT_EQ(want.w, WindowOutputSize(c.w, c.stride, c.padding));
     const PackedMatrix packed(w.data(), 9 * c.in_c, c.out_c, bias.data());
     Tensor got{want.h, want.w, c.out_c, std::vector<float>(want.v.size(), -99)};
-    Conv3x3Rows(ConstImageView(in.v.data(), in.h, in.w, in.c), c.stride, packed, {nullptr, c.act},
-                View(got), 0, got.h, GetParam());
+    Conv3x3Rows(ConstImageView(in.v.data(), in.h, in.w, in.c), c.stride, c.padding, packed,
+                {nullptr, c.act}, View(got), 0, got.h, GetParam());
     ExpectNear(got, want, 1e-5);
   }
 }
@@ -241,6 +285,35 @@ TEST_P(ConvKernelsTest, RowRangesLeaveOtherRowsAlone) {
       ASSERT_EQ(out.v[y * 8 * 16 + i] == -7, !inside) << "row " << y;
     }
   }
+}
+
+TEST(MaxPool2x2Test, MatchesTensorFlowSamePooling) {
+  std::mt19937 rng(6);
+  struct Case {
+    int h, w, c, stride;
+  };
+  // The tiny detector's pools (414 -> 207 -> 104 -> ... -> 13, then stride 1
+  // on 13), odd and even sizes, a single pixel.
+  for (const Case& c : std::vector<Case>{
+           {414, 414, 16, 2}, {207, 207, 32, 2}, {13, 13, 512, 1}, {7, 10, 3, 2}, {1, 1, 16, 2}}) {
+    SCOPED_TRACE(::testing::Message() << c.h << "x" << c.w << "x" << c.c << " stride " << c.stride);
+    const Tensor in = Random(c.h, c.w, c.c, rng, -5, 5);
+    const Tensor want = ReferenceMaxPool2x2(in, c.stride);
+    Tensor got{want.h, want.w, c.c, std::vector<float>(want.v.size(), -99)};
+    const ConstImageView input(in.v.data(), in.h, in.w, in.c);
+    const int split = got.h / 2;
+    MaxPool2x2Rows(input, c.stride, View(got), 0, split);
+    MaxPool2x2Rows(input, c.stride, View(got), split, got.h);
+    EXPECT_EQ(got.v, want.v);  // a maximum is exact
+  }
+}
+
+TEST(WindowOutputSizeTest, SameAndValid) {
+  EXPECT_EQ(WindowOutputSize(416, 1, Padding::kValid), 414);
+  EXPECT_EQ(WindowOutputSize(416, 1, Padding::kSame), 416);
+  EXPECT_EQ(WindowOutputSize(9, 2, Padding::kValid), 4);
+  EXPECT_EQ(WindowOutputSize(9, 2, Padding::kSame), 5);
+  EXPECT_EQ(WindowOutputSize(2, 1, Padding::kValid), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSupported, ConvKernelsTest, ::testing::ValuesIn(SupportedIsas()),

@@ -46,7 +46,7 @@ struct SmallNetwork {
     std::vector<float> a(10 * 9 * 16), b(10 * 9 * 16), c(5 * 5 * 32), d(5 * 5 * 5);
     const ImageView va{a.data(), 10, 9, 16}, vb{b.data(), 10, 9, 16}, vc{c.data(), 5, 5, 32},
         vd{d.data(), 5, 5, 5};
-    Conv3x3Rows(ConstImageView(image.data(), 20, 18, 3), 2,
+    Conv3x3Rows(ConstImageView(image.data(), 20, 18, 3), 2, Padding::kSame,
                 PackedMatrix(conv.data(), 27, 16, conv_bias.data()), {nullptr, Activation::kRelu},
                 va, 0, 10);
     SeparableConvRows(va, 1, false, DepthwiseFilter(dw1.data(), 16),
@@ -116,6 +116,42 @@ TEST(ConvProgramTest, SplittingRowsBetweenThreadsGivesTheSameBits) {
     for (std::thread& thread : threads) thread.join();
   };
   EXPECT_EQ(RunOnce(program, output, net.image, split), net.Direct());
+}
+
+TEST(ConvProgramTest, ValidConvAndMaxPoolLayersRunAsDirectCallsWould) {
+  // The tiny face detector's pattern: 3x3 'valid' conv, 2x2 pools of stride
+  // 2 and 1, separable conv with leaky ReLU, on a 21 x 20 x 3 image.
+  std::mt19937 rng(7);
+  const std::vector<float> conv = RandomVector(27 * 16, rng), bias = RandomVector(16, rng);
+  const std::vector<float> dw = RandomVector(9 * 16, rng), pw = RandomVector(16 * 32, rng);
+  const std::vector<float> pw_bias = RandomVector(32, rng);
+  const std::vector<float> image = RandomVector(21 * 20 * 3, rng);
+  ConvProgram program({21, 20, 3});
+  const int a = program.NewSlot(), b = program.NewSlot();
+  program.Conv3x3(0, a, 1, PackedMatrix(conv.data(), 27, 16, bias.data()), Activation::kLeaky,
+                  Padding::kValid);
+  program.MaxPool2x2(a, b, 2);
+  program.Separable(b, a, 1, false, DepthwiseFilter(dw.data(), 16),
+                    PackedMatrix(pw.data(), 16, 32, pw_bias.data()), Activation::kLeaky);
+  program.MaxPool2x2(a, b, 1);
+  EXPECT_EQ(program.shape(b).height, 10);  // 21 -> 19 -> 10 -> 10 -> 10
+  EXPECT_EQ(program.shape(b).width, 9);    // 20 -> 18 -> 9
+  EXPECT_EQ(program.shape(b).channels, 32);
+  // Pools add no multiply-adds: 19 x 18 x 27 x 16 + 10 x 9 x (9 + 32) x 16.
+  EXPECT_EQ(program.multiply_adds(), 147744 + 59040);
+
+  std::vector<float> c0(19 * 18 * 16), p0(10 * 9 * 16), c1(10 * 9 * 32), p1(10 * 9 * 32);
+  const ImageView v0{c0.data(), 19, 18, 16}, v1{p0.data(), 10, 9, 16}, v2{c1.data(), 10, 9, 32},
+      v3{p1.data(), 10, 9, 32};
+  Conv3x3Rows(ConstImageView(image.data(), 21, 20, 3), 1, Padding::kValid,
+              PackedMatrix(conv.data(), 27, 16, bias.data()), {nullptr, Activation::kLeaky}, v0, 0,
+              19);
+  MaxPool2x2Rows(v0, 2, v1, 0, 10);
+  SeparableConvRows(v1, 1, false, DepthwiseFilter(dw.data(), 16),
+                    PackedMatrix(pw.data(), 16, 32, pw_bias.data()), {nullptr, Activation::kLeaky},
+                    v2, 0, 10);
+  MaxPool2x2Rows(v2, 1, v3, 0, 10);
+  EXPECT_EQ(RunOnce(program, b, image, nullptr), p1);
 }
 
 TEST(ConvProgramTest, WorkspacePoolReusesWhatWasGivenBack) {
