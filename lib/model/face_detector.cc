@@ -22,8 +22,10 @@ absl::StatusOr<std::unique_ptr<FaceDetector>> LoadFaceDetector(const std::string
                          SsdMobilenetv1::Load(model_dir, torch_device, device.cpu_kernels));
     return std::unique_ptr<FaceDetector>(std::move(detector));
   }
-  FER_ASSIGN_OR_RETURN(std::unique_ptr<TinyFaceDetector> detector,
-                       TinyFaceDetector::Load(model_dir, torch_device));
+  FER_ASSIGN_OR_RETURN(
+      std::unique_ptr<TinyFaceDetector> detector,
+      TinyFaceDetector::Load(model_dir, torch_device, TinyFaceDetector::kDefaultInputSize,
+                             device.cpu_kernels));
   return std::unique_ptr<FaceDetector>(std::move(detector));
 }
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/model/detector_ops.h"
+#include "lib/model/native_tiny_face_detector.h"
 #include "lib/model/status_macros.h"
 #include "lib/model/torch_device.h"
 
@@ -49,25 +50,43 @@ double Sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TinyFaceDetector>> TinyFaceDetector::Load(
-    const std::string& model_dir, const torch::Device& device, int input_size) {
+    const std::string& model_dir, const torch::Device& device, int input_size,
+    CpuKernels cpu_kernels) {
   FER_ASSIGN_OR_RETURN(WeightMap weights, LoadFaceApiWeights(model_dir, kModelName));
-  return FromWeightMap(weights, device, input_size);
+  return FromWeightMap(weights, device, input_size, cpu_kernels);
 }
 
+TinyFaceDetector::~TinyFaceDetector() = default;
+
 absl::StatusOr<std::unique_ptr<TinyFaceDetector>> TinyFaceDetector::FromWeightMap(
-    WeightMap& weights, const torch::Device& device, int input_size) {
+    WeightMap& weights, const torch::Device& device, int input_size, CpuKernels cpu_kernels) {
   if (input_size <= 0 || input_size % 32 != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tiny_face_detector: input size must be a positive multiple of 32, got ", input_size));
   }
   RequireFullFloat32(device);  // no TF32 convolutions on CUDA
   std::unique_ptr<TinyFaceDetector> net(new TinyFaceDetector(device, input_size));
+  // The network runs on the fused kernels or on LibTorch: only its weights
+  // are converted. The TensorFlow-layout tensors (contiguous CPU float32)
+  // are kept until the fused-kernel network has packed them.
+  const bool fused = device.is_cpu() && UsesFusedKernels(cpu_kernels);
+  std::vector<torch::Tensor> tf_tensors;
+  auto keep = [&](const torch::Tensor& t) {
+    tf_tensors.push_back(t.contiguous());
+    return tf_tensors.back().data_ptr<float>();
+  };
+  NativeTinyFaceDetector::Weights native;
   FER_ASSIGN_OR_RETURN(
       torch::Tensor conv0_filters,
       weights.TakeFloat("conv0/filters", {3, 3, kFilterSizes[0], kFilterSizes[1]}));
-  FER_ASSIGN_OR_RETURN(net->conv0_bias_, weights.TakeFloat("conv0/bias", {kFilterSizes[1]}));
-  net->conv0_weight_ = tf::ConvFilterToTorch(conv0_filters).to(device);
-  net->conv0_bias_ = net->conv0_bias_.to(device);
+  FER_ASSIGN_OR_RETURN(torch::Tensor conv0_bias,
+                       weights.TakeFloat("conv0/bias", {kFilterSizes[1]}));
+  native.conv0_filters = keep(conv0_filters);
+  native.conv0_bias = keep(conv0_bias);
+  if (!fused) {
+    net->conv0_weight_ = tf::ConvFilterToTorch(conv0_filters).to(device);
+    net->conv0_bias_ = conv0_bias.to(device);
+  }
   for (size_t i = 0; i < net->convs_.size(); ++i) {
     const int64_t in = kFilterSizes[i + 1], out = kFilterSizes[i + 2];
     const std::string prefix = absl::StrCat("conv", i + 1);
@@ -76,6 +95,9 @@ absl::StatusOr<std::unique_ptr<TinyFaceDetector>> TinyFaceDetector::FromWeightMa
     FER_ASSIGN_OR_RETURN(torch::Tensor pointwise,
                          weights.TakeFloat(prefix + "/pointwise_filter", {1, 1, in, out}));
     FER_ASSIGN_OR_RETURN(torch::Tensor bias, weights.TakeFloat(prefix + "/bias", {out}));
+    native.convs[i] = {keep(depthwise), keep(pointwise), keep(bias), static_cast<int>(in),
+                       static_cast<int>(out)};
+    if (fused) continue;
     net->convs_[i].depthwise = tf::DepthwiseFilterToTorch(depthwise).to(device);
     net->convs_[i].pointwise = tf::ConvFilterToTorch(pointwise).to(device);
     net->convs_[i].bias = bias.to(device);
@@ -84,15 +106,24 @@ absl::StatusOr<std::unique_ptr<TinyFaceDetector>> TinyFaceDetector::FromWeightMa
   const int64_t outputs = kNumAnchors * kBoxEncodingSize;
   FER_ASSIGN_OR_RETURN(torch::Tensor conv8_filters,
                        weights.TakeFloat("conv8/filters", {1, 1, kFilterSizes[6], outputs}));
-  FER_ASSIGN_OR_RETURN(net->conv8_bias_, weights.TakeFloat("conv8/bias", {outputs}));
-  net->conv8_weight_ = tf::ConvFilterToTorch(conv8_filters).to(device);
-  net->conv8_bias_ = net->conv8_bias_.to(device);
+  FER_ASSIGN_OR_RETURN(torch::Tensor conv8_bias, weights.TakeFloat("conv8/bias", {outputs}));
+  native.conv8_filters = keep(conv8_filters);
+  native.conv8_bias = keep(conv8_bias);
+  if (!fused) {
+    net->conv8_weight_ = tf::ConvFilterToTorch(conv8_filters).to(device);
+    net->conv8_bias_ = conv8_bias.to(device);
+  }
   FER_RETURN_IF_ERROR(weights.CheckAllUsed());
 
-  net->mean_rgb_ = torch::tensor({kMeanRgb[0], kMeanRgb[1], kMeanRgb[2]}, torch::kFloat32)
-                       .view({1, 3, 1, 1})
-                       .to(device);
-  net->divisor_ = torch::full({1}, 255.0f, torch::kFloat32).to(device);
+  const torch::Tensor mean_rgb =
+      torch::tensor({kMeanRgb[0], kMeanRgb[1], kMeanRgb[2]}, torch::kFloat32);
+  native.mean_rgb = keep(mean_rgb);
+  if (fused) {
+    net->native_ = std::make_shared<const NativeTinyFaceDetector>(native, input_size);
+  } else {
+    net->mean_rgb_ = mean_rgb.view({1, 3, 1, 1}).to(device);
+    net->divisor_ = torch::full({1}, 255.0f, torch::kFloat32).to(device);
+  }
   return net;
 }
 
@@ -101,6 +132,21 @@ torch::Tensor TinyFaceDetector::Forward(const torch::Tensor& batch) const {
                   batch.size(3) == 3,
               "TinyFaceDetector expects [B, S, S, 3] with S a multiple of 32, got ", batch.sizes());
   c10::InferenceMode inference;
+  if (native_ != nullptr) {
+    const int64_t batch_size = batch.size(0), cells = native_->grid_size();
+    TORCH_CHECK(batch.size(1) == input_size_, "TinyFaceDetector: fused kernels built for ",
+                input_size_, "x", input_size_, ", got ", batch.sizes());
+    const torch::Tensor input = batch.to(torch::kCPU, torch::kFloat32).contiguous();
+    torch::Tensor grid =
+        torch::empty({batch_size, cells, cells, kNumAnchors, kBoxEncodingSize}, torch::kFloat32);
+    const int64_t image_floats = static_cast<int64_t>(input_size_) * input_size_ * 3;
+    const int64_t grid_floats = cells * cells * kNumAnchors * kBoxEncodingSize;
+    for (int64_t b = 0; b < batch_size; ++b) {
+      native_->Forward(input.data_ptr<float>() + b * image_floats,
+                       grid.data_ptr<float>() + b * grid_floats);
+    }
+    return grid;
+  }
   torch::Tensor x = batch.to(device_, torch::kFloat32).permute({0, 3, 1, 2}).contiguous();
   x = (x - mean_rgb_) / divisor_;  // normalize(meanRgb), then div(255)
 

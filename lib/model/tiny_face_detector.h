@@ -16,6 +16,8 @@
 
 namespace fer {
 
+class NativeTinyFaceDetector;
+
 // face-api's TinyFaceDetector (src/tinyFaceDetector, built on
 // src/tinyYolov2 with separable convolutions) on LibTorch: a 3x3 conv, five
 // depthwise-separable convs with leaky ReLU and max pooling, a 1x1 conv to
@@ -41,14 +43,19 @@ class TinyFaceDetector : public FaceDetector {
 
   // Loads `<model_dir>/tiny_face_detector_model-weights_manifest.json` onto
   // `device`. `input_size` (face-api's inputSize) must be a positive
-  // multiple of 32; larger finds smaller faces, slower.
-  static absl::StatusOr<std::unique_ptr<TinyFaceDetector>> Load(const std::string& model_dir,
-                                                                const torch::Device& device,
-                                                                int input_size = kDefaultInputSize);
+  // multiple of 32; larger finds smaller faces, slower. On the CPU the
+  // network runs on NativeTinyFaceDetector's fused kernels when
+  // UsesFusedKernels(cpu_kernels) says so.
+  static absl::StatusOr<std::unique_ptr<TinyFaceDetector>> Load(
+      const std::string& model_dir, const torch::Device& device, int input_size = kDefaultInputSize,
+      CpuKernels cpu_kernels = CpuKernels::kAuto);
   // Builds the detector from decoded weights; fails when a tensor is missing,
   // mis-shaped or left unused.
   static absl::StatusOr<std::unique_ptr<TinyFaceDetector>> FromWeightMap(
-      WeightMap& weights, const torch::Device& device, int input_size = kDefaultInputSize);
+      WeightMap& weights, const torch::Device& device, int input_size = kDefaultInputSize,
+      CpuKernels cpu_kernels = CpuKernels::kAuto);
+
+  ~TinyFaceDetector() override;
 
   std::string name() const override { return kName; }
 
@@ -66,6 +73,8 @@ class TinyFaceDetector : public FaceDetector {
 
   int input_size() const { return input_size_; }
   const torch::Device& device() const { return device_; }
+  // The fused-kernel network, or null when Forward runs on LibTorch.
+  const NativeTinyFaceDetector* native() const { return native_.get(); }
 
  private:
   TinyFaceDetector(const torch::Device& device, int input_size)
@@ -78,6 +87,7 @@ class TinyFaceDetector : public FaceDetector {
   torch::Tensor conv0_weight_, conv0_bias_;
   std::array<tf::SeparableConv, 5> convs_;  // conv1..conv5
   torch::Tensor conv8_weight_, conv8_bias_;
+  std::shared_ptr<const NativeTinyFaceDetector> native_;
 };
 
 }  // namespace fer

@@ -6,8 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "lib/model/detector_ops.h"
 #include "lib/model/face_detector.h"
 #include "lib/model/face_types.h"
+#include "lib/model/native_tiny_face_detector.h"
 #include "lib/model/weight_map.h"
 #include "lib/vision/image.h"
 #include "tests/model/detector_test_fixture.h"
@@ -142,6 +144,49 @@ TEST(TinyFaceDetectorLoadTest, OtherInputSizesWork) {
   auto faces = (*detector)->Detect(photo, DetectOptions{});
   ASSERT_TRUE(faces.ok()) << faces.status();
   ExpectSane(*faces, photo, DetectOptions{});
+}
+
+TEST(TinyFaceDetectorKernelsTest, FusedKernelsMatchTheLibTorchPort) {
+  const torch::Device cpu(torch::kCPU);
+  for (const int size : {416, 224}) {
+    SCOPED_TRACE(::testing::Message() << "input size " << size);
+    const auto native = TinyFaceDetector::Load(testing::ModelDir(), cpu, size, CpuKernels::kNative);
+    const auto port = TinyFaceDetector::Load(testing::ModelDir(), cpu, size, CpuKernels::kLibTorch);
+    ASSERT_TRUE(native.ok()) << native.status();
+    ASSERT_TRUE(port.ok()) << port.status();
+    ASSERT_NE((*native)->native(), nullptr);
+    ASSERT_EQ((*port)->native(), nullptr);
+    if (size == 416) {  // fer-bench's figure for GFLOP/s
+      EXPECT_EQ((*native)->native()->multiply_adds(), 198760528);
+    }
+    for (int photo : {1, 4, 6}) {
+      SCOPED_TRACE(::testing::Message() << "sample" << photo);
+      const RgbImage image = testing::DemoImage(photo);
+      // Two images in one batch: each runs on its own.
+      const torch::Tensor one = detector::ImageToBatchTensor(image, size, /*center=*/false);
+      const torch::Tensor batch = torch::cat({one, torch::zeros_like(one)});
+      const torch::Tensor a = (*native)->Forward(batch);
+      const torch::Tensor b = (*port)->Forward(batch);
+      ASSERT_EQ(a.sizes(), b.sizes());
+      EXPECT_LT((a - b).abs().max().item<double>(), 1e-3);
+      const auto faces_a = (*native)->Detect(image, {});
+      const auto faces_b = (*port)->Detect(image, {});
+      ASSERT_TRUE(faces_a.ok() && faces_b.ok());
+      ASSERT_EQ(faces_a->size(), faces_b->size());
+      for (size_t i = 0; i < faces_a->size(); ++i) {
+        EXPECT_GT(IoU((*faces_a)[i].box, (*faces_b)[i].box), 0.999) << i;
+        EXPECT_NEAR((*faces_a)[i].score, (*faces_b)[i].score, 1e-5) << i;
+      }
+    }
+  }
+}
+
+TEST(TinyFaceDetectorKernelsTest, TheDefaultRunsOnTheFusedKernelsWhereTheCpuHasThem) {
+  auto detector = LoadFaceDetector("tiny_face_detector", testing::ModelDir(), ModelDevice{});
+  ASSERT_TRUE(detector.ok()) << detector.status();
+  const auto* tiny = dynamic_cast<const TinyFaceDetector*>(detector->get());
+  ASSERT_NE(tiny, nullptr);
+  EXPECT_EQ(tiny->native() != nullptr, UsesFusedKernels(CpuKernels::kAuto));
 }
 
 TEST(TinyFaceDetectorLoadTest, WrongWeightsAreRejected) {
