@@ -7,11 +7,10 @@
 namespace fer {
 namespace {
 
-// a + (b - a) * t as JavaScript evaluates it (no FMA contraction).
-inline double Lerp(double a, double b, double t) {
-  volatile double step = (b - a) * t;
-  return a + step;
-}
+// a + (b - a) * t as JavaScript evaluates it: in double, rounded after the
+// product and after the sum (this file is compiled with -ffp-contract=off,
+// see lib/CMakeLists.txt, so that no fused multiply-add skips a rounding).
+inline double Lerp(double a, double b, double t) { return a + (b - a) * t; }
 
 // A source row or column of the padded square for one output row or column:
 // the two neighbours (region coordinates, -1 in the padding) and the weight
@@ -66,20 +65,35 @@ void RegionToSquareInput(const ImageRegion& region, int input_size, bool center,
   }
   const std::vector<Tap> rows = Taps(input_size, side, pad_y, rect.height);
   const std::vector<Tap> cols = Taps(input_size, side, pad_x, rect.width);
-  auto value = [](const uint8_t* src, int x, int d) -> double {
-    return src != nullptr && x >= 0 ? src[3 * x + d] : 0.0;
-  };
-  for (const Tap& r : rows) {
-    const uint8_t* top_row = row(r.first);
-    const uint8_t* bottom_row = row(r.second);
+  // resizeBilinear interpolates each source row along x, then between the
+  // two rows along y. Consecutive output rows mostly share their source
+  // rows, so each source row is interpolated along x once, into one of two
+  // buffers (zeros for a padding row).
+  const int row_values = 3 * input_size;
+  std::vector<double> buffers(2 * static_cast<size_t>(row_values));
+  int buffered[2] = {-2, -2};  // source row held by each buffer
+  auto along_x = [&](int y, int keep) -> const double* {
+    for (int b = 0; b < 2; ++b) {
+      if (buffered[b] == y) return &buffers[b * static_cast<size_t>(row_values)];
+    }
+    const int b = buffered[0] == keep ? 1 : 0;  // never evict the other row in use
+    buffered[b] = y;
+    double* h = &buffers[b * static_cast<size_t>(row_values)];
+    const uint8_t* src = row(y);
     for (const Tap& c : cols) {
       for (int d = 0; d < 3; ++d) {
-        const double top = Lerp(value(top_row, c.first, d), value(top_row, c.second, d), c.frac);
-        const double bottom =
-            Lerp(value(bottom_row, c.first, d), value(bottom_row, c.second, d), c.frac);
-        *out++ = static_cast<float>(Lerp(top, bottom, r.frac));
+        const double left = src != nullptr && c.first >= 0 ? src[3 * c.first + d] : 0.0;
+        const double right = src != nullptr && c.second >= 0 ? src[3 * c.second + d] : 0.0;
+        *h++ = Lerp(left, right, c.frac);
       }
     }
+    return &buffers[b * static_cast<size_t>(row_values)];
+  };
+  for (const Tap& r : rows) {
+    const double* top = along_x(r.first, r.second);
+    const double* bottom = along_x(r.second, r.first);
+    for (int i = 0; i < row_values; ++i)
+      *out++ = static_cast<float>(Lerp(top[i], bottom[i], r.frac));
   }
 }
 
