@@ -1,9 +1,10 @@
 #include "lib/model/intra_op_parallel.h"
 
 #include <ATen/Parallel.h>
-#include <omp.h>
 
 #include <algorithm>
+
+#include "lib/kernels/parallel_workers.h"
 
 namespace fer {
 
@@ -11,14 +12,17 @@ int IntraOpThreads() { return std::max(1, at::get_num_threads()); }
 
 void IntraOpParallelFor(int64_t n, int64_t grain,
                         const std::function<void(int64_t, int64_t)>& body) {
-  // at::parallel_for is an OpenMP region compiled here, so it runs on the
-  // OpenMP runtime this library links. LibTorch sets the thread count in its
-  // own runtime, which builds that bundle a private copy (the official
-  // archives) do not share: carry it over, per calling thread as OpenMP keeps
-  // it.
-  const int threads = IntraOpThreads();
-  if (omp_get_max_threads() != threads) omp_set_num_threads(threads);
-  at::parallel_for(0, n, std::max<int64_t>(grain, 1), body);
+  if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  const int parts = static_cast<int>(std::min<int64_t>(IntraOpThreads(), (n + grain - 1) / grain));
+  if (parts <= 1) {
+    body(0, n);
+    return;
+  }
+  kernels::ParallelWorkers::Shared().Run(parts, [&](int part) {
+    const int64_t begin = n * part / parts, end = n * (part + 1) / parts;
+    if (begin < end) body(begin, end);
+  });
 }
 
 kernels::ConvProgram::RowSplitter IntraOpRowSplitter() {

@@ -12,9 +12,10 @@ namespace fer {
 int IntraOpThreads();
 
 // Runs body(begin, end) on contiguous parts of [0, n), at least `grain`
-// long, on LibTorch's intra-op threads (the caller's thread among them), and
-// returns when all are done. Inside another parallel region it runs
-// serially.
+// long, one per intra-op thread at most (the caller's thread among them, the
+// others kernels::ParallelWorkers::Shared()), and returns when all are done.
+// Inside another part, or while another thread's loop runs, it runs on the
+// caller alone.
 void IntraOpParallelFor(int64_t n, int64_t grain,
                         const std::function<void(int64_t, int64_t)>& body);
 

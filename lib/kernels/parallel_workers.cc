@@ -1,0 +1,113 @@
+#include "lib/kernels/parallel_workers.h"
+
+#include <chrono>
+
+namespace fer::kernels {
+namespace {
+
+// True on a thread while it runs a part: a loop started there runs serially.
+thread_local bool in_part = false;
+
+constexpr uint64_t kPartsMask = 0xffff;
+// How long a worker spins for the next loop before it sleeps: longer than
+// the gap between two layers of a network, short enough to hand the core
+// back soon when no loop follows.
+constexpr std::chrono::microseconds kSpin(200);
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
+ParallelWorkers& ParallelWorkers::Shared() {
+  static ParallelWorkers* const workers = new ParallelWorkers();  // lives until exit
+  return *workers;
+}
+
+ParallelWorkers::~ParallelWorkers() {
+  absl::MutexLock run(&run_mu_);
+  const uint64_t generation = (ticket_.load() >> 16) + 1;
+  ticket_.store(generation << 16);  // 0 parts: stop
+  {
+    absl::MutexLock wake(&wake_mu_);
+    wake_.SignalAll();
+  }
+  for (std::thread& thread : threads_) thread.join();
+}
+
+int ParallelWorkers::workers() const { return started_.load(); }
+
+void ParallelWorkers::StartWorkers(int count) {
+  while (static_cast<int>(threads_.size()) < count) {
+    const int index = static_cast<int>(threads_.size()) + 1;
+    threads_.emplace_back([this, index, seen = ticket_.load()] { WorkerLoop(index, seen); });
+  }
+  started_.store(static_cast<int>(threads_.size()));
+}
+
+uint64_t ParallelWorkers::NextTicket(uint64_t seen) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 1;; ++i) {
+    const uint64_t ticket = ticket_.load(std::memory_order_acquire);
+    if (ticket != seen) return ticket;
+    CpuRelax();
+    if (i % 256 == 0 && std::chrono::steady_clock::now() > until) break;
+  }
+  // Sleep. The caller reads sleepers_ after publishing its ticket and this
+  // thread reads the ticket after counting itself in (both sequentially
+  // consistent), so at least one of them sees the other: either this thread
+  // sees the new ticket, or the caller wakes it under wake_mu_.
+  absl::MutexLock lock(&wake_mu_);
+  sleepers_.fetch_add(1);
+  uint64_t ticket;
+  while ((ticket = ticket_.load()) == seen) wake_.Wait(&wake_mu_);
+  sleepers_.fetch_sub(1);
+  return ticket;
+}
+
+void ParallelWorkers::WorkerLoop(int index, uint64_t seen) {
+  for (;;) {
+    seen = NextTicket(seen);
+    const int parts = static_cast<int>(seen & kPartsMask);
+    if (parts == 0) return;
+    if (index >= parts) continue;
+    in_part = true;
+    (*body_.load(std::memory_order_relaxed))(index);
+    in_part = false;
+    pending_.fetch_sub(1, std::memory_order_release);
+  }
+}
+
+void ParallelWorkers::Run(int parts, const std::function<void(int)>& body) {
+  if (parts <= 1 || parts > static_cast<int>(kPartsMask) || in_part || !run_mu_.TryLock()) {
+    for (int part = 0; part < parts; ++part) body(part);
+    return;
+  }
+  StartWorkers(parts - 1);
+  body_.store(&body, std::memory_order_relaxed);
+  pending_.store(parts - 1, std::memory_order_relaxed);
+  const uint64_t generation = (ticket_.load() >> 16) + 1;
+  ticket_.store(generation << 16 | static_cast<uint64_t>(parts));  // publishes body_, pending_
+  if (sleepers_.load() > 0) {
+    absl::MutexLock wake(&wake_mu_);
+    wake_.SignalAll();
+  }
+  in_part = true;
+  body(0);
+  in_part = false;
+  for (int i = 1; pending_.load(std::memory_order_acquire) > 0; ++i) {
+    if (i % 1024 == 0) {
+      std::this_thread::yield();
+    } else {
+      CpuRelax();
+    }
+  }
+  run_mu_.Unlock();
+}
+
+}  // namespace fer::kernels

@@ -1,0 +1,67 @@
+#ifndef FERSERVE_LIB_KERNELS_PARALLEL_WORKERS_H_
+#define FERSERVE_LIB_KERNELS_PARALLEL_WORKERS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+
+namespace fer::kernels {
+
+// Worker threads that run the parts of one parallel loop at a time together
+// with the calling thread, whichever thread calls. A worker spins briefly
+// after a part, so that the next layer of a network starts without a
+// wake-up, then sleeps.
+//
+// One set serves the whole process (Shared()): with OpenMP every calling
+// thread gets a team of its own, and once a server's stream and batcher
+// threads hold more OpenMP threads than there are CPUs, libgomp stops
+// spinning between regions, so that every layer paid a wake-up.
+class ParallelWorkers {
+ public:
+  // The process-wide workers.
+  static ParallelWorkers& Shared();
+
+  ParallelWorkers() = default;
+  ParallelWorkers(const ParallelWorkers&) = delete;
+  ParallelWorkers& operator=(const ParallelWorkers&) = delete;
+  // Stops and joins the workers.
+  ~ParallelWorkers();
+
+  // Runs body(part) for every part in [0, parts) and returns when all are
+  // done: part 0 on the caller, the others on workers (started as needed,
+  // parts - 1 of them). While another caller's loop runs, and inside a
+  // part, all parts run on the caller, in order. `body` must not throw.
+  void Run(int parts, const std::function<void(int)>& body);
+
+  // Workers started so far.
+  int workers() const;
+
+ private:
+  void StartWorkers(int count) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void WorkerLoop(int index, uint64_t seen);
+  // Waits for a ticket other than `seen`: spins, then sleeps.
+  uint64_t NextTicket(uint64_t seen);
+
+  // One loop at a time.
+  absl::Mutex run_mu_;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(run_mu_);
+  std::atomic<int> started_{0};
+
+  // The published loop: generation << 16 | parts (0 parts: stop).
+  std::atomic<uint64_t> ticket_{0};
+  std::atomic<const std::function<void(int)>*> body_{nullptr};
+  std::atomic<int> pending_{0};  // worker parts not yet done
+
+  // Sleeping workers wait here for the next ticket.
+  absl::Mutex wake_mu_;
+  absl::CondVar wake_;
+  std::atomic<int> sleepers_{0};
+};
+
+}  // namespace fer::kernels
+
+#endif  // FERSERVE_LIB_KERNELS_PARALLEL_WORKERS_H_

@@ -1,0 +1,75 @@
+#include "lib/kernels/parallel_workers.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+namespace fer::kernels {
+namespace {
+
+TEST(ParallelWorkersTest, RunsEveryPartOnceOnSeveralThreads) {
+  ParallelWorkers workers;
+  for (int parts : {1, 2, 3, 8}) {
+    std::vector<std::atomic<int>> runs(parts);
+    std::vector<std::thread::id> ids(parts);
+    workers.Run(parts, [&](int part) {
+      runs[part].fetch_add(1);
+      ids[part] = std::this_thread::get_id();
+    });
+    for (int p = 0; p < parts; ++p) EXPECT_EQ(runs[p].load(), 1) << parts << " parts, part " << p;
+    EXPECT_EQ(ids[0], std::this_thread::get_id());  // part 0 on the caller
+    for (int p = 1; p < parts; ++p) EXPECT_NE(ids[p], ids[0]);
+  }
+  EXPECT_EQ(workers.workers(), 7);  // started as needed, kept
+}
+
+TEST(ParallelWorkersTest, ManyLoopsInARowAndAfterASleep) {
+  // Workers spin between loops, then sleep: both hand-overs must work.
+  ParallelWorkers workers;
+  std::atomic<long> sum{0};
+  for (int i = 0; i < 2000; ++i) workers.Run(2, [&](int part) { sum.fetch_add(part + 1); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past the spin
+  workers.Run(2, [&](int part) { sum.fetch_add(part + 1); });
+  EXPECT_EQ(sum.load(), 2001 * 3);
+}
+
+TEST(ParallelWorkersTest, ALoopInsideAPartRunsOnItsThread) {
+  ParallelWorkers workers;
+  std::atomic<int> inner{0};
+  workers.Run(2, [&](int) {
+    const std::thread::id outer = std::this_thread::get_id();
+    workers.Run(3, [&](int) {
+      EXPECT_EQ(std::this_thread::get_id(), outer);
+      inner.fetch_add(1);
+    });
+  });
+  EXPECT_EQ(inner.load(), 6);
+}
+
+TEST(ParallelWorkersTest, ConcurrentCallersEachGetEveryPartOnce) {
+  // One loop at a time on the workers; the others run on their callers.
+  ParallelWorkers workers;
+  std::vector<std::thread> callers;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < 300; ++i) {
+        std::vector<std::atomic<int>> runs(3);
+        workers.Run(3, [&](int part) { runs[part].fetch_add(1); });
+        for (auto& r : runs) wrong += r.load() != 1;
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(ParallelWorkersTest, SharedIsOneSet) {
+  EXPECT_EQ(&ParallelWorkers::Shared(), &ParallelWorkers::Shared());
+}
+
+}  // namespace
+}  // namespace fer::kernels
