@@ -28,6 +28,7 @@
 #include "lib/metrics/server_metrics.h"
 #include "lib/model/backbone_face_analyzer.h"
 #include "lib/model/face_analyzer.h"
+#include "lib/model/intra_op_parallel.h"
 #include "lib/model/torch_runtime.h"
 #include "lib/pft/linear_head.h"
 #include "lib/pft/model_bundle_codec.h"
@@ -61,9 +62,11 @@ ABSL_FLAG(std::string, cpu_kernels, "auto",
           "How face-api's networks run on the CPU: native (ferserve's fused kernels), libtorch "
           "(LibTorch's operators), or auto (the fused kernels where the CPU has AVX2 or "
           "AVX-512, the faster there; LibTorch's operators elsewhere).");
-ABSL_FLAG(int, inference_concurrency, 1,
+ABSL_FLAG(int, inference_concurrency, 0,
           "Model executions (a frame's detection and landmarks, or a backbone batch) allowed to "
-          "run at once; frames beyond wait (queue stage).");
+          "run at once; frames beyond wait (queue stage). 0: as many as --threads (the CPU "
+          "cores by default): alone, an execution splits its layers between all threads; side "
+          "by side, each runs on its own.");
 ABSL_FLAG(int, max_batch_size, 32,
           "Most faces, from any streams, that the backbone runs on in one batch.");
 ABSL_FLAG(absl::Duration, max_batch_delay, absl::ZeroDuration(),
@@ -216,8 +219,8 @@ std::string InvalidFlags() {
     return "--detection_interval must be in [1, 30]";
   }
   if (absl::GetFlag(FLAGS_max_message_bytes) < 1024) return "--max_message_bytes must be >= 1024";
-  if (absl::GetFlag(FLAGS_inference_concurrency) < 1) {
-    return "--inference_concurrency must be positive";
+  if (absl::GetFlag(FLAGS_inference_concurrency) < 0) {
+    return "--inference_concurrency must be 0 (as many as --threads) or positive";
   }
   CpuKernels kernels;
   if (!ParseCpuKernels(absl::GetFlag(FLAGS_cpu_kernels), &kernels)) {
@@ -442,7 +445,9 @@ int Run() {
 
   StreamAdmission admission(absl::GetFlag(FLAGS_max_concurrent_streams));
   StreamWatchdog watchdog(absl::GetFlag(FLAGS_stream_idle_timeout));
-  InferenceGate gate(absl::GetFlag(FLAGS_inference_concurrency));
+  InferenceGate gate(absl::GetFlag(FLAGS_inference_concurrency) > 0
+                         ? absl::GetFlag(FLAGS_inference_concurrency)
+                         : IntraOpThreads());
   // The backbone runs on batches of faces from all streams; a batch is one
   // model execution, so it takes a gate slot like a frame's detection does.
   DynamicBatcherOptions batching;

@@ -14,6 +14,12 @@ constexpr uint64_t kPartsMask = 0xffff;
 // back soon when no loop follows.
 constexpr std::chrono::microseconds kSpin(200);
 
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -50,13 +56,20 @@ void ParallelWorkers::StartWorkers(int count) {
   started_.store(static_cast<int>(threads_.size()));
 }
 
+bool ParallelWorkers::Sharing(int64_t now_ns) const {
+  return now_ns < share_until_ns_.load(std::memory_order_relaxed);
+}
+
 uint64_t ParallelWorkers::NextTicket(uint64_t seen) {
-  const auto until = std::chrono::steady_clock::now() + kSpin;
+  const int64_t until = NowNs() + std::chrono::nanoseconds(kSpin).count();
   for (int i = 1;; ++i) {
     const uint64_t ticket = ticket_.load(std::memory_order_acquire);
     if (ticket != seen) return ticket;
     CpuRelax();
-    if (i % 256 == 0 && std::chrono::steady_clock::now() > until) break;
+    if (i % 256 == 0) {
+      const int64_t now = NowNs();
+      if (now > until || Sharing(now)) break;  // no spinning against callers' own loops
+    }
   }
   // Sleep. The caller reads sleepers_ after publishing its ticket and this
   // thread reads the ticket after counting itself in (both sequentially
@@ -84,10 +97,18 @@ void ParallelWorkers::WorkerLoop(int index, uint64_t seen) {
 }
 
 void ParallelWorkers::Run(int parts, const std::function<void(int)>& body) {
-  if (parts <= 1 || parts > static_cast<int>(kPartsMask) || in_part || !run_mu_.TryLock()) {
+  auto serially = [&] {
     for (int part = 0; part < parts; ++part) body(part);
-    return;
-  }
+  };
+  if (parts <= 1 || parts > static_cast<int>(kPartsMask) || in_part) return serially();
+  const int others = callers_.fetch_add(1);
+  struct Leave {
+    std::atomic<int>* callers;
+    ~Leave() { callers->fetch_sub(1); }
+  } leave{&callers_};
+  const int64_t now = NowNs();
+  if (others > 0) share_until_ns_.store(now + share_window_ns_, std::memory_order_relaxed);
+  if (others > 0 || Sharing(now) || !run_mu_.TryLock()) return serially();
   StartWorkers(parts - 1);
   body_.store(&body, std::memory_order_relaxed);
   pending_.store(parts - 1, std::memory_order_relaxed);

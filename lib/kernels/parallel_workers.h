@@ -2,6 +2,7 @@
 #define FERSERVE_LIB_KERNELS_PARALLEL_WORKERS_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <thread>
@@ -20,12 +21,21 @@ namespace fer::kernels {
 // thread gets a team of its own, and once a server's stream and batcher
 // threads hold more OpenMP threads than there are CPUs, libgomp stops
 // spinning between regions, so that every layer paid a wake-up.
+//
+// Loops of several threads at once share the cores by caller instead: from
+// the moment two callers overlap until `share_window` after they last did,
+// every loop runs on its caller alone (and workers sleep rather than spin),
+// so that two networks running side by side take a core each instead of
+// interleaving their layers on the workers.
 class ParallelWorkers {
  public:
+  static constexpr std::chrono::milliseconds kShareWindow{100};
+
   // The process-wide workers.
   static ParallelWorkers& Shared();
 
-  ParallelWorkers() = default;
+  explicit ParallelWorkers(std::chrono::milliseconds share_window = kShareWindow)
+      : share_window_ns_(std::chrono::nanoseconds(share_window).count()) {}
   ParallelWorkers(const ParallelWorkers&) = delete;
   ParallelWorkers& operator=(const ParallelWorkers&) = delete;
   // Stops and joins the workers.
@@ -33,8 +43,9 @@ class ParallelWorkers {
 
   // Runs body(part) for every part in [0, parts) and returns when all are
   // done: part 0 on the caller, the others on workers (started as needed,
-  // parts - 1 of them). While another caller's loop runs, and inside a
-  // part, all parts run on the caller, in order. `body` must not throw.
+  // parts - 1 of them). Inside a part, and while callers share the cores
+  // (see above), all parts run on the caller, in order. `body` must not
+  // throw.
   void Run(int parts, const std::function<void(int)>& body);
 
   // Workers started so far.
@@ -45,6 +56,11 @@ class ParallelWorkers {
   void WorkerLoop(int index, uint64_t seen);
   // Waits for a ticket other than `seen`: spins, then sleeps.
   uint64_t NextTicket(uint64_t seen);
+  bool Sharing(int64_t now_ns) const;
+
+  const int64_t share_window_ns_;
+  std::atomic<int> callers_{0};             // threads inside Run
+  std::atomic<int64_t> share_until_ns_{0};  // steady clock
 
   // One loop at a time.
   absl::Mutex run_mu_;

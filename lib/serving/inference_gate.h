@@ -6,10 +6,9 @@
 
 namespace fer {
 
-// Bounds how many model executions run at once (a counting semaphore):
-// on a few CPU cores, running frames one after another with all intra-op
-// threads beats running them side by side. Waiting is bounded by a
-// deadline. Thread-safe.
+// Bounds how many model executions run at once (a counting semaphore), so
+// that frames queue here (measured as the queue stage) rather than crowd
+// the cores. Waiting is bounded by a deadline. Thread-safe.
 class InferenceGate {
  public:
   explicit InferenceGate(int slots) : free_(slots < 1 ? 1 : slots) {}

@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
+
 namespace fer::kernels {
 namespace {
 
@@ -65,6 +67,33 @@ TEST(ParallelWorkersTest, ConcurrentCallersEachGetEveryPartOnce) {
   }
   for (std::thread& t : callers) t.join();
   EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(ParallelWorkersTest, OverlappingCallersShareTheCoresByCaller) {
+  ParallelWorkers workers(std::chrono::milliseconds(200));
+  auto parts_on_caller = [&] {
+    std::vector<std::thread::id> ids(2);
+    workers.Run(2, [&](int part) { ids[part] = std::this_thread::get_id(); });
+    return ids[0] == std::this_thread::get_id() && ids[1] == ids[0];
+  };
+  EXPECT_FALSE(parts_on_caller());  // alone: on the workers too
+  // A second caller while the first is inside its loop.
+  absl::Notification entered, release;
+  std::thread first([&] {
+    workers.Run(2, [&](int part) {
+      if (part == 0) {
+        entered.Notify();
+        release.WaitForNotification();
+      }
+    });
+  });
+  entered.WaitForNotification();
+  EXPECT_TRUE(parts_on_caller());
+  release.Notify();
+  first.join();
+  EXPECT_TRUE(parts_on_caller());  // still within the window
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(parts_on_caller());  // alone again
 }
 
 TEST(ParallelWorkersTest, SharedIsOneSet) {
