@@ -48,8 +48,9 @@ void CheckRows(const ImageView& out, int row_begin, int row_end) {
   if (row_begin < 0 || row_end > out.height || row_begin > row_end) std::abort();
 }
 
+// The multiply writing m output pixels from pixel `column` of row `row` on.
 GemmArgs Multiply(int m, const float* a, int lda, const PackedMatrix& filter,
-                  const OutputStage& stage, const ImageView& out, int row) {
+                  const OutputStage& stage, const ImageView& out, int row, int column = 0) {
   GemmArgs g;
   g.m = m;
   g.n = filter.columns();
@@ -58,7 +59,7 @@ GemmArgs Multiply(int m, const float* a, int lda, const PackedMatrix& filter,
   g.lda = lda;
   g.panels = filter.panel_data();
   g.bias = filter.bias();
-  const long offset = static_cast<long>(row) * out.width * out.channels;
+  const long offset = (static_cast<long>(row) * out.width + column) * out.channels;
   g.residual = stage.residual != nullptr ? stage.residual + offset : nullptr;
   g.ldr = out.channels;
   g.activation = stage.activation;
@@ -219,11 +220,7 @@ void Conv3x3Rows(const ConstImageView& in, int stride, Padding padding, const Pa
     auto through_patches = [&](int r, int x0, int x1) {
       if (x0 >= x1) return;
       patches_of(r, x0, x1, patches);
-      GemmArgs g = Multiply(x1 - x0, patches, k, filter, stage, out, r);
-      const long offset = static_cast<long>(x0) * out.channels;
-      g.c += offset;
-      if (g.residual != nullptr) g.residual += offset;
-      table.gemm(g);
+      table.gemm(Multiply(x1 - x0, patches, k, filter, stage, out, r, x0));
     };
     for (int r = row_begin; r < row_end; ++r) {
       const int iy0 = r * stride - pad_top;
@@ -235,12 +232,9 @@ void Conv3x3Rows(const ConstImageView& in, int stride, Padding padding, const Pa
       GemmArgs g = Multiply(
           x_hi - x_lo,
           in.data + iy0 * in_row_floats + static_cast<long>(x_lo * stride - pad_left) * in.channels,
-          stride * in.channels, filter, stage, out, r);
+          stride * in.channels, filter, stage, out, r, x_lo);
       g.segments = 3;
       g.segment_offset = in_row_floats;
-      const long offset = static_cast<long>(x_lo) * out.channels;
-      g.c += offset;
-      if (g.residual != nullptr) g.residual += offset;
       table.gemm(g);
       through_patches(r, x_hi, out.width);
     }

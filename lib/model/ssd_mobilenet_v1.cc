@@ -88,11 +88,7 @@ absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
   const bool fused = device.is_cpu() && UsesFusedKernels(cpu_kernels);
   // The weights in TensorFlow's layouts (contiguous CPU float32), kept until
   // the fused-kernel network has packed them.
-  std::vector<torch::Tensor> tf_tensors;
-  auto keep = [&](const torch::Tensor& t) {
-    tf_tensors.push_back(t.contiguous());
-    return tf_tensors.back().data_ptr<float>();
-  };
+  KeptFloats tf_layout;
   NativeSsdMobilenetv1::Weights native;
   auto take_pointwise =
       [&](const std::string& prefix, int64_t in, int64_t out, int64_t k,
@@ -101,8 +97,8 @@ absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
                          weights.TakeFloat(prefix + "/weights", {k, k, in, out}));
     FER_ASSIGN_OR_RETURN(torch::Tensor offset,
                          weights.TakeFloat(prefix + "/convolution_bn_offset", {out}));
-    *tf = {keep(filters), keep(offset), static_cast<int>(in), static_cast<int>(out),
-           static_cast<int>(k)};
+    *tf = {tf_layout.Keep(filters), tf_layout.Keep(offset), static_cast<int>(in),
+           static_cast<int>(out), static_cast<int>(k)};
     PointwiseConv conv;
     if (fused) return conv;
     conv.weight = tf::ConvFilterToTorch(filters).to(device);
@@ -126,7 +122,8 @@ absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
     const torch::Tensor factor =
         (gamma.to(torch::kFloat64) / (variance.to(torch::kFloat64) + kBatchNormEpsilon).sqrt())
             .to(torch::kFloat32);
-    *tf = {keep(filters), keep(mean), keep(factor), keep(beta), static_cast<int>(channels)};
+    *tf = {tf_layout.Keep(filters), tf_layout.Keep(mean), tf_layout.Keep(factor),
+           tf_layout.Keep(beta), static_cast<int>(channels)};
     DepthwiseConv conv;
     if (fused) return conv;
     conv.weight = tf::DepthwiseFilterToTorch(filters).to(device);
@@ -141,8 +138,8 @@ absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
     FER_ASSIGN_OR_RETURN(torch::Tensor filters,
                          weights.TakeFloat(prefix + "/weights", {1, 1, in, out}));
     FER_ASSIGN_OR_RETURN(torch::Tensor biases, weights.TakeFloat(prefix + "/biases", {out}));
-    *tf_filters = keep(filters);
-    *tf_bias = keep(biases);
+    *tf_filters = tf_layout.Keep(filters);
+    *tf_bias = tf_layout.Keep(biases);
     if (fused) return absl::OkStatus();
     weight = tf::ConvFilterToTorch(filters).to(device);
     bias = biases.view({1, out, 1, 1}).to(device);

@@ -70,19 +70,15 @@ absl::StatusOr<std::unique_ptr<TinyFaceDetector>> TinyFaceDetector::FromWeightMa
   // are converted. The TensorFlow-layout tensors (contiguous CPU float32)
   // are kept until the fused-kernel network has packed them.
   const bool fused = device.is_cpu() && UsesFusedKernels(cpu_kernels);
-  std::vector<torch::Tensor> tf_tensors;
-  auto keep = [&](const torch::Tensor& t) {
-    tf_tensors.push_back(t.contiguous());
-    return tf_tensors.back().data_ptr<float>();
-  };
+  KeptFloats tf_layout;
   NativeTinyFaceDetector::Weights native;
   FER_ASSIGN_OR_RETURN(
       torch::Tensor conv0_filters,
       weights.TakeFloat("conv0/filters", {3, 3, kFilterSizes[0], kFilterSizes[1]}));
   FER_ASSIGN_OR_RETURN(torch::Tensor conv0_bias,
                        weights.TakeFloat("conv0/bias", {kFilterSizes[1]}));
-  native.conv0_filters = keep(conv0_filters);
-  native.conv0_bias = keep(conv0_bias);
+  native.conv0_filters = tf_layout.Keep(conv0_filters);
+  native.conv0_bias = tf_layout.Keep(conv0_bias);
   if (!fused) {
     net->conv0_weight_ = tf::ConvFilterToTorch(conv0_filters).to(device);
     net->conv0_bias_ = conv0_bias.to(device);
@@ -95,8 +91,8 @@ absl::StatusOr<std::unique_ptr<TinyFaceDetector>> TinyFaceDetector::FromWeightMa
     FER_ASSIGN_OR_RETURN(torch::Tensor pointwise,
                          weights.TakeFloat(prefix + "/pointwise_filter", {1, 1, in, out}));
     FER_ASSIGN_OR_RETURN(torch::Tensor bias, weights.TakeFloat(prefix + "/bias", {out}));
-    native.convs[i] = {keep(depthwise), keep(pointwise), keep(bias), static_cast<int>(in),
-                       static_cast<int>(out)};
+    native.convs[i] = {tf_layout.Keep(depthwise), tf_layout.Keep(pointwise), tf_layout.Keep(bias),
+                       static_cast<int>(in), static_cast<int>(out)};
     if (fused) continue;
     net->convs_[i].depthwise = tf::DepthwiseFilterToTorch(depthwise).to(device);
     net->convs_[i].pointwise = tf::ConvFilterToTorch(pointwise).to(device);
@@ -107,8 +103,8 @@ absl::StatusOr<std::unique_ptr<TinyFaceDetector>> TinyFaceDetector::FromWeightMa
   FER_ASSIGN_OR_RETURN(torch::Tensor conv8_filters,
                        weights.TakeFloat("conv8/filters", {1, 1, kFilterSizes[6], outputs}));
   FER_ASSIGN_OR_RETURN(torch::Tensor conv8_bias, weights.TakeFloat("conv8/bias", {outputs}));
-  native.conv8_filters = keep(conv8_filters);
-  native.conv8_bias = keep(conv8_bias);
+  native.conv8_filters = tf_layout.Keep(conv8_filters);
+  native.conv8_bias = tf_layout.Keep(conv8_bias);
   if (!fused) {
     net->conv8_weight_ = tf::ConvFilterToTorch(conv8_filters).to(device);
     net->conv8_bias_ = conv8_bias.to(device);
@@ -117,7 +113,7 @@ absl::StatusOr<std::unique_ptr<TinyFaceDetector>> TinyFaceDetector::FromWeightMa
 
   const torch::Tensor mean_rgb =
       torch::tensor({kMeanRgb[0], kMeanRgb[1], kMeanRgb[2]}, torch::kFloat32);
-  native.mean_rgb = keep(mean_rgb);
+  native.mean_rgb = tf_layout.Keep(mean_rgb);
   if (fused) {
     net->native_ = std::make_shared<const NativeTinyFaceDetector>(native, input_size);
   } else {

@@ -20,6 +20,20 @@ namespace fer {
 // tfjs-core's io.decodeWeights does (see DecodeWeight in weight_manifest.h).
 // Tensors are CPU, contiguous, in the layout stored (TensorFlow's, e.g.
 // conv filters [kh, kw, in, out]); dtype float32, int32 or bool.
+// Keeps tensors alive and hands out their float data: a network's weights in
+// TensorFlow's layouts (TakeFloat's CPU float32 tensors), read while a
+// fused-kernel network packs them, freed with this object.
+class KeptFloats {
+ public:
+  const float* Keep(const torch::Tensor& tensor) {
+    kept_.push_back(tensor.contiguous());
+    return kept_.back().data_ptr<float>();
+  }
+
+ private:
+  std::vector<torch::Tensor> kept_;
+};
+
 class WeightMap {
  public:
   WeightMap() = default;
