@@ -20,6 +20,20 @@ inline RgbImage Uniform(int width, int height, uint8_t value) {
                   std::vector<uint8_t>(static_cast<size_t>(width) * height * 3, value)};
 }
 
+// The same faces from `a` and `b` on `image` (say, one network on the fused
+// kernels and on LibTorch's operators): as many, in the same order, boxes
+// with IoU > 0.999, scores within 1e-5.
+inline void ExpectSameFaces(FaceDetector& a, FaceDetector& b, const RgbImage& image) {
+  const absl::StatusOr<std::vector<FaceDetection>> faces_a = a.Detect(image, {});
+  const absl::StatusOr<std::vector<FaceDetection>> faces_b = b.Detect(image, {});
+  ASSERT_TRUE(faces_a.ok() && faces_b.ok());
+  ASSERT_EQ(faces_a->size(), faces_b->size());
+  for (size_t i = 0; i < faces_a->size(); ++i) {
+    EXPECT_GT(IoU((*faces_a)[i].box, (*faces_b)[i].box), 0.999) << i;
+    EXPECT_NEAR((*faces_a)[i].score, (*faces_b)[i].score, 1e-5) << i;
+  }
+}
+
 // A suite sharing one loaded detector (named by Tag::kName) and the decoded
 // demo photos.
 template <typename Tag>

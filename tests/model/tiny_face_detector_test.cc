@@ -169,14 +169,7 @@ TEST(TinyFaceDetectorKernelsTest, FusedKernelsMatchTheLibTorchPort) {
       const torch::Tensor b = (*port)->Forward(batch);
       ASSERT_EQ(a.sizes(), b.sizes());
       EXPECT_LT((a - b).abs().max().item<double>(), 1e-3);
-      const auto faces_a = (*native)->Detect(image, {});
-      const auto faces_b = (*port)->Detect(image, {});
-      ASSERT_TRUE(faces_a.ok() && faces_b.ok());
-      ASSERT_EQ(faces_a->size(), faces_b->size());
-      for (size_t i = 0; i < faces_a->size(); ++i) {
-        EXPECT_GT(IoU((*faces_a)[i].box, (*faces_b)[i].box), 0.999) << i;
-        EXPECT_NEAR((*faces_a)[i].score, (*faces_b)[i].score, 1e-5) << i;
-      }
+      testing::ExpectSameFaces(**native, **port, image);
     }
   }
 }
