@@ -12,6 +12,7 @@ namespace {
 using internal::DepthwiseArgs;
 using internal::GemmArgs;
 using internal::KernelTable;
+using internal::NormalizeArgs;
 
 const KernelTable& Table(Isa isa) {
   if (!IsaSupported(isa)) std::abort();  // a caller bug: ask IsaSupported first
@@ -288,6 +289,16 @@ void MaxPool2x2Rows(const ConstImageView& in, int stride, const ImageView& out, 
       }
     }
   }
+}
+
+void NormalizeRgb(const float* in, long pixels, const RgbNormalization& normalization, float* out,
+                  Isa isa) {
+  NormalizeArgs args;
+  args.in = in;
+  args.pixels = pixels;
+  args.normalization = normalization;
+  args.out = out;
+  Table(isa).normalize_rgb(args);
 }
 
 }  // namespace fer::kernels

@@ -147,6 +147,19 @@ void PointwiseRows(const ConstImageView& in, const PackedMatrix& filter, const O
 void MaxPool2x2Rows(const ConstImageView& in, int stride, const ImageView& out, int row_begin,
                     int row_end);
 
+// A network's input from RGB values, as TF.js computes it in float32:
+// out[p][c] = (in[p][c] - subtract[c]) / divisor, a true division, then
+// + add where add_offset, for `pixels` pixels of 3 channels. in may equal
+// out.
+struct RgbNormalization {
+  float subtract[3] = {0, 0, 0};
+  float divisor = 1;
+  bool add_offset = false;
+  float add = 0;
+};
+void NormalizeRgb(const float* in, long pixels, const RgbNormalization& normalization, float* out,
+                  Isa isa = BestIsa());
+
 }  // namespace fer::kernels
 
 #endif  // FERSERVE_LIB_KERNELS_CONV_KERNELS_H_

@@ -46,9 +46,18 @@ struct DepthwiseArgs {
   float* d = nullptr;
 };
 
+// NormalizeRgb's arguments.
+struct NormalizeArgs {
+  const float* in = nullptr;
+  long pixels = 0;
+  RgbNormalization normalization;
+  float* out = nullptr;
+};
+
 struct KernelTable {
   void (*gemm)(const GemmArgs& args);
   void (*depthwise)(const DepthwiseArgs& args);
+  void (*normalize_rgb)(const NormalizeArgs& args);
 };
 
 const KernelTable& GenericKernels();

@@ -13,8 +13,8 @@ using kernels::DepthwiseFilter;
 using kernels::PackedMatrix;
 
 constexpr std::array<int, 4> kChannels = {32, 64, 128, 256};
-// face-api's mean RGB, subtracted before dividing by 255.
-constexpr float kMeanRgb[3] = {122.782f, 117.001f, 104.298f};
+// face-api's normalize(meanRgb), then div(255).
+constexpr kernels::RgbNormalization kNormalization{{122.782f, 117.001f, 104.298f}, 255.0f};
 
 }  // namespace
 
@@ -58,10 +58,8 @@ NativeFeatureExtractor::NativeFeatureExtractor(const std::array<DenseBlockWeight
 void NativeFeatureExtractor::RunFace(const float* image, ConvProgram::Workspace& workspace,
                                      float* features, const ConvProgram::RowSplitter& split) const {
   const kernels::ImageView input = workspace.slot(0, program_.shape(0));
-  const long pixels = static_cast<long>(kInputSize) * kInputSize;
-  for (long p = 0; p < pixels; ++p) {
-    for (int c = 0; c < 3; ++c) input.data[p * 3 + c] = (image[p * 3 + c] - kMeanRgb[c]) / 255.0f;
-  }
+  kernels::NormalizeRgb(image, static_cast<long>(kInputSize) * kInputSize, kNormalization,
+                        input.data, program_.isa());
   program_.Run(workspace, split);
   // relu, then tf.avgPool 7x7 'valid' over the 7x7 map.
   const ConvProgram::Shape& shape = program_.shape(output_slot_);

@@ -13,6 +13,9 @@ using kernels::ConvProgram;
 using kernels::DepthwiseFilter;
 using kernels::PackedMatrix;
 
+// x / 127.5 - 1.
+constexpr kernels::RgbNormalization kNormalization{{0, 0, 0}, 127.5f, /*add_offset=*/true, -1.0f};
+
 // Depthwise convolutions with stride 2 (getStridesForLayerIdx).
 bool IsStrideTwo(int layer) { return layer == 2 || layer == 4 || layer == 6 || layer == 12; }
 
@@ -88,9 +91,8 @@ void NativeSsdMobilenetv1::Forward(const float* image, float* encodings, float* 
   const ConvProgram::WorkspacePool::Lease lease = workspaces_.Take();
   ConvProgram::Workspace& workspace = *lease;
   const kernels::ImageView input = workspace.slot(0, program_.shape(0));
-  const long values = static_cast<long>(kInputSize) * kInputSize * 3;
-  // x / 127.5 - 1: a true division, as TF.js does.
-  for (long i = 0; i < values; ++i) input.data[i] = image[i] / 127.5f - 1.0f;
+  kernels::NormalizeRgb(image, static_cast<long>(kInputSize) * kInputSize, kNormalization,
+                        input.data, program_.isa());
   program_.Run(workspace, IntraOpRowSplitter());
   for (int i = 0; i < 6; ++i) {
     const ConvProgram::Shape& s = program_.shape(predictor_slots_[i]);

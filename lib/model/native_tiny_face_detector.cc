@@ -15,7 +15,8 @@ using kernels::Padding;
 NativeTinyFaceDetector::NativeTinyFaceDetector(const Weights& w, int input_size)
     : program_({input_size, input_size, 3}), input_size_(input_size) {
   if (input_size <= 0 || input_size % 32 != 0) std::abort();
-  for (int c = 0; c < 3; ++c) mean_rgb_[c] = w.mean_rgb[c];
+  for (int c = 0; c < 3; ++c) normalization_.subtract[c] = w.mean_rgb[c];
+  normalization_.divisor = 255.0f;
   const int a = program_.NewSlot(), b = program_.NewSlot();
   // runMobilenet with isFirstLayerConv2d: leaky(convLayer(x, conv0, 'valid')).
   program_.Conv3x3(0, a, 1, PackedMatrix(w.conv0_filters, 27, 16, w.conv0_bias), Activation::kLeaky,
@@ -47,11 +48,8 @@ void NativeTinyFaceDetector::Forward(const float* image, float* grid) const {
   const kernels::ConvProgram::WorkspacePool::Lease lease = workspaces_.Take();
   kernels::ConvProgram::Workspace& workspace = *lease;
   const kernels::ImageView input = workspace.slot(0, program_.shape(0));
-  const long pixels = static_cast<long>(input_size_) * input_size_;
-  // normalize(meanRgb), then div(255): a true division, as TF.js does.
-  for (long p = 0; p < pixels; ++p) {
-    for (int c = 0; c < 3; ++c) input.data[p * 3 + c] = (image[p * 3 + c] - mean_rgb_[c]) / 255.0f;
-  }
+  kernels::NormalizeRgb(image, static_cast<long>(input_size_) * input_size_, normalization_,
+                        input.data, program_.isa());
   program_.Run(workspace, IntraOpRowSplitter());
   const kernels::ImageView out = workspace.slot(output_slot_, program_.shape(output_slot_));
   std::copy(out.data, out.data + program_.shape(output_slot_).floats(), grid);

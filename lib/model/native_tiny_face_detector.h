@@ -47,7 +47,7 @@ class NativeTinyFaceDetector {
  private:
   kernels::ConvProgram program_;
   mutable kernels::ConvProgram::WorkspacePool workspaces_{&program_};
-  std::array<float, 3> mean_rgb_{};
+  kernels::RgbNormalization normalization_;  // normalize(meanRgb), then div(255)
   int input_size_;
   int output_slot_ = 0;
   int grid_size_ = 0;

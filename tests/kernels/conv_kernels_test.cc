@@ -287,6 +287,30 @@ TEST_P(ConvKernelsTest, RowRangesLeaveOtherRowsAlone) {
   }
 }
 
+// The detectors' and the backbone's input normalizations, bit for bit as
+// the scalar float32 formulas TF.js evaluates, whole vectors and tails.
+TEST_P(ConvKernelsTest, NormalizeRgbIsTheScalarFormula) {
+  std::mt19937 rng(7);
+  const RgbNormalization mean_rgb{{122.782f, 117.001f, 104.298f}, 255.0f};
+  const RgbNormalization ssd{{0, 0, 0}, 127.5f, /*add_offset=*/true, -1.0f};
+  for (const long pixels : {1L, 5L, 16L, 17L, 21L, 112L * 112L, 1001L}) {
+    SCOPED_TRACE(::testing::Message() << pixels << " pixels");
+    std::vector<float> in = RandomVector(3 * pixels, rng, 0, 255);
+    for (size_t i = 0; i < in.size(); i += 7) in[i] = std::round(in[i]);  // whole values too
+    std::vector<float> got(in.size(), -99), want(in.size());
+    NormalizeRgb(in.data(), pixels, mean_rgb, got.data(), GetParam());
+    for (size_t i = 0; i < in.size(); ++i) {
+      want[i] = (in[i] - mean_rgb.subtract[i % 3]) / 255.0f;
+    }
+    EXPECT_EQ(got, want);
+    NormalizeRgb(in.data(), pixels, ssd, got.data(), GetParam());
+    for (size_t i = 0; i < in.size(); ++i) want[i] = in[i] / 127.5f - 1.0f;
+    EXPECT_EQ(got, want);
+    NormalizeRgb(in.data(), pixels, ssd, in.data(), GetParam());  // in place
+    EXPECT_EQ(in, want);
+  }
+}
+
 TEST(MaxPool2x2Test, MatchesTensorFlowSamePooling) {
   std::mt19937 rng(6);
   struct Case {
