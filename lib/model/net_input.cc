@@ -80,11 +80,14 @@ void RegionToSquareInput(const ImageRegion& region, int input_size, bool center,
     buffered[b] = y;
     double* h = &buffers[b * static_cast<size_t>(row_values)];
     const uint8_t* src = row(y);
-    for (const Tap& c : cols) {
-      for (int d = 0; d < 3; ++d) {
-        const double left = src != nullptr && c.first >= 0 ? src[3 * c.first + d] : 0.0;
-        const double right = src != nullptr && c.second >= 0 ? src[3 * c.second + d] : 0.0;
-        *h++ = Lerp(left, right, c.frac);
+    if (src == nullptr) {
+      std::fill(h, h + row_values, 0.0);  // Lerp(0, 0, t)
+    } else {
+      static constexpr uint8_t kPaddingPixel[3] = {0, 0, 0};
+      for (const Tap& c : cols) {
+        const uint8_t* left = c.first >= 0 ? src + 3 * c.first : kPaddingPixel;
+        const uint8_t* right = c.second >= 0 ? src + 3 * c.second : kPaddingPixel;
+        for (int d = 0; d < 3; ++d) *h++ = Lerp(left[d], right[d], c.frac);
       }
     }
     return &buffers[b * static_cast<size_t>(row_values)];
