@@ -45,8 +45,13 @@ int TileRows(long floats_per_row, int rows) {
       std::clamp<long>(kTileFloats / std::max<long>(floats_per_row, 1), 1, std::max(rows, 1)));
 }
 
-void CheckRows(const ImageView& out, int row_begin, int row_end) {
-  if (row_begin < 0 || row_end > out.height || row_begin > row_end) std::abort();
+// Output rows in range, of a band that holds them (from its first row on),
+// computed from a whole input image.
+void CheckRows(const ConstImageView& in, const ImageView& out, int row_begin, int row_end) {
+  if (row_begin < 0 || row_end > out.height || row_begin > row_end ||
+      (row_begin < row_end && row_begin < out.first_row) || in.first_row != 0) {
+    std::abort();
+  }
 }
 
 // The multiply writing m output pixels from pixel `column` of row `row` on.
@@ -60,11 +65,12 @@ GemmArgs Multiply(int m, const float* a, int lda, const PackedMatrix& filter,
   g.lda = lda;
   g.panels = filter.panel_data();
   g.bias = filter.bias();
+  // The residual is a whole image, out may be a band.
   const long offset = (static_cast<long>(row) * out.width + column) * out.channels;
   g.residual = stage.residual != nullptr ? stage.residual + offset : nullptr;
   g.ldr = out.channels;
   g.activation = stage.activation;
-  g.c = out.data + offset;
+  g.c = out.row(row) + static_cast<long>(column) * out.channels;
   g.ldc = out.channels;
   return g;
 }
@@ -123,7 +129,7 @@ void SeparableConvRows(const ConstImageView& in, int stride, bool relu_input,
       out.width != SameOutputSize(in.width, stride)) {
     std::abort();
   }
-  CheckRows(out, row_begin, row_end);
+  CheckRows(in, out, row_begin, row_end);
   const KernelTable& table = Table(isa);
   const long row_floats = static_cast<long>(out.width) * in.channels;
   const int tile_rows = TileRows(row_floats, row_end - row_begin);
@@ -162,7 +168,7 @@ void Conv3x3Rows(const ConstImageView& in, int stride, Padding padding, const Pa
       out.width != WindowOutputSize(in.width, stride, padding)) {
     std::abort();
   }
-  CheckRows(out, row_begin, row_end);
+  CheckRows(in, out, row_begin, row_end);
   const KernelTable& table = Table(isa);
   const bool same = padding == Padding::kSame;
   const int pad_top = same ? SamePadBefore(in.height, stride) : 0;
@@ -258,7 +264,7 @@ void PointwiseRows(const ConstImageView& in, const PackedMatrix& filter, const O
       out.width != in.width) {
     std::abort();
   }
-  CheckRows(out, row_begin, row_end);
+  CheckRows(in, out, row_begin, row_end);
   const long offset = static_cast<long>(row_begin) * in.width * in.channels;
   Table(isa).gemm(Multiply((row_end - row_begin) * in.width, in.data + offset, in.channels, filter,
                            stage, out, row_begin));
@@ -271,15 +277,18 @@ void MaxPool2x2Rows(const ConstImageView& in, int stride, const ImageView& out, 
       out.width != SameOutputSize(in.width, stride)) {
     std::abort();
   }
-  CheckRows(out, row_begin, row_end);
+  if (row_begin < 0 || row_end > out.height || row_begin > row_end) std::abort();
+  if (row_begin < row_end && (row_begin < out.first_row || row_begin * stride < in.first_row)) {
+    std::abort();
+  }
   // TF's 'same' padding for a 2-wide window puts its (at most one) padded
   // element after the image, so every window starts at x * stride.
   const int channels = in.channels;
-  const long in_row = static_cast<long>(in.width) * channels;
+  const long in_row = in.row_floats();
   for (int y = row_begin; y < row_end; ++y) {
-    const float* top = in.data + static_cast<long>(y) * stride * in_row;
+    const float* top = in.row(y * stride);
     const float* bottom = y * stride + 1 < in.height ? top + in_row : top;
-    float* dst = out.data + static_cast<long>(y) * out.width * channels;
+    float* dst = out.row(y);
     for (int x = 0; x < out.width; ++x, dst += channels) {
       const long left = static_cast<long>(x) * stride * channels;
       const long right = x * stride + 1 < in.width ? left + channels : left;

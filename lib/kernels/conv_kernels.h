@@ -40,22 +40,37 @@ int WindowOutputSize(int in, int stride, Padding padding);
 // only after.
 int SamePadBefore(int in, int stride);
 
-// One NHWC image, rows and pixels contiguous.
+// One NHWC image, rows and pixels contiguous, or a band of its rows: data
+// then holds rows from first_row on (height stays the whole image's). The
+// layers below read whole images; they write (and the pool reads) bands.
 struct ImageView {
   float* data = nullptr;
   int height = 0;
   int width = 0;
   int channels = 0;
+  int first_row = 0;
+
+  long row_floats() const { return static_cast<long>(width) * channels; }
+  float* row(int y) const { return data + (y - first_row) * row_floats(); }
 };
 struct ConstImageView {
   const float* data = nullptr;
   int height = 0;
   int width = 0;
   int channels = 0;
+  int first_row = 0;
   ConstImageView() = default;
-  ConstImageView(const float* d, int h, int w, int c) : data(d), height(h), width(w), channels(c) {}
+  ConstImageView(const float* d, int h, int w, int c, int first = 0)
+      : data(d), height(h), width(w), channels(c), first_row(first) {}
   ConstImageView(const ImageView& v)  // NOLINT: a writable view reads too
-      : data(v.data), height(v.height), width(v.width), channels(v.channels) {}
+      : data(v.data),
+        height(v.height),
+        width(v.width),
+        channels(v.channels),
+        first_row(v.first_row) {}
+
+  long row_floats() const { return static_cast<long>(width) * channels; }
+  const float* row(int y) const { return data + (y - first_row) * row_floats(); }
 };
 
 // A convolution's weight matrix, rows = inputs (channels, or 9 x channels

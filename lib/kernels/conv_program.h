@@ -30,6 +30,12 @@ class ConvProgram {
     ImageView slot(int index, const Shape& shape) {
       return {slots_[index].data(), shape.height, shape.width, shape.channels};
     }
+    // Floats held in all slots.
+    long floats() const {
+      long total = 0;
+      for (const std::vector<float>& slot : slots_) total += static_cast<long>(slot.size());
+      return total;
+    }
 
    private:
     friend class ConvProgram;
@@ -87,6 +93,13 @@ class ConvProgram {
                Padding padding = Padding::kSame);
   void Pointwise(int src, int dst, PackedMatrix filter, Activation activation);
   void MaxPool2x2(int src, int dst, int stride);
+  // MaxPool2x2 of the layer just appended (a Separable or Conv3x3 layer
+  // without a residual; dst other than its source) fused with it: the
+  // layer's rows are computed a band at a time into a per-thread buffer that
+  // stays in the cache and pooled from there into `dst`, so that the
+  // layer's own output is never written out: its slot holds nothing after
+  // Run, and a later layer reading it is a definition bug (abort).
+  void ThenMaxPool2x2(int dst, int stride);
 
   // A slot's shape after the layers appended so far.
   const Shape& shape(int slot) const { return shapes_[slot]; }
@@ -118,12 +131,25 @@ class ConvProgram {
     DepthwiseFilter depthwise;
     PackedMatrix filter;
     Activation activation;
+    // ThenMaxPool2x2: the pool's stride (0: none), output slot and shape.
+    int pool_stride = 0;
+    int pool_dst = -1;
+    Shape pooled;
   };
 
   void Append(Layer layer);
+  // Output rows [begin, end) of a layer, into `out` (the layer's slot or a
+  // band).
+  void LayerRows(const Layer& layer, const ConstImageView& in, const OutputStage& stage,
+                 const ImageView& out, int begin, int end) const;
+  // Pooled rows [begin, end) of a layer with a fused pool.
+  void PooledRows(const Layer& layer, const ConstImageView& in, const OutputStage& stage,
+                  const ImageView& pooled, int begin, int end) const;
 
   std::vector<Shape> shapes_;
-  std::vector<long> capacity_;
+  // Whether a slot holds values after the layers so far (not the unwritten
+  // output of a layer with a fused pool): what a layer may read.
+  std::vector<bool> holds_values_;
   std::vector<Layer> layers_;
   double multiply_adds_ = 0;
   Isa isa_ = BestIsa();

@@ -18,24 +18,24 @@ NativeTinyFaceDetector::NativeTinyFaceDetector(const Weights& w, int input_size)
   for (int c = 0; c < 3; ++c) normalization_.subtract[c] = w.mean_rgb[c];
   normalization_.divisor = 255.0f;
   const int a = program_.NewSlot(), b = program_.NewSlot();
-  // runMobilenet with isFirstLayerConv2d: leaky(convLayer(x, conv0, 'valid')).
+  auto other = [&](int slot) { return slot == a ? b : a; };
+  // runMobilenet with isFirstLayerConv2d: leaky(convLayer(x, conv0, 'valid')),
+  // then each layer's maxPool 2x2 'same' (stride 2, the last stride 1), fused
+  // with the layer before it.
   program_.Conv3x3(0, a, 1, PackedMatrix(w.conv0_filters, 27, 16, w.conv0_bias), Activation::kLeaky,
                    Padding::kValid);
+  program_.ThenMaxPool2x2(a, 2);
   int x = a;
-  auto other = [&](int slot) { return slot == a ? b : a; };
   for (int i = 0; i < 5; ++i) {
-    // maxPool 2x2 stride 2 'same', then depthwiseSeparableConv: pad 1 +
-    // 'valid' (TF 'same' for 3x3 at stride 1), bias, leaky.
-    program_.MaxPool2x2(x, other(x), 2);
-    x = other(x);
+    // depthwiseSeparableConv: pad 1 + 'valid' (TF 'same' for 3x3 at stride
+    // 1), bias, leaky.
     const SeparableWeights& conv = w.convs[i];
     program_.Separable(
         x, other(x), 1, /*relu_input=*/false, DepthwiseFilter(conv.depthwise, conv.in),
         PackedMatrix(conv.pointwise, conv.in, conv.out, conv.bias), Activation::kLeaky);
+    program_.ThenMaxPool2x2(other(x), i < 4 ? 2 : 1);
     x = other(x);
   }
-  program_.MaxPool2x2(x, other(x), 1);
-  x = other(x);
   output_slot_ = program_.NewSlot();
   program_.Pointwise(x, output_slot_,
                      PackedMatrix(w.conv8_filters, 512, kGridChannels, w.conv8_bias),

@@ -269,6 +269,46 @@ TEST_P(ConvKernelsTest, PointwiseMatchesReference) {
   }
 }
 
+// A band view (data holding rows from first_row on) gets the bits of the
+// same rows of the whole output; the pool reads bands too.
+TEST_P(ConvKernelsTest, BandsHoldTheRowsOfTheWholeImage) {
+  std::mt19937 rng(9);
+  const Tensor in = Random(11, 10, 16, rng);
+  const std::vector<float> conv = RandomVector(9 * 16 * 16, rng, -0.3f, 0.3f);
+  const std::vector<float> taps = RandomVector(9 * 16, rng), pw = RandomVector(16 * 16, rng);
+  const PackedMatrix conv_packed(conv.data(), 9 * 16, 16, nullptr);
+  const DepthwiseFilter filter(taps.data(), 16);
+  const PackedMatrix pw_packed(pw.data(), 16, 16, nullptr);
+  const ConstImageView input(in.v.data(), 11, 10, 16);
+  const long row = 10 * 16;
+  for (const bool separable : {false, true}) {
+    SCOPED_TRACE(separable ? "separable" : "conv3x3");
+    auto rows = [&](const ImageView& out, int begin, int end) {
+      if (separable) {
+        SeparableConvRows(input, 1, false, filter, pw_packed, {}, out, begin, end, GetParam());
+      } else {
+        Conv3x3Rows(input, 1, Padding::kSame, conv_packed, {}, out, begin, end, GetParam());
+      }
+    };
+    Tensor whole{11, 10, 16, std::vector<float>(11 * row)};
+    rows(View(whole), 0, 11);
+    std::vector<float> band(4 * row, -7);
+    const ImageView band_view{band.data(), 11, 10, 16, /*first_row=*/5};
+    rows(band_view, 5, 9);
+    EXPECT_EQ(band, std::vector<float>(whole.v.begin() + 5 * row, whole.v.begin() + 9 * row));
+    // Pooled rows 2..3 (stride 2) read image rows 4..7: a band from row 4.
+    Tensor pooled{6, 5, 16, std::vector<float>(6 * 5 * 16, -7)};
+    MaxPool2x2Rows(View(whole), 2, View(pooled), 0, 6);
+    std::vector<float> rows_4_to_7(4 * row, -7);
+    const ImageView from_row_4{rows_4_to_7.data(), 11, 10, 16, /*first_row=*/4};
+    rows(from_row_4, 4, 8);
+    std::vector<float> pooled_band(2 * 5 * 16, -7);
+    MaxPool2x2Rows(from_row_4, 2, ImageView{pooled_band.data(), 6, 5, 16, 2}, 2, 4);
+    EXPECT_EQ(pooled_band,
+              std::vector<float>(pooled.v.begin() + 2 * 5 * 16, pooled.v.begin() + 4 * 5 * 16));
+  }
+}
+
 TEST_P(ConvKernelsTest, RowRangesLeaveOtherRowsAlone) {
   std::mt19937 rng(4);
   const Tensor in = Random(8, 8, 16, rng);

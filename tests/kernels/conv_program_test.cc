@@ -71,6 +71,15 @@ std::vector<float> RunOnce(const ConvProgram& program, int output, const std::ve
   return std::vector<float>(out.data, out.data + program.shape(output).floats());
 }
 
+// Splits rows between three threads.
+void ThreeThreads(int rows, const std::function<void(int, int)>& body) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] { body(rows * t / 3, rows * (t + 1) / 3); });
+  }
+  for (std::thread& thread : threads) thread.join();
+}
+
 TEST(ConvProgramTest, RunsItsLayersInOrderAsDirectCallsWould) {
   const SmallNetwork net;
   int output = 0;
@@ -107,15 +116,7 @@ TEST(ConvProgramTest, SplittingRowsBetweenThreadsGivesTheSameBits) {
   const SmallNetwork net;
   int output = 0;
   const ConvProgram program = net.Program(&output);
-  // Three threads per layer, each on its own rows.
-  const ConvProgram::RowSplitter split = [](int rows, const std::function<void(int, int)>& body) {
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 3; ++t) {
-      threads.emplace_back([&, t] { body(rows * t / 3, rows * (t + 1) / 3); });
-    }
-    for (std::thread& thread : threads) thread.join();
-  };
-  EXPECT_EQ(RunOnce(program, output, net.image, split), net.Direct());
+  EXPECT_EQ(RunOnce(program, output, net.image, ThreeThreads), net.Direct());
 }
 
 TEST(ConvProgramTest, ValidConvAndMaxPoolLayersRunAsDirectCallsWould) {
@@ -152,6 +153,55 @@ TEST(ConvProgramTest, ValidConvAndMaxPoolLayersRunAsDirectCallsWould) {
                     v2, 0, 10);
   MaxPool2x2Rows(v2, 1, v3, 0, 10);
   EXPECT_EQ(RunOnce(program, b, image, nullptr), p1);
+}
+
+TEST(ConvProgramTest, FusedPoolsGiveTheBitsOfSeparatePools) {
+  // The tiny detector's layers with pools fused (ThenMaxPool2x2) and as
+  // layers of their own, on an image wide enough that a layer's rows take
+  // several bands, with an odd number of rows for the stride-2 pool.
+  std::mt19937 rng(8);
+  const std::vector<float> conv = RandomVector(27 * 16, rng), bias = RandomVector(16, rng);
+  const std::vector<float> dw = RandomVector(9 * 16, rng), pw = RandomVector(16 * 32, rng);
+  const std::vector<float> pw_bias = RandomVector(32, rng);
+  const std::vector<float> image = RandomVector(41 * 300 * 3, rng);
+  auto build = [&](bool fused, int* output) {
+    ConvProgram program({41, 300, 3});
+    const int a = program.NewSlot(), b = program.NewSlot();
+    program.Conv3x3(0, a, 1, PackedMatrix(conv.data(), 27, 16, bias.data()), Activation::kLeaky,
+                    Padding::kValid);
+    if (fused) {
+      program.ThenMaxPool2x2(b, 2);
+    } else {
+      program.MaxPool2x2(a, b, 2);
+    }
+    program.Separable(b, a, 1, false, DepthwiseFilter(dw.data(), 16),
+                      PackedMatrix(pw.data(), 16, 32, pw_bias.data()), Activation::kLeaky);
+    if (fused) {
+      program.ThenMaxPool2x2(a, 1);  // into the layer's own (never written) slot
+      *output = a;
+    } else {
+      program.MaxPool2x2(a, b, 1);
+      *output = b;
+    }
+    return program;
+  };
+  int fused_output = 0, separate_output = 0;
+  const ConvProgram fused = build(true, &fused_output);
+  const ConvProgram separate = build(false, &separate_output);
+  EXPECT_EQ(fused.shape(fused_output).height, 20);  // 41 -> 39 -> 20 -> 20 -> 20
+  EXPECT_EQ(fused.shape(fused_output).width, 149);  // 300 -> 298 -> 149
+  EXPECT_EQ(fused.shape(fused_output).channels, 32);
+  EXPECT_EQ(fused.multiply_adds(), separate.multiply_adds());
+  const std::vector<float> want = RunOnce(separate, separate_output, image, nullptr);
+  EXPECT_EQ(RunOnce(fused, fused_output, image, nullptr), want);
+  EXPECT_EQ(RunOnce(fused, fused_output, image, ThreeThreads), want);
+  // The fused program never holds the 39 x 298 x 16 conv output: its slots
+  // are the input, the 20 x 149 x 16 pool and the 20 x 149 x 32 pool.
+  ConvProgram::Workspace fused_workspace, separate_workspace;
+  fused.Prepare(fused_workspace);
+  separate.Prepare(separate_workspace);
+  EXPECT_EQ(fused_workspace.floats(), 41 * 300 * 3 + 20 * 149 * 16 + 20 * 149 * 32);
+  EXPECT_EQ(separate_workspace.floats(), 41 * 300 * 3 + 39 * 298 * 16 + 20 * 149 * 32);
 }
 
 TEST(ConvProgramTest, WorkspacePoolReusesWhatWasGivenBack) {
