@@ -119,53 +119,18 @@ TEST(ConvProgramTest, SplittingRowsBetweenThreadsGivesTheSameBits) {
   EXPECT_EQ(RunOnce(program, output, net.image, ThreeThreads), net.Direct());
 }
 
-TEST(ConvProgramTest, ValidConvAndMaxPoolLayersRunAsDirectCallsWould) {
-  // The tiny face detector's pattern: 3x3 'valid' conv, 2x2 pools of stride
-  // 2 and 1, separable conv with leaky ReLU, on a 21 x 20 x 3 image.
-  std::mt19937 rng(7);
-  const std::vector<float> conv = RandomVector(27 * 16, rng), bias = RandomVector(16, rng);
-  const std::vector<float> dw = RandomVector(9 * 16, rng), pw = RandomVector(16 * 32, rng);
-  const std::vector<float> pw_bias = RandomVector(32, rng);
-  const std::vector<float> image = RandomVector(21 * 20 * 3, rng);
-  ConvProgram program({21, 20, 3});
-  const int a = program.NewSlot(), b = program.NewSlot();
-  program.Conv3x3(0, a, 1, PackedMatrix(conv.data(), 27, 16, bias.data()), Activation::kLeaky,
-                  Padding::kValid);
-  program.MaxPool2x2(a, b, 2);
-  program.Separable(b, a, 1, false, DepthwiseFilter(dw.data(), 16),
-                    PackedMatrix(pw.data(), 16, 32, pw_bias.data()), Activation::kLeaky);
-  program.MaxPool2x2(a, b, 1);
-  EXPECT_EQ(program.shape(b).height, 10);  // 21 -> 19 -> 10 -> 10 -> 10
-  EXPECT_EQ(program.shape(b).width, 9);    // 20 -> 18 -> 9
-  EXPECT_EQ(program.shape(b).channels, 32);
-  // Pools add no multiply-adds: 19 x 18 x 27 x 16 + 10 x 9 x (9 + 32) x 16.
-  EXPECT_EQ(program.multiply_adds(), 147744 + 59040);
+// The tiny face detector's pattern: 3x3 'valid' conv, 2x2 pool of stride 2,
+// separable conv, 2x2 pool of stride 1, with leaky ReLUs.
+struct TinyDetectorLayers {
+  std::mt19937 rng{7};
+  std::vector<float> conv = RandomVector(27 * 16, rng), bias = RandomVector(16, rng);
+  std::vector<float> dw = RandomVector(9 * 16, rng), pw = RandomVector(16 * 32, rng);
+  std::vector<float> pw_bias = RandomVector(32, rng);
 
-  std::vector<float> c0(19 * 18 * 16), p0(10 * 9 * 16), c1(10 * 9 * 32), p1(10 * 9 * 32);
-  const ImageView v0{c0.data(), 19, 18, 16}, v1{p0.data(), 10, 9, 16}, v2{c1.data(), 10, 9, 32},
-      v3{p1.data(), 10, 9, 32};
-  Conv3x3Rows(ConstImageView(image.data(), 21, 20, 3), 1, Padding::kValid,
-              PackedMatrix(conv.data(), 27, 16, bias.data()), {nullptr, Activation::kLeaky}, v0, 0,
-              19);
-  MaxPool2x2Rows(v0, 2, v1, 0, 10);
-  SeparableConvRows(v1, 1, false, DepthwiseFilter(dw.data(), 16),
-                    PackedMatrix(pw.data(), 16, 32, pw_bias.data()), {nullptr, Activation::kLeaky},
-                    v2, 0, 10);
-  MaxPool2x2Rows(v2, 1, v3, 0, 10);
-  EXPECT_EQ(RunOnce(program, b, image, nullptr), p1);
-}
-
-TEST(ConvProgramTest, FusedPoolsGiveTheBitsOfSeparatePools) {
-  // The tiny detector's layers with pools fused (ThenMaxPool2x2) and as
-  // layers of their own, on an image wide enough that a layer's rows take
-  // several bands, with an odd number of rows for the stride-2 pool.
-  std::mt19937 rng(8);
-  const std::vector<float> conv = RandomVector(27 * 16, rng), bias = RandomVector(16, rng);
-  const std::vector<float> dw = RandomVector(9 * 16, rng), pw = RandomVector(16 * 32, rng);
-  const std::vector<float> pw_bias = RandomVector(32, rng);
-  const std::vector<float> image = RandomVector(41 * 300 * 3, rng);
-  auto build = [&](bool fused, int* output) {
-    ConvProgram program({41, 300, 3});
+  // With `fused`, each pool runs fused with the layer before it
+  // (ThenMaxPool2x2), the second into that layer's own, unwritten slot.
+  ConvProgram Program(int height, int width, bool fused, int* output) const {
+    ConvProgram program({height, width, 3});
     const int a = program.NewSlot(), b = program.NewSlot();
     program.Conv3x3(0, a, 1, PackedMatrix(conv.data(), 27, 16, bias.data()), Activation::kLeaky,
                     Padding::kValid);
@@ -177,17 +142,51 @@ TEST(ConvProgramTest, FusedPoolsGiveTheBitsOfSeparatePools) {
     program.Separable(b, a, 1, false, DepthwiseFilter(dw.data(), 16),
                       PackedMatrix(pw.data(), 16, 32, pw_bias.data()), Activation::kLeaky);
     if (fused) {
-      program.ThenMaxPool2x2(a, 1);  // into the layer's own (never written) slot
+      program.ThenMaxPool2x2(a, 1);
       *output = a;
     } else {
       program.MaxPool2x2(a, b, 1);
       *output = b;
     }
     return program;
-  };
+  }
+};
+
+TEST(ConvProgramTest, ValidConvAndMaxPoolLayersRunAsDirectCallsWould) {
+  const TinyDetectorLayers net;
+  std::mt19937 rng(17);
+  const std::vector<float> image = RandomVector(21 * 20 * 3, rng);
+  int output = 0;
+  const ConvProgram program = net.Program(21, 20, /*fused=*/false, &output);
+  EXPECT_EQ(program.shape(output).height, 10);  // 21 -> 19 -> 10 -> 10 -> 10
+  EXPECT_EQ(program.shape(output).width, 9);    // 20 -> 18 -> 9
+  EXPECT_EQ(program.shape(output).channels, 32);
+  // Pools add no multiply-adds: 19 x 18 x 27 x 16 + 10 x 9 x (9 + 32) x 16.
+  EXPECT_EQ(program.multiply_adds(), 147744 + 59040);
+
+  std::vector<float> c0(19 * 18 * 16), p0(10 * 9 * 16), c1(10 * 9 * 32), p1(10 * 9 * 32);
+  const ImageView v0{c0.data(), 19, 18, 16}, v1{p0.data(), 10, 9, 16}, v2{c1.data(), 10, 9, 32},
+      v3{p1.data(), 10, 9, 32};
+  Conv3x3Rows(ConstImageView(image.data(), 21, 20, 3), 1, Padding::kValid,
+              PackedMatrix(net.conv.data(), 27, 16, net.bias.data()), {nullptr, Activation::kLeaky},
+              v0, 0, 19);
+  MaxPool2x2Rows(v0, 2, v1, 0, 10);
+  SeparableConvRows(v1, 1, false, DepthwiseFilter(net.dw.data(), 16),
+                    PackedMatrix(net.pw.data(), 16, 32, net.pw_bias.data()),
+                    {nullptr, Activation::kLeaky}, v2, 0, 10);
+  MaxPool2x2Rows(v2, 1, v3, 0, 10);
+  EXPECT_EQ(RunOnce(program, output, image, nullptr), p1);
+}
+
+TEST(ConvProgramTest, FusedPoolsGiveTheBitsOfSeparatePools) {
+  // An image wide enough that a layer's rows take several bands, with an
+  // odd number of rows for the stride-2 pool.
+  const TinyDetectorLayers net;
+  std::mt19937 rng(18);
+  const std::vector<float> image = RandomVector(41 * 300 * 3, rng);
   int fused_output = 0, separate_output = 0;
-  const ConvProgram fused = build(true, &fused_output);
-  const ConvProgram separate = build(false, &separate_output);
+  const ConvProgram fused = net.Program(41, 300, /*fused=*/true, &fused_output);
+  const ConvProgram separate = net.Program(41, 300, /*fused=*/false, &separate_output);
   EXPECT_EQ(fused.shape(fused_output).height, 20);  // 41 -> 39 -> 20 -> 20 -> 20
   EXPECT_EQ(fused.shape(fused_output).width, 149);  // 300 -> 298 -> 149
   EXPECT_EQ(fused.shape(fused_output).channels, 32);
