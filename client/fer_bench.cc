@@ -36,6 +36,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "fer/v1/expression_service.grpc.pb.h"
+#include "lib/model/blas_kernels.h"
 #include "lib/model/face_analyzer.h"
 #include "lib/model/face_detector.h"
 #include "lib/model/intra_op_parallel.h"
@@ -409,6 +410,9 @@ std::string Fixed(double v, const char* suffix = "") {
 }
 
 int Run() {
+  if (const std::string blas = MatchBlasKernelsToCpu(); !blas.empty()) {
+    std::printf("# %s\n", blas.c_str());
+  }
   ConfigureAllocatorForInference();
   const std::string server = absl::GetFlag(FLAGS_server);
   if (!server.empty()) PrintStreamFigures(server);

@@ -27,6 +27,7 @@
 #include "lib/metrics/metrics_endpoint.h"
 #include "lib/metrics/server_metrics.h"
 #include "lib/model/backbone_face_analyzer.h"
+#include "lib/model/blas_kernels.h"
 #include "lib/model/face_analyzer.h"
 #include "lib/model/intra_op_parallel.h"
 #include "lib/model/torch_runtime.h"
@@ -340,6 +341,9 @@ int Run() {
   if (const std::string invalid = InvalidFlags(); !invalid.empty()) {
     std::fprintf(stderr, "ferserve: %s\n", invalid.c_str());
     return 2;
+  }
+  if (const std::string blas = MatchBlasKernelsToCpu(); !blas.empty()) {
+    std::printf("ferserve: %s\n", blas.c_str());
   }
   ConfigureAllocatorForInference();
   ConfigureTorchThreads(absl::GetFlag(FLAGS_threads));

@@ -18,6 +18,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "client/fer_train/commands.h"
+#include "lib/model/blas_kernels.h"
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -30,6 +31,9 @@ int main(int argc, char** argv) {
                  "fer-train: expected one subcommand (extract, pretrain, adapt, eval, "
                  "info), see --help\n");
     return 2;
+  }
+  if (const std::string blas = fer::MatchBlasKernelsToCpu(); !blas.empty()) {
+    std::fprintf(stderr, "fer-train: %s\n", blas.c_str());
   }
   const std::string command = args[1];
   fer::train::CommandResult result;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/kernels/isa.h"
+#include "lib/model/blas_kernels.h"
 #include "lib/model/torch_device.h"
 
 namespace fer {
@@ -57,9 +58,11 @@ absl::StatusOr<double> MeasureSgemmGflops(const ModelDevice& device, int n, int 
 }
 
 std::string TorchRuntimeSummary() {
-  return absl::StrCat("LibTorch ", TORCH_VERSION, ", intra-op threads ", at::get_num_threads(),
-                      ", CUDA ", CudaAvailable() ? "available" : "not available",
-                      ", fused CPU kernels for ", kernels::IsaName(kernels::BestIsa()));
+  const std::string blas = BlasKernelsName();
+  return absl::StrCat("LibTorch ", TORCH_VERSION, blas.empty() ? "" : " on ", blas,
+                      ", intra-op threads ", at::get_num_threads(), ", CUDA ",
+                      CudaAvailable() ? "available" : "not available", ", fused CPU kernels for ",
+                      kernels::IsaName(kernels::BestIsa()));
 }
 
 }  // namespace fer

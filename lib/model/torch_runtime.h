@@ -29,8 +29,8 @@ bool CudaAvailable();
 // for. The errors of ToTorchDevice for a device that cannot be used.
 absl::StatusOr<double> MeasureSgemmGflops(const ModelDevice& device, int n, int reps);
 
-// One line describing the LibTorch build, thread settings and the
-// instruction set of the fused CPU kernels.
+// One line describing the LibTorch build and its BLAS kernels, thread
+// settings and the instruction set of the fused CPU kernels.
 std::string TorchRuntimeSummary();
 
 }  // namespace fer

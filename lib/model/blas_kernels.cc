@@ -1,0 +1,80 @@
+#include "lib/model/blas_kernels.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace fer {
+namespace {
+
+// OpenBLAS's own entry points, looked up at run time: the BLAS may be
+// another library, or an OpenBLAS built for one CPU only (no dynamic_*).
+struct OpenBlas {
+  char* (*corename)() = nullptr;
+  void (*dynamic_init)() = nullptr;
+  void (*dynamic_quit)() = nullptr;
+
+  static OpenBlas Find() {
+    OpenBlas blas;
+    blas.corename = reinterpret_cast<char* (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+    blas.dynamic_init = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init"));
+    blas.dynamic_quit = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit"));
+    return blas;
+  }
+};
+
+// Instruction set levels: 0 older than AVX2, 1 AVX2 + FMA, 2 AVX-512 (F,
+// BW, DQ and VL, which OpenBLAS's SkylakeX kernels use).
+int CpuLevel() {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+    return 2;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+#endif
+  return 0;
+}
+
+// The level of an OpenBLAS x86-64 core name.
+int KernelLevel(const char* core) {
+  for (const char* name : {"SkylakeX", "Cooperlake", "SapphireRapids"}) {
+    if (strcasecmp(core, name) == 0) return 2;
+  }
+  for (const char* name : {"Haswell", "Zen", "Excavator"}) {
+    if (strcasecmp(core, name) == 0) return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string MatchBlasKernelsToCpu() {
+  const OpenBlas blas = OpenBlas::Find();
+  if (blas.corename == nullptr || blas.dynamic_init == nullptr || blas.dynamic_quit == nullptr ||
+      std::getenv("OPENBLAS_CORETYPE") != nullptr) {
+    return "";
+  }
+  const std::string detected = blas.corename();
+  const int cpu = CpuLevel();
+  if (KernelLevel(detected.c_str()) >= cpu) return "";
+  const char* wanted = cpu == 2 ? "SkylakeX" : "Haswell";
+  // What gotoblas_dynamic_init reads to choose the kernel table; it keeps
+  // the table it has until told to quit.
+  setenv("OPENBLAS_CORETYPE", wanted, /*overwrite=*/0);
+  blas.dynamic_quit();
+  blas.dynamic_init();
+  return absl::StrCat("OpenBLAS did not recognise this CPU and chose its ", detected,
+                      " kernels; switched to ", blas.corename(), " (",
+                      cpu == 2 ? "AVX-512" : "AVX2", ")");
+}
+
+std::string BlasKernelsName() {
+  const OpenBlas blas = OpenBlas::Find();
+  return blas.corename != nullptr ? absl::StrCat("OpenBLAS ", blas.corename()) : "";
+}
+
+}  // namespace fer

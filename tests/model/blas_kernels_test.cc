@@ -1,0 +1,75 @@
+#include "lib/model/blas_kernels.h"
+
+#include <dlfcn.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace fer {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+bool HasAvx2() {
+#if defined(__x86_64__)
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+// Makes OpenBLAS run `core`'s kernels, as it does where it does not
+// recognise the CPU model.
+void ForceOpenBlasCore(const char* core) {
+  auto quit = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit"));
+  auto init = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init"));
+  ASSERT_NE(quit, nullptr);
+  ASSERT_NE(init, nullptr);
+  setenv("OPENBLAS_CORETYPE", core, 1);
+  quit();
+  init();
+  unsetenv("OPENBLAS_CORETYPE");
+}
+
+TEST(BlasKernelsTest, UnrecognisedCpusGetTheKernelsOfTheirInstructionSet) {
+  // Debian's LibTorch runs on OpenBLAS built for every x86-64 CPU (the
+  // official LibTorch archives on MKL instead).
+  if (BlasKernelsName().empty()) GTEST_SKIP() << "LibTorch's BLAS here is not OpenBLAS";
+  ASSERT_THAT(BlasKernelsName(), StartsWith("OpenBLAS "));
+  if (!HasAvx2()) GTEST_SKIP() << "no CPU here has kernels newer than OpenBLAS's fallback";
+  ForceOpenBlasCore("Prescott");
+  ASSERT_EQ(BlasKernelsName(), "OpenBLAS Prescott");
+  const std::string done = MatchBlasKernelsToCpu();
+  EXPECT_THAT(done, HasSubstr("chose its Prescott kernels"));
+  const std::string now = BlasKernelsName();
+  EXPECT_TRUE(now == "OpenBLAS SkylakeX" || now == "OpenBLAS Haswell") << now;
+  EXPECT_THAT(done, HasSubstr(now.substr(now.find(' ') + 1)));
+  // Matrix products run, and right, on the new kernels: against sums of
+  // products that do not go through the BLAS.
+  torch::manual_seed(1);
+  const torch::Tensor a = torch::rand({70, 90}), b = torch::rand({90, 110});
+  const torch::Tensor want = (a.unsqueeze(2) * b.unsqueeze(0)).sum(1);
+  EXPECT_TRUE(torch::allclose(torch::mm(a, b), want, 1e-5, 1e-4));
+  // A second call finds nothing to change.
+  unsetenv("OPENBLAS_CORETYPE");
+  EXPECT_EQ(MatchBlasKernelsToCpu(), "");
+  EXPECT_EQ(BlasKernelsName(), now);
+}
+
+TEST(BlasKernelsTest, AnOperatorsChoiceIsLeftAlone) {
+  if (BlasKernelsName().empty()) GTEST_SKIP() << "LibTorch's BLAS here is not OpenBLAS";
+  if (!HasAvx2()) GTEST_SKIP() << "no CPU here has kernels newer than OpenBLAS's fallback";
+  ForceOpenBlasCore("Prescott");
+  setenv("OPENBLAS_CORETYPE", "Prescott", 1);
+  EXPECT_EQ(MatchBlasKernelsToCpu(), "");
+  EXPECT_EQ(BlasKernelsName(), "OpenBLAS Prescott");
+  unsetenv("OPENBLAS_CORETYPE");
+  EXPECT_NE(MatchBlasKernelsToCpu(), "");
+}
+
+}  // namespace
+}  // namespace fer
