@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "lib/kernels/isa.h"
 
 namespace fer {
 namespace {
@@ -27,16 +28,17 @@ struct OpenBlas {
 };
 
 // Instruction set levels: 0 older than AVX2, 1 AVX2 + FMA, 2 AVX-512 (F,
-// BW, DQ and VL, which OpenBLAS's SkylakeX kernels use).
+// BW, DQ and VL, which OpenBLAS's SkylakeX kernels use; the fused kernels'
+// kAvx512 needs only F).
 int CpuLevel() {
+  if (!kernels::IsaSupported(kernels::Isa::kAvx2)) return 0;
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
     return 2;
   }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
 #endif
-  return 0;
+  return 1;
 }
 
 // The level of an OpenBLAS x86-64 core name.

@@ -8,19 +8,13 @@
 #include <cstdlib>
 #include <string>
 
+#include "lib/kernels/isa.h"
+
 namespace fer {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-bool HasAvx2() {
-#if defined(__x86_64__)
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return false;
-#endif
-}
 
 // Makes OpenBLAS run `core`'s kernels, as it does where it does not
 // recognise the CPU model.
@@ -40,7 +34,8 @@ TEST(BlasKernelsTest, UnrecognisedCpusGetTheKernelsOfTheirInstructionSet) {
   // official LibTorch archives on MKL instead).
   if (BlasKernelsName().empty()) GTEST_SKIP() << "LibTorch's BLAS here is not OpenBLAS";
   ASSERT_THAT(BlasKernelsName(), StartsWith("OpenBLAS "));
-  if (!HasAvx2()) GTEST_SKIP() << "no CPU here has kernels newer than OpenBLAS's fallback";
+  if (!kernels::IsaSupported(kernels::Isa::kAvx2))
+    GTEST_SKIP() << "no CPU here has kernels newer than OpenBLAS's fallback";
   ForceOpenBlasCore("Prescott");
   ASSERT_EQ(BlasKernelsName(), "OpenBLAS Prescott");
   const std::string done = MatchBlasKernelsToCpu();
@@ -62,7 +57,8 @@ TEST(BlasKernelsTest, UnrecognisedCpusGetTheKernelsOfTheirInstructionSet) {
 
 TEST(BlasKernelsTest, AnOperatorsChoiceIsLeftAlone) {
   if (BlasKernelsName().empty()) GTEST_SKIP() << "LibTorch's BLAS here is not OpenBLAS";
-  if (!HasAvx2()) GTEST_SKIP() << "no CPU here has kernels newer than OpenBLAS's fallback";
+  if (!kernels::IsaSupported(kernels::Isa::kAvx2))
+    GTEST_SKIP() << "no CPU here has kernels newer than OpenBLAS's fallback";
   ForceOpenBlasCore("Prescott");
   setenv("OPENBLAS_CORETYPE", "Prescott", 1);
   EXPECT_EQ(MatchBlasKernelsToCpu(), "");
