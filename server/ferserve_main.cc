@@ -44,9 +44,10 @@
 #include "server/expression_service.h"
 
 ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on for gRPC (IPv4/IPv6 literal).");
-ABSL_FLAG(int, port, 50051, "gRPC port.");
+ABSL_FLAG(int, port, 50051, "gRPC port; 0 picks a free one (printed at start-up).");
 ABSL_FLAG(int, metrics_port, 9464,
-          "Port of the Prometheus endpoint (GET /metrics) on --host; -1 disables it.");
+          "Port of the Prometheus endpoint (GET /metrics) on --host; 0 picks a free one (printed "
+          "at start-up), -1 disables it.");
 ABSL_FLAG(std::string, model_dir, FERSERVE_DEFAULT_MODEL_DIR,
           "Folder with face-api's weights (manifest JSON + .bin files), as fetched and verified "
           "by scripts/fetch_assets.");
@@ -502,8 +503,8 @@ int Run() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   const std::string host = absl::GetFlag(FLAGS_host);
-  const std::string address = absl::StrCat(absl::StrContains(host, ":") ? "[" + host + "]" : host,
-                                           ":", absl::GetFlag(FLAGS_port));
+  const std::string bracketed_host = absl::StrContains(host, ":") ? "[" + host + "]" : host;
+  const std::string address = absl::StrCat(bracketed_host, ":", absl::GetFlag(FLAGS_port));
   int bound_port = 0;
   builder.AddListeningPort(address, *credentials, &bound_port);
   builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
@@ -538,9 +539,9 @@ int Run() {
   health->SetServingStatus(true);
   metrics.SetServing(true);
   std::printf("ferserve %s listening on %s (gRPC) and :%d (metrics); %s; detector %s; %s\n",
-              kVersion, address.c_str(), metrics_endpoint ? metrics_endpoint->port() : -1,
-              (*analyzer)->device_name().c_str(), (*analyzer)->detector_name().c_str(),
-              TorchRuntimeSummary().c_str());
+              kVersion, absl::StrCat(bracketed_host, ":", bound_port).c_str(),
+              metrics_endpoint ? metrics_endpoint->port() : -1, (*analyzer)->device_name().c_str(),
+              (*analyzer)->detector_name().c_str(), TorchRuntimeSummary().c_str());
   std::printf("ferserve: backbone %s, %d-d features, %zu labels, %d x %d input%s\n",
               (*analyzer)->backbone_id().c_str(), (*analyzer)->feature_dim(),
               (*analyzer)->labels().size(), (*analyzer)->input_size(), (*analyzer)->input_size(),
