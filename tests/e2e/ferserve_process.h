@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,7 +17,6 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/file_contents.h"
-#include "tests/free_port.h"
 
 namespace fer::testing {
 
@@ -30,19 +31,22 @@ class FerserveProcess {
   // them, with the target name "localhost").
   explicit FerserveProcess(std::vector<std::string> extra_flags = {},
                            std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr) {
-    port_ = FreePort();
-    metrics_port_ = FreePort();
-    log_path_ = std::string(::testing::TempDir()) + "ferserve_" + std::to_string(port_) + ".log";
+    // The server picks its own free ports (--port=0, --metrics_port=0) and
+    // prints them: no window in which another process could take a port
+    // chosen here, which parallel test binaries and their outgoing
+    // connections otherwise do now and then.
+    static std::atomic<int> instances{0};
+    const std::string id = std::to_string(getpid()) + "_" + std::to_string(instances++);
+    log_path_ = std::string(::testing::TempDir()) + "ferserve_" + id + ".log";
     std::vector<std::string> args = {std::string(FERSERVE_BINARY_DIR) + "/server/ferserve",
-                                     "--host=127.0.0.1", "--port=" + std::to_string(port_),
-                                     "--metrics_port=" + std::to_string(metrics_port_),
+                                     "--host=127.0.0.1", "--port=0", "--metrics_port=0",
                                      "--threads=2"};
     const bool has_store =
         std::any_of(extra_flags.begin(), extra_flags.end(),
                     [](const std::string& f) { return f.rfind("--store=", 0) == 0; });
     if (!has_store) {
       args.push_back("--store=rocksdb://" + std::string(::testing::TempDir()) + "ferserve_store_" +
-                     std::to_string(port_) + "_" + std::to_string(getpid()));
+                     id);
     }
     args.insert(args.end(), extra_flags.begin(), extra_flags.end());
     pid_ = fork();
@@ -56,10 +60,15 @@ class FerserveProcess {
       execv(argv[0], argv.data());
       _exit(127);
     }
-    // The first health checks run before the server listens; a short
-    // reconnect backoff lets the channel see it within half a second instead
-    // of gRPC's default 1 s, 1.6 s, 2.6 s... schedule. (Not the minimum
-    // backoff: gRPC also uses that as the connect timeout.)
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (std::chrono::steady_clock::now() < until && running() && !ReadListeningPorts()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (port_ == 0) return;
+    // A short reconnect backoff lets the channel see a restarted or slow
+    // server within half a second instead of gRPC's default 1 s, 1.6 s,
+    // 2.6 s... schedule. (Not the minimum backoff: gRPC also uses that as
+    // the connect timeout.)
     grpc::ChannelArguments channel_args;
     channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
@@ -70,7 +79,6 @@ class FerserveProcess {
     }
     channel_ =
         grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), credentials, channel_args);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (std::chrono::steady_clock::now() < until && running()) {
       if (Health("") == grpc::health::v1::HealthCheckResponse::SERVING) {
         ready_ = true;
@@ -131,6 +139,21 @@ class FerserveProcess {
   }
 
  private:
+  // Parses the ports from ferserve's start-up line "... listening on
+  // 127.0.0.1:PORT (gRPC) and :PORT (metrics) ..."; false until it is there.
+  bool ReadListeningPorts() {
+    const std::string log = Log();
+    const std::string grpc_marker = "listening on 127.0.0.1:";
+    const std::string metrics_marker = " (gRPC) and :";
+    const size_t grpc_at = log.find(grpc_marker);
+    if (grpc_at == std::string::npos) return false;
+    const size_t metrics_at = log.find(metrics_marker, grpc_at);
+    if (metrics_at == std::string::npos) return false;
+    port_ = std::atoi(log.c_str() + grpc_at + grpc_marker.size());
+    metrics_port_ = std::atoi(log.c_str() + metrics_at + metrics_marker.size());
+    return port_ > 0;
+  }
+
   pid_t pid_ = -1;
   int port_ = 0;
   int metrics_port_ = 0;

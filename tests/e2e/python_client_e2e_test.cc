@@ -11,6 +11,7 @@
 
 #include "tests/e2e/child_process.h"
 #include "tests/e2e/ferserve_process.h"
+#include "tests/free_port.h"
 #include "tests/parity/reference_outputs.h"
 #include "tests/test_assets.h"
 
