@@ -64,11 +64,11 @@ class FerserveProcess {
     while (std::chrono::steady_clock::now() < until && running() && !ReadListeningPorts()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    if (port_ == 0) return;
-    // A short reconnect backoff lets the channel see a restarted or slow
-    // server within half a second instead of gRPC's default 1 s, 1.6 s,
-    // 2.6 s... schedule. (Not the minimum backoff: gRPC also uses that as
-    // the connect timeout.)
+    // A server that never printed its ports still gets a channel (to port
+    // 0), so that a test's calls fail instead of crashing. A short reconnect
+    // backoff lets the channel see a restarted or slow server within half a
+    // second instead of gRPC's default 1 s, 1.6 s, 2.6 s... schedule. (Not
+    // the minimum backoff: gRPC also uses that as the connect timeout.)
     grpc::ChannelArguments channel_args;
     channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
@@ -79,7 +79,7 @@ class FerserveProcess {
     }
     channel_ =
         grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), credentials, channel_args);
-    while (std::chrono::steady_clock::now() < until && running()) {
+    while (port_ > 0 && std::chrono::steady_clock::now() < until && running()) {
       if (Health("") == grpc::health::v1::HealthCheckResponse::SERVING) {
         ready_ = true;
         break;
