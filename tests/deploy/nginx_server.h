@@ -16,6 +16,7 @@
 
 #include "tests/deploy/child_process.h"
 #include "tests/free_port.h"
+#include "tests/process_temp_dir.h"
 
 namespace fer::testing {
 
@@ -68,9 +69,7 @@ inline std::string SiteConfigFor(const std::string& site_conf, const std::vector
 class NginxServer {
  public:
   NginxServer(const std::string& site_conf_path, const std::vector<int>& backends)
-      : port_(FreePort()),
-        dir_(std::string(::testing::TempDir()) + "nginx_" + std::to_string(port_) + "_" +
-             std::to_string(getpid())) {
+      : port_(FreePort()), dir_(ProcessTempDir() + "nginx_" + std::to_string(port_)) {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     std::ofstream(dir_ + "/ferserve.conf")

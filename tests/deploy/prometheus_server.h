@@ -14,6 +14,7 @@
 #include "tests/deploy/child_process.h"
 #include "tests/free_port.h"
 #include "tests/http_get.h"
+#include "tests/process_temp_dir.h"
 
 namespace fer::testing {
 
@@ -40,9 +41,7 @@ class PrometheusServer {
  public:
   PrometheusServer(const std::vector<std::string>& targets,
                    const std::vector<std::string>& rule_files)
-      : port_(FreePort()),
-        dir_(std::string(::testing::TempDir()) + "prometheus_" + std::to_string(port_) + "_" +
-             std::to_string(getpid())) {
+      : port_(FreePort()), dir_(ProcessTempDir() + "prometheus_" + std::to_string(port_)) {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     std::ofstream conf(dir_ + "/prometheus.yml");

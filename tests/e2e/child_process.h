@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tests/file_contents.h"
+#include "tests/process_temp_dir.h"
 
 namespace fer::testing {
 
@@ -28,8 +29,7 @@ struct ChildResult {
 inline ChildResult RunChildProcess(std::vector<std::string> argv,
                                    std::chrono::seconds timeout = std::chrono::seconds(300)) {
   static int counter = 0;
-  const std::string stem = std::string(::testing::TempDir()) + "child_" + std::to_string(getpid()) +
-                           "_" + std::to_string(counter++);
+  const std::string stem = ProcessTempDir() + "child_" + std::to_string(counter++);
   const std::string out_path = stem + ".out";
   const std::string err_path = stem + ".err";
   const pid_t pid = fork();

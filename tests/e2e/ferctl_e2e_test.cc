@@ -16,6 +16,7 @@
 #include "tests/e2e/ferctl_runner.h"
 #include "tests/e2e/ferserve_process.h"
 #include "tests/free_port.h"
+#include "tests/process_temp_dir.h"
 #include "tests/test_assets.h"
 
 namespace fer {
@@ -37,7 +38,7 @@ const cv::Vec3b kHappyColor(0, 190, 255);
 std::string Franck() { return testing::Video("franck.mp4"); }
 
 std::string TempPath(const std::string& name) {
-  return std::string(::testing::TempDir()) + "ferctl_e2e_" + std::to_string(getpid()) + "_" + name;
+  return testing::ProcessTempDir() + "ferctl_e2e_" + name;
 }
 
 class FerctlE2eTest : public ::testing::Test {

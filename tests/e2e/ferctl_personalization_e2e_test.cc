@@ -13,6 +13,7 @@
 #include "tests/e2e/ferctl_runner.h"
 #include "tests/e2e/ferserve_process.h"
 #include "tests/e2e/personalization_client.h"
+#include "tests/process_temp_dir.h"
 #include "tests/test_assets.h"
 
 namespace fer {
@@ -24,8 +25,7 @@ using testing::CountLinesMatching;
 std::string Franck() { return testing::Video("franck.mp4"); }
 
 std::string TempPath(const std::string& name) {
-  return std::string(::testing::TempDir()) + "ferctl_personalization_" + std::to_string(getpid()) +
-         "_" + name;
+  return testing::ProcessTempDir() + "ferctl_personalization_" + name;
 }
 
 class FerctlPersonalizationE2eTest : public ::testing::Test {

@@ -11,6 +11,7 @@
 #include "tests/e2e/ferctl_runner.h"
 #include "tests/e2e/ferserve_process.h"
 #include "tests/e2e/test_certificates.h"
+#include "tests/process_temp_dir.h"
 #include "tests/test_assets.h"
 
 namespace fer {
@@ -19,8 +20,7 @@ namespace {
 using testing::ChildResult;
 
 TEST(FerctlSecurityE2eTest, TokenSelectsTheTenantAndIsRequired) {
-  const std::string tokens =
-      std::string(::testing::TempDir()) + "ferctl_tokens_" + std::to_string(getpid());
+  const std::string tokens = testing::ProcessTempDir() + "ferctl_tokens";
   std::ofstream(tokens) << "acme " << TenantTokens::HashToken("acme-token") << "\n"
                         << "globex " << TenantTokens::HashToken("globex-token") << "\n";
   testing::FerserveProcess server({"--auth_tokens_file=" + tokens});

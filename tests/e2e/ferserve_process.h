@@ -17,6 +17,7 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/file_contents.h"
+#include "tests/process_temp_dir.h"
 
 namespace fer::testing {
 
@@ -36,8 +37,8 @@ class FerserveProcess {
     // chosen here, which parallel test binaries and their outgoing
     // connections otherwise do now and then.
     static std::atomic<int> instances{0};
-    const std::string id = std::to_string(getpid()) + "_" + std::to_string(instances++);
-    log_path_ = std::string(::testing::TempDir()) + "ferserve_" + id + ".log";
+    const std::string id = std::to_string(instances++);
+    log_path_ = ProcessTempDir() + "ferserve_" + id + ".log";
     std::vector<std::string> args = {std::string(FERSERVE_BINARY_DIR) + "/server/ferserve",
                                      "--host=127.0.0.1", "--port=0", "--metrics_port=0",
                                      "--threads=2"};
@@ -45,8 +46,7 @@ class FerserveProcess {
         std::any_of(extra_flags.begin(), extra_flags.end(),
                     [](const std::string& f) { return f.rfind("--store=", 0) == 0; });
     if (!has_store) {
-      args.push_back("--store=rocksdb://" + std::string(::testing::TempDir()) + "ferserve_store_" +
-                     id);
+      args.push_back("--store=rocksdb://" + ProcessTempDir() + "ferserve_store_" + id);
     }
     args.insert(args.end(), extra_flags.begin(), extra_flags.end());
     pid_ = fork();

@@ -33,6 +33,7 @@
 #include "tests/e2e/ferserve_process.h"
 #include "tests/e2e/personalization_client.h"
 #include "tests/http_get.h"
+#include "tests/process_temp_dir.h"
 #include "tests/store/redis_server.h"
 #include "tests/test_assets.h"
 
@@ -185,8 +186,7 @@ class MultiReplicaE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     redis_ = new testing::RedisServer();
-    tokens_file_ = new std::string(std::string(::testing::TempDir()) + "deploy_tokens_" +
-                                   std::to_string(getpid()));
+    tokens_file_ = new std::string(testing::ProcessTempDir() + "deploy_tokens");
     std::ofstream(*tokens_file_) << kTenant << " " << TenantTokens::HashToken(kToken) << "\n";
     for (int i = 0; i < kReplicas; ++i) {
       // One intra-op thread each: three replicas share this machine's cores.

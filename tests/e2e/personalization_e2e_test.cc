@@ -11,6 +11,7 @@
 #include "tests/e2e/ferserve_process.h"
 #include "tests/e2e/personalization_client.h"
 #include "tests/http_get.h"
+#include "tests/process_temp_dir.h"
 
 namespace fer {
 namespace {
@@ -242,8 +243,7 @@ namespace {
 // A replica killed in the middle of an adaptation leaves the previous
 // version committed, readable and served after a restart on the same store.
 TEST(AdaptCrashE2eTest, KilledMidAdaptKeepsThePreviousVersion) {
-  const std::string store =
-      std::string(::testing::TempDir()) + "adapt_crash_" + std::to_string(getpid());
+  const std::string store = testing::ProcessTempDir() + "adapt_crash";
   const std::vector<std::string> flags = {"--store=rocksdb://" + store,
                                           "--pft_bundle=" + testing::PftBundlePath()};
   uint64_t version = 0;

@@ -17,6 +17,7 @@
 #include "tests/e2e/personalization_client.h"
 #include "tests/file_contents.h"
 #include "tests/parity/reference_outputs.h"
+#include "tests/process_temp_dir.h"
 #include "tests/test_assets.h"
 
 namespace fer {
@@ -31,8 +32,7 @@ using testing::GetProfile;
 
 // A fresh, empty folder under the test's temp folder.
 std::string FreshDir(const std::string& name) {
-  const std::string dir =
-      std::string(::testing::TempDir()) + "profiles_e2e_" + name + "_" + std::to_string(getpid());
+  const std::string dir = testing::ProcessTempDir() + "profiles_e2e_" + name;
   std::filesystem::remove_all(dir);
   return dir;
 }

@@ -13,6 +13,7 @@
 
 #include "tests/e2e/ferserve_process.h"
 #include "tests/e2e/personalization_client.h"
+#include "tests/process_temp_dir.h"
 #include "tests/store/redis_server.h"
 
 namespace fer {
@@ -32,8 +33,7 @@ class SharedStoreE2eTest : public ::testing::Test {
   void SetUp() override {
     // Redis with an fsync'ed append-only file, so a killed and restarted
     // Redis still has the profiles.
-    data_dir_ = std::string(::testing::TempDir()) + "shared_store_redis_" +
-                std::to_string(getpid()) + "_" +
+    data_dir_ = testing::ProcessTempDir() + "shared_store_redis_" +
                 ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(data_dir_);
     std::filesystem::create_directories(data_dir_);

@@ -16,6 +16,7 @@
 #include "tests/e2e/ferserve_process.h"
 #include "tests/e2e/personalization_client.h"
 #include "tests/e2e/test_certificates.h"
+#include "tests/process_temp_dir.h"
 
 namespace fer {
 namespace {
@@ -23,7 +24,7 @@ namespace {
 using fer::v1::ExpressionService;
 
 std::string TempPath(const std::string& name) {
-  return std::string(::testing::TempDir()) + "tenancy_" + std::to_string(getpid()) + "_" + name;
+  return testing::ProcessTempDir() + "tenancy_" + name;
 }
 
 // Adds "authorization: Bearer <token>" to every call of a channel (call

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "tests/process_temp_dir.h"
+
 namespace fer::testing {
 
 // Certificates made with the openssl command line: a CA, a server
@@ -16,9 +18,7 @@ namespace fer::testing {
 // by the CA.
 class TestCertificates {
  public:
-  TestCertificates()
-      : dir_(std::string(::testing::TempDir()) + "pki_" + std::to_string(getpid()) + "_" +
-             std::to_string(counter_++)) {
+  TestCertificates() : dir_(ProcessTempDir() + "pki_" + std::to_string(counter_++)) {
     const std::string script =
         "set -e; mkdir -p " + dir_ + "; cd " + dir_ +
         "; openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -subj /CN=test-ca "
