@@ -1,6 +1,7 @@
 #include "server/expression_service.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "lib/pft/translator_codec.h"
 #include "lib/serving/clip_smoother.h"
 #include "lib/serving/clip_stream.h"
+#include "lib/serving/model_call.h"
 #include "server/grpc_status.h"
 
 namespace fer {
@@ -117,7 +119,8 @@ ExpressionService::ExpressionService(FaceAnalyzer* analyzer, ServerMetrics* metr
 
 absl::StatusOr<std::vector<LocatedFace>> ExpressionService::LocateFaces(
     const RgbImage& image, const AnalyzeOptions& analyze, int max_faces) {
-  absl::StatusOr<std::vector<LocatedFace>> located = analyzer_->Locate(image, analyze);
+  absl::StatusOr<std::vector<LocatedFace>> located =
+      CallModel("face detection", [&] { return analyzer_->Locate(image, analyze); });
   if (located.ok() && max_faces > 0) {
     std::stable_sort(located->begin(), located->end(),
                      [](const LocatedFace& a, const LocatedFace& b) {
@@ -133,9 +136,8 @@ absl::StatusOr<std::vector<FaceAnalysis>> ExpressionService::AnalyzeFrame(
     int max_faces, double* queue_seconds, FaceTracker* tracker, bool* detected) {
   const absl::Time deadline = Deadline(*context);
   const absl::Time queued = absl::Now();
-  if (!gate_->Acquire(deadline)) {
-    return absl::DeadlineExceededError("deadline passed while queued");
-  }
+  std::optional<InferenceGate::Slot> slot = gate_->Take(deadline);
+  if (!slot.has_value()) return absl::DeadlineExceededError("deadline passed while queued");
   if (queue_seconds != nullptr) *queue_seconds = SecondsSince(queued);
   AnalyzeOptions options = analyze;
   std::vector<FaceDetection> tracked_boxes;
@@ -157,7 +159,7 @@ absl::StatusOr<std::vector<FaceAnalysis>> ExpressionService::AnalyzeFrame(
     if (analyze.timings != nullptr) analyze.timings->landmarks += tracked_landmarks;
   }
   if (located.ok() && detect && tracker != nullptr) tracker->Detected(analyses());
-  gate_->Release();
+  slot.reset();
   if (!located.ok()) return located.status();
   if (detected != nullptr) *detected = detect;
 
@@ -178,6 +180,14 @@ absl::StatusOr<std::vector<FaceAnalysis>> ExpressionService::AnalyzeFrame(
                        static_cast<size_t>(analyzer_->feature_dim()), analyze.with_features,
                        &faces);
   return faces;
+}
+
+void ExpressionService::CountRejectedFrame(const absl::Status& status) {
+  if (IsModelException(status)) {
+    metrics_->AddRejectedFrame("model_error");
+  } else if (absl::IsResourceExhausted(status)) {
+    metrics_->AddRejectedFrame("queue_full");
+  }
 }
 
 grpc::Status ExpressionService::Finish(const char* rpc, grpc::Status status) {
@@ -219,9 +229,8 @@ absl::Status ExpressionService::Personalize(const pft::Translator& translator,
     features.insert(features.end(), face.features.begin(), face.features.end());
   }
   const int batch = static_cast<int>(faces->size());
-  absl::StatusOr<std::vector<float>> translated = translator.Forward(features, batch);
-  if (!translated.ok()) return translated.status();
-  absl::StatusOr<std::vector<float>> probabilities = analyzer_->Classify(*translated, batch);
+  absl::StatusOr<std::vector<float>> probabilities =
+      TranslateAndClassify(translator, features, batch);
   if (!probabilities.ok()) return probabilities.status();
   const size_t classes = analyzer_->labels().size();
   for (int i = 0; i < batch; ++i) {
@@ -229,6 +238,15 @@ absl::Status ExpressionService::Personalize(const pft::Translator& translator,
     p.assign(probabilities->begin() + i * classes, probabilities->begin() + (i + 1) * classes);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<float>> ExpressionService::TranslateAndClassify(
+    const pft::Translator& translator, const std::vector<float>& features, int batch) {
+  return CallModel("personalization", [&]() -> absl::StatusOr<std::vector<float>> {
+    absl::StatusOr<std::vector<float>> translated = translator.Forward(features, batch);
+    if (!translated.ok()) return translated.status();
+    return analyzer_->Classify(*translated, batch);
+  });
 }
 
 absl::StatusOr<ExpressionService::StreamSettings> ExpressionService::SettingsFrom(
@@ -387,7 +405,7 @@ grpc::Status ExpressionService::StreamPredictImpl(
     absl::StatusOr<std::vector<FaceAnalysis>> faces = AnalyzeFrame(
         context, *image, analyze, settings.max_faces, &queue_seconds, tracker.get(), &detected);
     if (!faces.ok()) {
-      if (absl::IsResourceExhausted(faces.status())) metrics_->AddRejectedFrame("queue_full");
+      CountRejectedFrame(faces.status());
       return grpc::Status(static_cast<grpc::StatusCode>(faces.status().code()),
                           absl::StrCat("frame ", index, ": ", faces.status().message()));
     }
@@ -402,7 +420,8 @@ grpc::Status ExpressionService::StreamPredictImpl(
     if (translator != nullptr && !faces->empty()) {
       const absl::Time personalize_start = absl::Now();
       if (absl::Status personalized = Personalize(*translator, &*faces); !personalized.ok()) {
-        return grpc::Status(grpc::StatusCode::INTERNAL,
+        CountRejectedFrame(personalized);
+        return grpc::Status(ToGrpcStatus(personalized).error_code(),
                             absl::StrCat("frame ", index, ": ", personalized.message()));
       }
       metrics_->ObserveStage(FrameStage::kPersonalization, SecondsSince(personalize_start));
@@ -441,6 +460,7 @@ grpc::Status ExpressionService::StreamPredictImpl(
         absl::StatusOr<std::vector<float>> probabilities =
             PredictClip(context, clip_stream->Clip(), translator.get(), &backbone_seconds);
         if (!probabilities.ok()) {
+          CountRejectedFrame(probabilities.status());
           return grpc::Status(
               static_cast<grpc::StatusCode>(probabilities.status().code()),
               absl::StrCat("frame ", index, ": clip: ", probabilities.status().message()));
@@ -476,18 +496,17 @@ absl::StatusOr<std::vector<float>> ExpressionService::PredictClip(grpc::ServerCo
                                                                   const std::vector<RgbImage>& clip,
                                                                   const pft::Translator* translator,
                                                                   double* backbone_seconds) {
-  if (!gate_->Acquire(Deadline(*context))) {
-    return absl::DeadlineExceededError("deadline passed while queued");
+  absl::StatusOr<BackboneOutput> out;
+  {
+    std::optional<InferenceGate::Slot> slot = gate_->Take(Deadline(*context));
+    if (!slot.has_value()) return absl::DeadlineExceededError("deadline passed while queued");
+    const absl::Time start = absl::Now();
+    out = CallModel("the clip backbone", [&] { return analyzer_->RunClips({clip}); });
+    *backbone_seconds += SecondsSince(start);
   }
-  const absl::Time start = absl::Now();
-  absl::StatusOr<BackboneOutput> out = analyzer_->RunClips({clip});
-  gate_->Release();
-  *backbone_seconds += SecondsSince(start);
   if (!out.ok()) return out.status();
   if (translator == nullptr) return out->probabilities;
-  absl::StatusOr<std::vector<float>> translated = translator->Forward(out->features, 1);
-  if (!translated.ok()) return translated.status();
-  return analyzer_->Classify(*translated, 1);
+  return TranslateAndClassify(*translator, out->features, 1);
 }
 
 std::unique_ptr<StreamWatchdog::Watch> ExpressionService::WatchIdleness(
@@ -753,15 +772,19 @@ grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context, const st
   adapt.cancelled = [context] { return context->IsCancelled(); };
 
   // Adaptation is model work: it takes an inference slot like a frame does.
-  if (!gate_->Acquire(Deadline(*context))) {
-    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed while queued");
+  absl::StatusOr<pft::AdaptResult> result;
+  {
+    std::optional<InferenceGate::Slot> slot = gate_->Take(Deadline(*context));
+    if (!slot.has_value()) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed while queued");
+    }
+    result = CallModel("training", [&] {
+      return pft::Adapt(*bundle, personalization_.head, features, count, adapt);
+    });
   }
-  absl::StatusOr<pft::AdaptResult> result =
-      pft::Adapt(*bundle, personalization_.head, features, count, adapt);
-  gate_->Release();
   if (!result.ok()) {
-    if (absl::IsCancelled(result.status())) {
-      return grpc::Status(grpc::StatusCode::CANCELLED, std::string(result.status().message()));
+    if (absl::IsCancelled(result.status()) || absl::IsResourceExhausted(result.status())) {
+      return ToGrpcStatus(result.status());
     }
     return grpc::Status(grpc::StatusCode::INTERNAL,
                         absl::StrCat("adaptation failed: ", result.status().message()));

@@ -146,8 +146,16 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
                                                  const std::vector<RgbImage>& clip,
                                                  const pft::Translator* translator,
                                                  double* backbone_seconds);
+  // Counts a frame that failed with `status` in ferserve_rejected_frames_total
+  // when it failed in the model (model_error) or for a full queue.
+  void CountRejectedFrame(const absl::Status& status);
   // Replaces each face's probabilities by the head's on translated features.
   absl::Status Personalize(const pft::Translator& translator, std::vector<FaceAnalysis>* faces);
+  // The expression head's probabilities on `batch` rows of backbone
+  // features translated by `translator`.
+  absl::StatusOr<std::vector<float>> TranslateAndClassify(const pft::Translator& translator,
+                                                          const std::vector<float>& features,
+                                                          int batch);
   grpc::Status AdaptImpl(grpc::ServerContext* context, const std::string& tenant,
                          const fer::v1::AdaptRequest* request,
                          grpc::ServerWriter<fer::v1::AdaptProgress>* writer);

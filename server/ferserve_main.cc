@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -463,11 +464,7 @@ int Run() {
   FaceAnalyzer* backbone = analyzer->get();
   DynamicBatcher batcher(
       [backbone, &gate](const std::vector<RgbImage>& crops) {
-        gate.Acquire(absl::InfiniteFuture());
-        struct Release {
-          InferenceGate* gate;
-          ~Release() { gate->Release(); }
-        } release{&gate};
+        const std::optional<InferenceGate::Slot> slot = gate.Take(absl::InfiniteFuture());
         return backbone->RunBackbone(crops);
       },
       batching,

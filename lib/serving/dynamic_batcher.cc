@@ -1,11 +1,11 @@
 #include "lib/serving/dynamic_batcher.h"
 
 #include <algorithm>
-#include <exception>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "lib/serving/model_call.h"
 
 namespace fer {
 namespace {
@@ -177,12 +177,7 @@ void DynamicBatcher::Execute(std::vector<std::shared_ptr<Pending>> batch) {
   }
   stats.crops = static_cast<int>(crops.size());
 
-  absl::StatusOr<BackboneOutput> out;
-  try {
-    out = executor_(crops);
-  } catch (const std::exception& e) {
-    out = absl::InternalError(absl::StrCat("backbone failed: ", e.what()));
-  }
+  absl::StatusOr<BackboneOutput> out = CallModel("the backbone", [&] { return executor_(crops); });
   if (out.ok() &&
       (out->batch != stats.crops || out->probabilities.size() % std::max(1, out->batch) != 0 ||
        out->features.size() % std::max(1, out->batch) != 0)) {

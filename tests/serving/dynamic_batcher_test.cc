@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -261,6 +262,27 @@ TEST(DynamicBatcherTest, ExecutorErrorsReachEveryRequestOfTheBatch) {
       },
       Options(4, absl::Milliseconds(1)));
   EXPECT_EQ(short_rows.Run(Request({1, 2})).status().code(), absl::StatusCode::kInternal);
+}
+
+TEST(DynamicBatcherTest, AnExecutorThatThrowsFailsItsBatchAndTheBatcherGoesOn) {
+  std::atomic<int> calls{0};
+  DynamicBatcher batcher(
+      [&calls](const std::vector<RgbImage>& crops) -> absl::StatusOr<BackboneOutput> {
+        if (++calls == 1) throw std::runtime_error("CUDA out of memory. Tried to allocate 2 GiB");
+        if (calls == 2) throw std::logic_error("expected a 4-D tensor");
+        BackboneOutput out;
+        out.batch = static_cast<int>(crops.size());
+        out.probabilities.assign(2 * crops.size(), 1.0f);
+        out.features.assign(crops.size(), 1.0f);
+        return out;
+      },
+      Options(4, absl::ZeroDuration()));
+  const absl::StatusOr<BackboneOutput> oom = batcher.Run(Request({1}));
+  EXPECT_EQ(oom.status().code(), absl::StatusCode::kResourceExhausted) << oom.status();
+  const absl::StatusOr<BackboneOutput> bug = batcher.Run(Request({1}));
+  EXPECT_EQ(bug.status().code(), absl::StatusCode::kInternal) << bug.status();
+  EXPECT_NE(bug.status().message().find("expected a 4-D tensor"), absl::string_view::npos);
+  EXPECT_TRUE(batcher.Run(Request({1, 2})).ok());
 }
 
 TEST(DynamicBatcherTest, NoCropsNeedNoBatch) {
