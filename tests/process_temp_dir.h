@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include <cstdlib>
 #include <string>
 
 namespace fer::testing {
@@ -17,7 +16,7 @@ namespace fer::testing {
 inline const std::string& ProcessTempDir() {
   static const std::string dir = [] {
     std::string path = std::string(::testing::TempDir()) + "ferserve_test_XXXXXX";
-    if (mkdtemp(path.data()) == nullptr) std::abort();
+    if (mkdtemp(path.data()) == nullptr) abort();
     return path + "/";
   }();
   return dir;

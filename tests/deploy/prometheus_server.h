@@ -1,8 +1,6 @@
 #ifndef FERSERVE_TESTS_DEPLOY_PROMETHEUS_SERVER_H_
 #define FERSERVE_TESTS_DEPLOY_PROMETHEUS_SERVER_H_
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>

@@ -1,7 +1,6 @@
 // End-to-end: the real ferctl binary, run as a subprocess against the real
 // ferserve on loopback (RocksDB store in a fresh temp folder).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>

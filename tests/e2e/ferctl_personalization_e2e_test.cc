@@ -2,7 +2,6 @@
 // --compare --plot, --annotate) against the real ferserve with the default
 // PFT bundle (CTest fixture `pft_bundle`).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>

@@ -1,7 +1,6 @@
 // End-to-end: ferctl's --token and --tls* flags against the real ferserve
 // with bearer-token tenants (--auth_tokens_file) and with mutual TLS.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <string>

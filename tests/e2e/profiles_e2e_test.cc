@@ -1,7 +1,6 @@
 // End-to-end: profiles (EnrollNeutral, GetProfile, DeleteProfile) on the real
 // ferserve binary with a RocksDB store in a fresh temp folder.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>

@@ -3,7 +3,6 @@
 // read, adapt, predict with or delete another tenant's user.
 #include <grpcpp/support/client_interceptor.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>

@@ -2,7 +2,6 @@
 #define FERSERVE_TESTS_E2E_TEST_CERTIFICATES_H_
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
