@@ -44,7 +44,7 @@ echo "== downloads"
 grep -q '^RUN scripts/fetch_assets$' "$tmp/instructions" || fail "assets not fetched by fetch_assets"
 # fetch_assets writes to $FERSERVE_ASSETS; pft_bundle reads FERSERVE_ASSETS_DIR
 # (default: the source tree's third_party/assets, which .dockerignore drops).
-grep 'scripts/pft_bundle' "$tmp/instructions" | grep -q 'FERSERVE_ASSETS_DIR="\$FERSERVE_ASSETS"' ||
+grep -q 'FERSERVE_ASSETS_DIR="\$FERSERVE_ASSETS"' <<<"$(grep 'scripts/pft_bundle' "$tmp/instructions")" ||
   fail "pft_bundle does not read the assets fetch_assets fetched"
 
 echo "== build packages come from scripts/setup"
@@ -58,10 +58,10 @@ done
 echo "== CUDA stages"
 # LibTorch's CMake package configures only next to a CUDA toolkit; it and
 # the CUDA runtime come from Debian's non-free section.
-stage torch-cuda | apt_packages | grep -qx nvidia-cuda-toolkit || fail "torch-cuda has no CUDA toolkit"
-stage runtime-cuda | apt_packages | grep -qx libcudart11.0 || fail "runtime-cuda has no CUDA runtime"
+grep -qx nvidia-cuda-toolkit <<<"$(stage torch-cuda | apt_packages)" || fail "torch-cuda has no CUDA toolkit"
+grep -qx libcudart11.0 <<<"$(stage runtime-cuda | apt_packages)" || fail "runtime-cuda has no CUDA runtime"
 for s in torch-cuda runtime-cuda; do
-  stage "$s" | grep -q "Components: main contrib non-free" || fail "$s does not enable non-free"
+  grep -q "Components: main contrib non-free" <<<"$(stage "$s")" || fail "$s does not enable non-free"
 done
 
 echo "== runtime packages"
@@ -86,7 +86,7 @@ for binary in "$ferserve" "$probe"; do
     # (usrmerge: dpkg may know the file under /lib or under /usr/lib.)
     pkg="$({ dpkg -S "$path" || dpkg -S "$(readlink -f "$path")" ||
              dpkg -S "/lib/x86_64-linux-gnu/$(basename "$(readlink -f "$path")")"; } 2>/dev/null |
-           head -1 | cut -d: -f1)"
+           sed -n '1s/:.*//p')"
     [ -n "$pkg" ] || fail "no Debian package owns $path"
     grep -qx "$pkg" "$tmp/closure" || fail "$(basename "$binary") needs $lib ($pkg), not in the runtime stage"
     # Without Debian's LibTorch (the CUDA image) everything else must still be there.

