@@ -13,9 +13,14 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 (cd "$src/tests/deploy/helm_render" &&
-  GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE="$tmp/gocache" \
+  GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS='' GOCACHE="$tmp/gocache" \
     go build -o "$tmp/helm_render" .)
 render() { "$tmp/helm_render" -chart "$chart" -name ferserve -namespace fer "$@"; }
+# Fails the test when PATTERN is in FILE (a plain `! grep` would not: set -e
+# ignores a negated command's status).
+absent() {  # PATTERN FILE WHAT
+  if grep -q -- "$1" "$2"; then echo "$3" >&2; exit 1; fi
+}
 
 # The flagfile of a rendered ConfigMap, one flag per line.
 flags_of() {
@@ -42,7 +47,7 @@ for kind in ConfigMap Deployment Service HorizontalPodAutoscaler PodDisruptionBu
 done
 [ "$(grep -c '^kind: Service$' "$tmp/default.yaml")" = 3 ]  # ClusterIP, headless, Redis
 grep -q '^  clusterIP: None$' "$tmp/default.yaml"
-! grep -q '^kind: ServiceMonitor$' "$tmp/default.yaml"       # off by default
+absent '^kind: ServiceMonitor$' "$tmp/default.yaml" "a ServiceMonitor by default"
 grep -q -- '--store_key_file=/etc/ferserve/store-key/store.key' "$tmp/default.yaml"
 grep -q -- '- --store=$(FERSERVE_STORE_URL)' "$tmp/default.yaml"
 # The generated encryption key is 32 random bytes.
@@ -50,7 +55,7 @@ key="$(sed -n 's/^  store.key: //p' "$tmp/default.yaml")"
 [ "$(printf '%s' "$key" | base64 -d | wc -c)" = 32 ]
 # The pod outlives the server's drain.
 grace="$(sed -n 's/^ *--grace_period=\([0-9]*\)s$/\1/p' "$tmp/default.yaml")"
-termination="$(sed -n 's/^ *terminationGracePeriodSeconds: //p' "$tmp/default.yaml" | head -1)"
+termination="$(sed -n '/^ *terminationGracePeriodSeconds: /{s///p;q}' "$tmp/default.yaml")"
 [ "$termination" -gt "$grace" ]
 # gRPC probes on the health service.
 [ "$(grep -c '^            grpc:$' "$tmp/default.yaml")" = 3 ]
@@ -84,8 +89,9 @@ grep -q 'nvidia.com/gpu.present: "true"' "$tmp/all.out"
 grep -q 'name: ferserve-auth' "$tmp/all.out"
 grep -q -- '--auth_tokens_file=/etc/ferserve/auth/tokens' "$tmp/all.out"
 grep -q '^    tenant-a 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08$' "$tmp/all.out"
-! grep -q -- '--auth_tokens_file' "$tmp/default.yaml"
-! grep -q '^kind: Deployment$' <(sed -n '/name: ferserve-redis/,$p' "$tmp/all.out")  # no bundled Redis
+absent '--auth_tokens_file' "$tmp/default.yaml" "authentication on by default"
+absent '^kind: Deployment$' <(sed -n '/name: ferserve-redis/,$p' "$tmp/all.out") \
+  "a bundled Redis next to store.redisUrl"
 grep -q 'terminationGracePeriodSeconds: 35' "$tmp/all.out"
 
 echo "== one replica on RocksDB, existing secrets"
@@ -97,7 +103,7 @@ grep -q 'type: Recreate' "$tmp/rocksdb.out"
 grep -q 'claimName: ferserve-profiles' "$tmp/rocksdb.out"
 render --set store.existingUrlSecret=my-redis --set store.encryption.existingSecret=my-key \
   -external my-redis -external my-key >"$tmp/existing.out"
-! grep -q '^kind: Secret$' "$tmp/existing.out"
+absent '^kind: Secret$' "$tmp/existing.out" "a Secret although existing ones are named"
 
 echo "== refused settings"
 refused() {  # expected-message args...
