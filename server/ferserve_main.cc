@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -36,6 +38,7 @@
 #include "lib/pft/model_bundle_codec.h"
 #include "lib/serving/dynamic_batcher.h"
 #include "lib/serving/inference_gate.h"
+#include "lib/serving/model_warmup.h"
 #include "lib/serving/stream_admission.h"
 #include "lib/serving/stream_watchdog.h"
 #include "lib/serving/tenant_tokens.h"
@@ -80,6 +83,11 @@ ABSL_FLAG(int, batch_queue_limit, 256,
           "Most faces waiting for a backbone batch; frames beyond are refused with "
           "RESOURCE_EXHAUSTED instead of queueing without bound.");
 ABSL_FLAG(int, inference_threads, 1, "Threads executing backbone batches.");
+ABSL_FLAG(bool, warmup, true,
+          "Before reporting SERVING, run every network once on a synthetic frame (the backbone "
+          "at batch 1 and --max_batch_size), so that users' first requests do not pay the "
+          "first executions' set-up (on a GPU: CUDA and cuDNN start-up) and a batch that does "
+          "not fit in memory stops the start-up.");
 ABSL_FLAG(int, grpc_threads, 0,
           "Most threads gRPC's synchronous server may use; each open stream holds one, so keep "
           "it above --max_concurrent_streams (calls beyond it are refused with "
@@ -462,15 +470,35 @@ int Run() {
   batching.queue_limit = absl::GetFlag(FLAGS_batch_queue_limit);
   batching.threads = absl::GetFlag(FLAGS_inference_threads);
   FaceAnalyzer* backbone = analyzer->get();
+  // Warm-up batches are not traffic: the batch metrics start after them.
+  std::atomic<bool> warming_up{true};
   DynamicBatcher batcher(
       [backbone, &gate](const std::vector<RgbImage>& crops) {
         const std::optional<InferenceGate::Slot> slot = gate.Take(absl::InfiniteFuture());
         return backbone->RunBackbone(crops);
       },
       batching,
-      [&metrics](const BatchStats& batch) {
-        metrics.ObserveBatch(batch.crops, batch.queue_seconds);
+      [&metrics, &warming_up](const BatchStats& batch) {
+        if (!warming_up) metrics.ObserveBatch(batch.crops, batch.queue_seconds);
       });
+  if (absl::GetFlag(FLAGS_warmup)) {
+    absl::StatusOr<std::vector<WarmupStep>> warmup =
+        WarmUpModels(**analyzer,
+                     [&batcher](const std::vector<RgbImage>& crops) {
+                       BatchRequest request;
+                       request.crops = crops;
+                       return batcher.Run(std::move(request));
+                     },
+                     {1, absl::GetFlag(FLAGS_max_batch_size)});
+    if (!warmup.ok()) {
+      std::fprintf(stderr, "ferserve: warm-up failed: %s%s\n",
+                   std::string(warmup.status().message()).c_str(),
+                   absl::IsResourceExhausted(warmup.status()) ? " (lower --max_batch_size)" : "");
+      return 1;
+    }
+    std::printf("ferserve: models warmed up: %s\n", DescribeWarmup(*warmup).c_str());
+  }
+  warming_up = false;
   ExpressionServiceOptions options;
   options.frame_limits.max_side = absl::GetFlag(FLAGS_max_image_side);
   options.default_clip_window = absl::GetFlag(FLAGS_clip_window);

@@ -1,7 +1,9 @@
 // End-to-end: the backbone's dynamic batcher in the real ferserve binary.
 // Several streams share batches and still get their own answers, the same as
 // without batching; the batch metrics are exported; a full batch queue
-// refuses frames with RESOURCE_EXHAUSTED and the server stays up.
+// refuses frames with RESOURCE_EXHAUSTED and the server stays up; the
+// networks are warmed up through the batcher before the server serves, and
+// the warm-up does not count as traffic.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -196,6 +198,29 @@ TEST_F(DynamicBatchingE2eTest, AFullBatchQueueAnswersResourceExhaustedAndTheServ
       metrics.find("ferserve_requests_total{code=\"RESOURCE_EXHAUSTED\",rpc=\"StreamPredict\"}"),
       std::string::npos)
       << metrics;
+}
+
+TEST_F(DynamicBatchingE2eTest, ModelsAreWarmedUpBeforeServingAndNotCountedAsTraffic) {
+  testing::FerserveProcess server({"--max_batch_size=8"});
+  ASSERT_TRUE(server.ok()) << server.Log();
+  const std::string log = server.Log();
+  EXPECT_NE(log.find("models warmed up: face detection"), std::string::npos) << log;
+  EXPECT_NE(log.find("the backbone at batch 1 "), std::string::npos) << log;
+  EXPECT_NE(log.find("the backbone at batch 8 "), std::string::npos) << log;
+  // Printed before the server listens, so before it can report SERVING.
+  EXPECT_LT(log.find("models warmed up"), log.find(" listening on ")) << log;
+
+  std::string metrics = testing::HttpGet(server.metrics_port(), "/metrics");
+  EXPECT_EQ(MetricValue(metrics, "ferserve_batch_size_count"), 0) << metrics;
+  EXPECT_EQ(MetricValue(metrics, "ferserve_batch_queue_duration_seconds_count"), 0) << metrics;
+  const StreamResult one = RunStream(server.channel(), {frames_[0]});
+  ASSERT_TRUE(one.status.ok()) << one.status.error_message();
+  metrics = testing::HttpGet(server.metrics_port(), "/metrics");
+  EXPECT_EQ(MetricValue(metrics, "ferserve_batch_size_count"), 1) << metrics;
+
+  testing::FerserveProcess cold({"--warmup=false"});
+  ASSERT_TRUE(cold.ok()) << cold.Log();
+  EXPECT_EQ(cold.Log().find("warmed up"), std::string::npos) << cold.Log();
 }
 
 }  // namespace
