@@ -84,7 +84,7 @@ ABSL_FLAG(int, batch_queue_limit, 256,
           "RESOURCE_EXHAUSTED instead of queueing without bound.");
 ABSL_FLAG(int, inference_threads, 1, "Threads executing backbone batches.");
 ABSL_FLAG(bool, warmup, true,
-          "Before reporting SERVING, run every network once on a synthetic frame (the backbone "
+          "Before the server listens, run every network once on a synthetic frame (the backbone "
           "at batch 1 and --max_batch_size), so that users' first requests do not pay the "
           "first executions' set-up (on a GPU: CUDA and cuDNN start-up) and a batch that does "
           "not fit in memory stops the start-up.");
