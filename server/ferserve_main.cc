@@ -463,7 +463,9 @@ int Run() {
                          ? absl::GetFlag(FLAGS_inference_concurrency)
                          : IntraOpThreads());
   // The backbone runs on batches of faces from all streams; a batch is one
-  // model execution, so it takes a gate slot like a frame's detection does.
+  // model execution, so it takes a gate slot like a frame's detection does,
+  // ahead of frames still waiting for their detection: its faces' frames
+  // are past theirs.
   DynamicBatcherOptions batching;
   batching.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   batching.max_batch_delay = absl::GetFlag(FLAGS_max_batch_delay);
@@ -474,7 +476,8 @@ int Run() {
   std::atomic<bool> warming_up{true};
   DynamicBatcher batcher(
       [backbone, &gate](const std::vector<RgbImage>& crops) {
-        const std::optional<InferenceGate::Slot> slot = gate.Take(absl::InfiniteFuture());
+        const std::optional<InferenceGate::Slot> slot =
+            gate.Take(absl::InfiniteFuture(), InferenceGate::Priority::kFinishing);
         return backbone->RunBackbone(crops);
       },
       batching,

@@ -5,10 +5,12 @@
 #include <atomic>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace fer {
@@ -49,6 +51,125 @@ TEST(InferenceGateTest, TakeGivesUpAtTheDeadline) {
   EXPECT_FALSE(gate.Take(absl::Now() + absl::Milliseconds(10)).has_value());
   held.reset();
   EXPECT_TRUE(gate.Take(absl::Now() + absl::Milliseconds(10)).has_value());
+}
+
+// Waits until `n` callers wait at `gate`.
+void AwaitWaiting(const InferenceGate& gate, int n) {
+  const absl::Time give_up = Soon();
+  while (gate.waiting() != n && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_EQ(gate.waiting(), n);
+}
+
+// Who got a slot, in order.
+class Arrivals {
+ public:
+  void Add(const std::string& who) {
+    absl::MutexLock lock(&mu_);
+    order_ += who;
+  }
+  std::string order() {
+    absl::MutexLock lock(&mu_);
+    return order_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::string order_;
+};
+
+TEST(InferenceGateTest, SlotsGoInOrderOfAsking) {
+  InferenceGate gate(1);
+  std::optional<InferenceGate::Slot> held = gate.Take(Soon());
+  ASSERT_TRUE(held.has_value());
+  Arrivals arrivals;
+  std::vector<std::thread> threads;
+  for (const char* who : {"a", "b", "c", "d"}) {
+    threads.emplace_back([&, who] {
+      const std::optional<InferenceGate::Slot> slot = gate.Take(Soon());
+      ASSERT_TRUE(slot.has_value());
+      arrivals.Add(who);
+      absl::SleepFor(absl::Milliseconds(2));
+    });
+    AwaitWaiting(gate, static_cast<int>(threads.size()));
+  }
+  held.reset();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(arrivals.order(), "abcd");
+}
+
+TEST(InferenceGateTest, ACallerThatGaveASlotBackQueuesBehindThoseWaiting) {
+  // A stream whose frame just finished must not take the slot it gave back
+  // ahead of a stream that has been waiting: without the line it would,
+  // being awake while the waiter still wakes up.
+  InferenceGate gate(1);
+  std::optional<InferenceGate::Slot> held = gate.Take(Soon());
+  ASSERT_TRUE(held.has_value());
+  Arrivals arrivals;
+  std::thread waiter([&] {
+    const std::optional<InferenceGate::Slot> slot = gate.Take(Soon());
+    ASSERT_TRUE(slot.has_value());
+    arrivals.Add("w");
+    absl::SleepFor(absl::Milliseconds(20));
+  });
+  AwaitWaiting(gate, 1);
+  for (int i = 0; i < 3; ++i) {
+    held.reset();
+    std::optional<InferenceGate::Slot> again = gate.Take(Soon());
+    ASSERT_TRUE(again.has_value());
+    arrivals.Add("r");
+    held.emplace(std::move(*again));
+  }
+  held.reset();
+  waiter.join();
+  EXPECT_EQ(arrivals.order().front(), 'w') << arrivals.order();
+}
+
+TEST(InferenceGateTest, FinishingWorkGoesAheadOfStartingWork) {
+  InferenceGate gate(1);
+  std::optional<InferenceGate::Slot> held = gate.Take(Soon());
+  ASSERT_TRUE(held.has_value());
+  Arrivals arrivals;
+  std::vector<std::thread> threads;
+  auto take = [&](const char* who, InferenceGate::Priority priority) {
+    threads.emplace_back([&, who, priority] {
+      const std::optional<InferenceGate::Slot> slot = gate.Take(Soon(), priority);
+      ASSERT_TRUE(slot.has_value());
+      arrivals.Add(who);
+      absl::SleepFor(absl::Milliseconds(2));
+    });
+    AwaitWaiting(gate, static_cast<int>(threads.size()));
+  };
+  take("s", InferenceGate::Priority::kStarting);
+  take("t", InferenceGate::Priority::kStarting);
+  take("F", InferenceGate::Priority::kFinishing);
+  take("G", InferenceGate::Priority::kFinishing);
+  held.reset();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(arrivals.order(), "FGst");
+}
+
+TEST(InferenceGateTest, AWaiterPastItsDeadlineLeavesTheLine) {
+  InferenceGate gate(1);
+  std::optional<InferenceGate::Slot> held = gate.Take(Soon());
+  ASSERT_TRUE(held.has_value());
+  // The first in line gives up; the one behind it is served.
+  std::thread impatient(
+      [&] { EXPECT_FALSE(gate.Take(absl::Now() + absl::Milliseconds(30)).has_value()); });
+  AwaitWaiting(gate, 1);
+  std::atomic<bool> served{false};
+  std::thread patient([&] {
+    const std::optional<InferenceGate::Slot> slot = gate.Take(Soon());
+    EXPECT_TRUE(slot.has_value());
+    served = true;
+  });
+  AwaitWaiting(gate, 2);
+  impatient.join();
+  EXPECT_EQ(gate.waiting(), 1);
+  held.reset();
+  patient.join();
+  EXPECT_TRUE(served);
+  EXPECT_EQ(gate.waiting(), 0);
+  EXPECT_EQ(gate.free_slots(), 1);
 }
 
 TEST(InferenceGateTest, ASlotGoesBackWhenAnExceptionUnwindsPastIt) {
