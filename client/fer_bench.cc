@@ -9,7 +9,9 @@
 //   4. with --server: StreamPredict end-to-end frames/s and latency
 //      percentiles over loopback at 1, 4 and 16 concurrent streams
 //      (franck.mp4), the server's dynamic batcher sharing backbone batches
-//      between the streams;
+//      between the streams: streams sending as fast as answers come (the
+//      most a server answers), and streams sending on a clock (the latency
+//      a camera's frames see at that load);
 //   5. this process's peak RSS (scripts/bench adds the server's).
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
@@ -20,6 +22,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
@@ -66,6 +69,11 @@ ABSL_FLAG(std::string, streams, "1,4,16", "Concurrent stream counts in the end-t
 ABSL_FLAG(std::string, detection_intervals, "1,5",
           "StreamConfig.detection_interval values of the end-to-end runs; each is compared "
           "with the first on the one-stream run (same frames).");
+ABSL_FLAG(std::string, paced_fps, "10",
+          "Frame rates per stream of the paced end-to-end runs: each stream sends its frames "
+          "on a clock, as a camera does, whether or not the answers keep up (open loop); "
+          "empty skips them.");
+ABSL_FLAG(double, paced_seconds, 4, "Seconds of frames each stream sends in a paced run.");
 
 namespace fer {
 namespace {
@@ -251,30 +259,62 @@ struct StreamFigure {
   std::vector<fer::v1::PredictResponse> first_stream;  // the answers of stream 0
 };
 
+double MillisecondsBetween(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+// `streams` concurrent StreamPredict calls, each sending `frames`. With
+// fps 0 each stream sends its next frame when the answer to the last one
+// came (closed loop: the most the server answers); with fps > 0 it sends
+// them on a clock, the streams' clocks evenly staggered (open loop, as
+// cameras do), and a frame's latency counts from its time on the clock.
 StreamFigure BenchStreams(const std::string& address, const std::vector<std::string>& frames,
-                          int streams, int detection_interval) {
+                          int streams, int detection_interval, double fps = 0) {
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   std::vector<std::vector<double>> latencies(streams);
   std::vector<fer::v1::PredictResponse> first_stream;
   std::vector<std::thread> threads;
   const auto start = Clock::now();
+  auto request_for = [detection_interval](const std::string& frame) {
+    fer::v1::PredictRequest request;
+    request.mutable_config()->set_detection_interval(detection_interval);
+    request.mutable_frame()->set_encoded(frame);
+    return request;
+  };
   for (int s = 0; s < streams; ++s) {
     threads.emplace_back([&, s] {
       auto stub = fer::v1::ExpressionService::NewStub(channel);
       grpc::ClientContext context;
       auto stream = stub->StreamPredict(&context);
-      fer::v1::PredictRequest request;
-      request.mutable_config()->set_detection_interval(detection_interval);
       fer::v1::PredictResponse response;
-      for (const std::string& frame : frames) {
-        request.mutable_frame()->set_encoded(frame);
-        const auto sent = Clock::now();
-        if (!stream->Write(request) || !stream->Read(&response)) break;
-        latencies[s].push_back(
-            std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
-        if (s == 0) first_stream.push_back(response);
+      if (fps <= 0) {
+        for (const std::string& frame : frames) {
+          const auto sent = Clock::now();
+          if (!stream->Write(request_for(frame)) || !stream->Read(&response)) break;
+          latencies[s].push_back(MillisecondsBetween(sent, Clock::now()));
+          if (s == 0) first_stream.push_back(response);
+        }
+        stream->WritesDone();
+      } else {
+        const std::chrono::duration<double> interval(1.0 / fps);
+        auto due = [&](size_t i) {
+          const double frames_in = static_cast<double>(i) + static_cast<double>(s) / streams;
+          return start + std::chrono::duration_cast<Clock::duration>(interval * frames_in);
+        };
+        // One thread writes on the clock while this one reads (gRPC allows
+        // one of each at a time on a stream).
+        std::thread writer([&] {
+          for (size_t i = 0; i < frames.size(); ++i) {
+            std::this_thread::sleep_until(due(i));
+            if (!stream->Write(request_for(frames[i]))) break;
+          }
+          stream->WritesDone();
+        });
+        for (size_t i = 0; i < frames.size() && stream->Read(&response); ++i) {
+          latencies[s].push_back(MillisecondsBetween(due(i), Clock::now()));
+        }
+        writer.join();
       }
-      stream->WritesDone();
       const grpc::Status status = stream->Finish();
       if (!status.ok()) std::fprintf(stderr, "stream: %s\n", status.error_message().c_str());
     });
@@ -387,6 +427,7 @@ void PrintStreamFigures(const std::string& server) {
                               : "detection on every n-th frame, landmark tracking between");
     std::printf("%8s %12s %10s %10s\n", "streams", "frames/s", "p50 ms", "p99 ms");
     std::vector<fer::v1::PredictResponse> one_stream;
+    std::map<int, double> capacity;  // frames/s by streams, closed loop
     for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
       const size_t per_stream =
           std::min(frames.size(), std::max<size_t>(8, frames.size() / std::max(1, streams)));
@@ -394,7 +435,32 @@ void PrintStreamFigures(const std::string& server) {
           server, std::vector<std::string>(frames.begin(), frames.begin() + per_stream), streams,
           interval);
       std::printf("%8d %12.1f %10.1f %10.1f\n", f.streams, f.frames_per_s, f.p50_ms, f.p99_ms);
+      capacity[streams] = f.frames_per_s;
       if (streams == 1) one_stream = std::move(f.first_stream);
+    }
+    for (int fps : ParseInts(absl::GetFlag(FLAGS_paced_fps))) {
+      const size_t per_stream = std::min(
+          frames.size(), static_cast<size_t>(std::ceil(fps * absl::GetFlag(FLAGS_paced_seconds))));
+      std::printf(
+          "  paced: each stream sends %d frames/s (%zu frames; latency from the frame's time "
+          "on the clock)\n",
+          fps, per_stream);
+      std::printf("%8s %12s %12s %10s %10s\n", "streams", "offered/s", "answered/s", "p50 ms",
+                  "p99 ms");
+      for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
+        // More frames than the closed-loop run answered: they would queue
+        // and their latency grow with the run's length, a figure of nothing.
+        if (streams * fps > capacity[streams]) {
+          std::printf("%8d %12d   over the %.1f frames/s answered in closed loop: not run\n",
+                      streams, streams * fps, capacity[streams]);
+          continue;
+        }
+        const StreamFigure f = BenchStreams(
+            server, std::vector<std::string>(frames.begin(), frames.begin() + per_stream), streams,
+            interval, fps);
+        std::printf("%8d %12d %12.1f %10.1f %10.1f\n", f.streams, streams * fps, f.frames_per_s,
+                    f.p50_ms, f.p99_ms);
+      }
     }
     if (every_frame.empty()) {
       every_frame = std::move(one_stream);

@@ -3,7 +3,10 @@
 # themselves are not judged here) and prints each of its sections: the sgemm
 # peak, the backbone table, both detectors, personalization and its RSS; on the
 # fused kernels its answers agree with LibTorch's operators on every crop.
-# Usage: fer_bench_test.sh FER_BENCH
+# Against a real ferserve on loopback it prints the end-to-end tables: streams
+# sending as fast as answers come, and streams paced on a clock, where a rate
+# above what the closed-loop run answered is not run.
+# Usage: fer_bench_test.sh FER_BENCH FERSERVE ASSETS_DIR
 set -euo pipefail
 fail() { echo "FAIL: $*" >&2; exit 1; }
 out="$("$1" --node_bench= --seconds=0.05 --batches=1,4 2>&1)" || fail "fer-bench failed: $out"
@@ -19,4 +22,38 @@ if grep -q "fused CPU kernels" <<<"$out"; then
   grep -Eq "^answers against LibTorch's operators on the $crops crops: same top label on $crops;" \
     <<<"$out" || fail "the fused kernels' answers differ from LibTorch's operators"
 fi
+
+dir="$(mktemp -d)"
+"$2" --host=127.0.0.1 --port=0 --metrics_port=-1 --max_stream_fps=0 --warmup=false \
+  --model_dir="$3/face-api/model" --store="rocksdb://$dir/store" >"$dir/log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$dir"' EXIT
+port=
+for _ in $(seq 1 600); do
+  port="$(sed -n 's/.* listening on 127\.0\.0\.1:\([0-9]*\) (gRPC).*/\1/p' "$dir/log")"
+  [ -n "$port" ] && break
+  kill -0 $server 2>/dev/null || fail "ferserve did not start: $(cat "$dir/log")"
+  sleep 0.1
+done
+[ -n "$port" ] || fail "ferserve did not start: $(cat "$dir/log")"
+# 1 frame/s per stream is within any server's reach; 100000 beyond it.
+out="$("$1" --server="127.0.0.1:$port" --streams=1,2 --frames=16 --detection_intervals=1,2 \
+  --paced_fps=1,100000 --paced_seconds=3 --node_bench= --seconds=0.05 --batches=1 2>&1)" ||
+  fail "fer-bench failed: $out"
+echo "$out"
+for interval in 1 2; do
+  table="$(sed -n "/^detection_interval $interval /,/^detection_interval\|^against\|^ *against/p" <<<"$out")"
+  for line in '^ +1 +[0-9.]+ +[0-9.]+ +[0-9.]+$' '^ +2 +[0-9.]+ +[0-9.]+ +[0-9.]+$' \
+    '^  paced: each stream sends 1 frames/s \(3 frames;' \
+    '^ +1 +1 +[0-9.]+ +[0-9.]+ +[0-9.]+$' '^ +2 +2 +[0-9.]+ +[0-9.]+ +[0-9.]+$' \
+    '^ +1 +100000 +over the [0-9.]+ frames/s answered in closed loop: not run$' \
+    '^ +2 +200000 +over the [0-9.]+ frames/s answered in closed loop: not run$'; do
+    grep -Eq "$line" <<<"$table" || fail "detection_interval $interval: no line matching $line"
+  done
+done
+# Paced at 1 frame/s, 3 frames a stream take about 2 s after the first:
+# the answered rate is the clock's, not the server's.
+paced="$(sed -n '/sends 1 frames/,/sends 100000/p' <<<"$out" | awk '$1 == 2 && $2 == 2 {print $3}' | head -1)"
+awk -v r="$paced" 'BEGIN {exit !(r > 0.5 && r < 2.5)}' ||
+  fail "paced at 1 frame/s on 2 streams answered $paced frames/s"
 echo PASS
