@@ -83,12 +83,20 @@ uint64_t ParallelWorkers::NextTicket(uint64_t seen) {
   return ticket;
 }
 
+bool ParallelWorkers::Claim(int part, uint64_t generation) {
+  // A loop ends only once all its parts are claimed, so a worker late for
+  // one finds its part taken and never touches the next loop's.
+  uint64_t last = claims_[part].load(std::memory_order_relaxed);
+  return last < generation &&
+         claims_[part].compare_exchange_strong(last, generation, std::memory_order_acq_rel);
+}
+
 void ParallelWorkers::WorkerLoop(int index, uint64_t seen) {
   for (;;) {
     seen = NextTicket(seen);
     const int parts = static_cast<int>(seen & kPartsMask);
     if (parts == 0) return;
-    if (index >= parts) continue;
+    if (index >= parts || !Claim(index, seen >> 16)) continue;
     in_part = true;
     (*body_.load(std::memory_order_relaxed))(index);
     in_part = false;
@@ -100,7 +108,7 @@ void ParallelWorkers::Run(int parts, const std::function<void(int)>& body) {
   auto serially = [&] {
     for (int part = 0; part < parts; ++part) body(part);
   };
-  if (parts <= 1 || parts > static_cast<int>(kPartsMask) || in_part) return serially();
+  if (parts <= 1 || parts > kMaxParts || in_part) return serially();
   const int others = callers_.fetch_add(1);
   struct Leave {
     std::atomic<int>* callers;
@@ -120,6 +128,13 @@ void ParallelWorkers::Run(int parts, const std::function<void(int)>& body) {
   }
   in_part = true;
   body(0);
+  // The parts no worker has started yet: a sleeping worker may take
+  // milliseconds to wake.
+  for (int part = 1; part < parts; ++part) {
+    if (!Claim(part, generation)) continue;
+    body(part);
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+  }
   in_part = false;
   for (int i = 1; pending_.load(std::memory_order_acquire) > 0; ++i) {
     if (i % 1024 == 0) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -16,6 +17,13 @@ namespace fer::kernels {
 // with the calling thread, whichever thread calls. A worker spins briefly
 // after a part, so that the next layer of a network starts without a
 // wake-up, then sleeps.
+//
+// Part k runs on worker k, so that a layer's rows stay with the core that
+// computed the previous layer's, unless the caller, done with its own part,
+// finds it not yet started: then it runs it itself. After a pause the
+// workers sleep, and on a VM waking one costs up to milliseconds (its vCPU
+// was given back); a loop no longer waits for that, the worker joins in
+// when it is up.
 //
 // One set serves the whole process (Shared()): with OpenMP every calling
 // thread gets a team of its own, and once a server's stream and batcher
@@ -41,11 +49,15 @@ class ParallelWorkers {
   // Stops and joins the workers.
   ~ParallelWorkers();
 
+  // Loops of more parts run on their caller alone.
+  static constexpr int kMaxParts = 1024;
+
   // Runs body(part) for every part in [0, parts) and returns when all are
-  // done: part 0 on the caller, the others on workers (started as needed,
-  // parts - 1 of them). Inside a part, and while callers share the cores
-  // (see above), all parts run on the caller, in order. `body` must not
-  // throw.
+  // done: part 0 on the caller, each other on its worker (started as needed,
+  // parts - 1 of them) or, when that has not started it by the time the
+  // caller is done with its own, on the caller. Inside a part, and while
+  // callers share the cores (see above), all parts run on the caller, in
+  // order. `body` must not throw.
   void Run(int parts, const std::function<void(int)>& body);
 
   // Workers started so far.
@@ -56,6 +68,9 @@ class ParallelWorkers {
   void WorkerLoop(int index, uint64_t seen);
   // Waits for a ticket other than `seen`: spins, then sleeps.
   uint64_t NextTicket(uint64_t seen);
+  // Claims `part` for the loop of `generation`; false when another thread
+  // did (or that loop is over).
+  bool Claim(int part, uint64_t generation);
   bool Sharing(int64_t now_ns) const;
 
   const int64_t share_window_ns_;
@@ -70,7 +85,10 @@ class ParallelWorkers {
   // The published loop: generation << 16 | parts (0 parts: stop).
   std::atomic<uint64_t> ticket_{0};
   std::atomic<const std::function<void(int)>*> body_{nullptr};
-  std::atomic<int> pending_{0};  // worker parts not yet done
+  std::atomic<int> pending_{0};  // parts but 0 not yet done
+  // The generation of the loop that last claimed each part: a part runs
+  // once, on whichever thread claims it first.
+  std::unique_ptr<std::atomic<uint64_t>[]> claims_ { new std::atomic<uint64_t>[ kMaxParts ]() };
 
   // Sleeping workers wait here for the next ticket.
   absl::Mutex wake_mu_;

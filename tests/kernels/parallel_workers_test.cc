@@ -20,6 +20,8 @@ TEST(ParallelWorkersTest, RunsEveryPartOnceOnSeveralThreads) {
     workers.Run(parts, [&](int part) {
       runs[part].fetch_add(1);
       ids[part] = std::this_thread::get_id();
+      // Time for the workers to start and take their parts.
+      if (part == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     });
     for (int p = 0; p < parts; ++p) EXPECT_EQ(runs[p].load(), 1) << parts << " parts, part " << p;
     EXPECT_EQ(ids[0], std::this_thread::get_id());  // part 0 on the caller
@@ -36,6 +38,44 @@ TEST(ParallelWorkersTest, ManyLoopsInARowAndAfterASleep) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past the spin
   workers.Run(2, [&](int part) { sum.fetch_add(part + 1); });
   EXPECT_EQ(sum.load(), 2001 * 3);
+}
+
+TEST(ParallelWorkersTest, TheCallerRunsThePartsOfWorkersNotYetAwake) {
+  // After a pause the workers sleep; a short loop then runs on its caller
+  // instead of waiting for one to wake. Waiting, part 1 would run on its
+  // worker every time.
+  ParallelWorkers workers;
+  int on_caller = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // past the spin
+    std::vector<std::thread::id> ids(2);
+    workers.Run(2, [&](int part) { ids[part] = std::this_thread::get_id(); });
+    on_caller += ids[1] == std::this_thread::get_id();
+  }
+  // Mostly on the caller; the woken worker may still win the race when the
+  // scheduler hands it the caller's core (under load about a third of the
+  // time).
+  EXPECT_GE(on_caller, 5);
+}
+
+TEST(ParallelWorkersTest, LateWorkersNeverRunAPartTwiceOrOfAnotherLoop) {
+  // Loops of varying length with pauses between them, so that workers
+  // wake late, find their part taken, and meet the next loop.
+  ParallelWorkers workers;
+  std::vector<std::vector<std::atomic<int>>> runs;
+  for (int loop = 0; loop < 400; ++loop) runs.emplace_back(3);
+  for (int loop = 0; loop < 400; ++loop) {
+    if (loop % 7 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300 + loop));
+    std::vector<std::atomic<int>>& mine = runs[loop];
+    workers.Run(3, [&](int part) {
+      mine[part].fetch_add(1);
+      if (loop % 3 == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    });
+    for (int part = 0; part < 3; ++part) ASSERT_EQ(mine[part].load(), 1) << loop << " " << part;
+  }
+  for (int loop = 0; loop < 400; ++loop) {
+    for (int part = 0; part < 3; ++part) EXPECT_EQ(runs[loop][part].load(), 1);
+  }
 }
 
 TEST(ParallelWorkersTest, ALoopInsideAPartRunsOnItsThread) {
@@ -73,7 +113,11 @@ TEST(ParallelWorkersTest, OverlappingCallersShareTheCoresByCaller) {
   ParallelWorkers workers(std::chrono::milliseconds(200));
   auto parts_on_caller = [&] {
     std::vector<std::thread::id> ids(2);
-    workers.Run(2, [&](int part) { ids[part] = std::this_thread::get_id(); });
+    workers.Run(2, [&](int part) {
+      ids[part] = std::this_thread::get_id();
+      // Time for a worker to wake and take its part.
+      if (part == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    });
     return ids[0] == std::this_thread::get_id() && ids[1] == ids[0];
   };
   EXPECT_FALSE(parts_on_caller());  // alone: on the workers too

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -36,8 +37,11 @@ TEST(IntraOpParallelForTest, CoversTheRangeOnce) {
 TEST(IntraOpParallelForTest, SplitsBetweenThreadsAndHonoursOne) {
   at::set_num_threads(2);
   std::vector<std::thread::id> ids(2);
-  IntraOpParallelFor(2, 1,
-                     [&](int64_t begin, int64_t) { ids[begin] = std::this_thread::get_id(); });
+  IntraOpParallelFor(2, 1, [&](int64_t begin, int64_t) {
+    ids[begin] = std::this_thread::get_id();
+    // Time for the worker to wake and take its part.
+    if (begin == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  });
   EXPECT_EQ(ids[0], std::this_thread::get_id());
   EXPECT_NE(ids[1], ids[0]);
   at::set_num_threads(1);
