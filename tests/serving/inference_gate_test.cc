@@ -60,19 +60,42 @@ void AwaitWaiting(const InferenceGate& gate, int n) {
   ASSERT_EQ(gate.waiting(), n);
 }
 
-// Who got a slot, in order.
-class Arrivals {
+// Callers lining up at a gate whose slots are held: each asks once the one
+// before it waits, and holds its slot for `hold` once it gets one. Notes
+// who got a slot, in order.
+class Line {
  public:
-  void Add(const std::string& who) {
+  explicit Line(InferenceGate& gate) : gate_(gate) {}
+  ~Line() { Finish(); }
+
+  void Join(const std::string& who,
+            InferenceGate::Priority priority = InferenceGate::Priority::kStarting,
+            absl::Duration hold = absl::Milliseconds(2)) {
+    threads_.emplace_back([this, who, priority, hold] {
+      const std::optional<InferenceGate::Slot> slot = gate_.Take(Soon(), priority);
+      ASSERT_TRUE(slot.has_value());
+      Arrived(who);
+      absl::SleepFor(hold);
+    });
+    AwaitWaiting(gate_, static_cast<int>(threads_.size()));
+  }
+
+  void Arrived(const std::string& who) {
     absl::MutexLock lock(&mu_);
     order_ += who;
   }
-  std::string order() {
+
+  // Waits for every caller in the line to be done; the order they got in.
+  std::string Finish() {
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
     absl::MutexLock lock(&mu_);
     return order_;
   }
 
  private:
+  InferenceGate& gate_;
+  std::vector<std::thread> threads_;
   absl::Mutex mu_;
   std::string order_;
 };
@@ -81,20 +104,10 @@ TEST(InferenceGateTest, SlotsGoInOrderOfAsking) {
   InferenceGate gate(1);
   std::optional<InferenceGate::Slot> held = gate.Take(Soon());
   ASSERT_TRUE(held.has_value());
-  Arrivals arrivals;
-  std::vector<std::thread> threads;
-  for (const char* who : {"a", "b", "c", "d"}) {
-    threads.emplace_back([&, who] {
-      const std::optional<InferenceGate::Slot> slot = gate.Take(Soon());
-      ASSERT_TRUE(slot.has_value());
-      arrivals.Add(who);
-      absl::SleepFor(absl::Milliseconds(2));
-    });
-    AwaitWaiting(gate, static_cast<int>(threads.size()));
-  }
+  Line line(gate);
+  for (const char* who : {"a", "b", "c", "d"}) line.Join(who);
   held.reset();
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(arrivals.order(), "abcd");
+  EXPECT_EQ(line.Finish(), "abcd");
 }
 
 TEST(InferenceGateTest, ACallerThatGaveASlotBackQueuesBehindThoseWaiting) {
@@ -104,48 +117,31 @@ TEST(InferenceGateTest, ACallerThatGaveASlotBackQueuesBehindThoseWaiting) {
   InferenceGate gate(1);
   std::optional<InferenceGate::Slot> held = gate.Take(Soon());
   ASSERT_TRUE(held.has_value());
-  Arrivals arrivals;
-  std::thread waiter([&] {
-    const std::optional<InferenceGate::Slot> slot = gate.Take(Soon());
-    ASSERT_TRUE(slot.has_value());
-    arrivals.Add("w");
-    absl::SleepFor(absl::Milliseconds(20));
-  });
-  AwaitWaiting(gate, 1);
+  Line line(gate);
+  line.Join("w", InferenceGate::Priority::kStarting, absl::Milliseconds(20));
   for (int i = 0; i < 3; ++i) {
     held.reset();
     std::optional<InferenceGate::Slot> again = gate.Take(Soon());
     ASSERT_TRUE(again.has_value());
-    arrivals.Add("r");
+    line.Arrived("r");
     held.emplace(std::move(*again));
   }
   held.reset();
-  waiter.join();
-  EXPECT_EQ(arrivals.order().front(), 'w') << arrivals.order();
+  const std::string order = line.Finish();
+  EXPECT_EQ(order.front(), 'w') << order;
 }
 
 TEST(InferenceGateTest, FinishingWorkGoesAheadOfStartingWork) {
   InferenceGate gate(1);
   std::optional<InferenceGate::Slot> held = gate.Take(Soon());
   ASSERT_TRUE(held.has_value());
-  Arrivals arrivals;
-  std::vector<std::thread> threads;
-  auto take = [&](const char* who, InferenceGate::Priority priority) {
-    threads.emplace_back([&, who, priority] {
-      const std::optional<InferenceGate::Slot> slot = gate.Take(Soon(), priority);
-      ASSERT_TRUE(slot.has_value());
-      arrivals.Add(who);
-      absl::SleepFor(absl::Milliseconds(2));
-    });
-    AwaitWaiting(gate, static_cast<int>(threads.size()));
-  };
-  take("s", InferenceGate::Priority::kStarting);
-  take("t", InferenceGate::Priority::kStarting);
-  take("F", InferenceGate::Priority::kFinishing);
-  take("G", InferenceGate::Priority::kFinishing);
+  Line line(gate);
+  line.Join("s", InferenceGate::Priority::kStarting);
+  line.Join("t", InferenceGate::Priority::kStarting);
+  line.Join("F", InferenceGate::Priority::kFinishing);
+  line.Join("G", InferenceGate::Priority::kFinishing);
   held.reset();
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(arrivals.order(), "FGst");
+  EXPECT_EQ(line.Finish(), "FGst");
 }
 
 TEST(InferenceGateTest, AWaiterPastItsDeadlineLeavesTheLine) {
