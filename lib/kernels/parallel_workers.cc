@@ -9,6 +9,7 @@ namespace {
 thread_local bool in_part = false;
 
 constexpr uint64_t kPartsMask = 0xffff;
+static_assert(ParallelWorkers::kMaxParts <= kPartsMask, "a ticket holds the part count");
 // How long a worker spins for the next loop before it sleeps: longer than
 // the gap between two layers of a network, short enough to hand the core
 // back soon when no loop follows.

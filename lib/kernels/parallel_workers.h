@@ -88,7 +88,8 @@ class ParallelWorkers {
   std::atomic<int> pending_{0};  // parts but 0 not yet done
   // The generation of the loop that last claimed each part: a part runs
   // once, on whichever thread claims it first.
-  std::unique_ptr<std::atomic<uint64_t>[]> claims_ { new std::atomic<uint64_t>[ kMaxParts ]() };
+  const std::unique_ptr<std::atomic<uint64_t>[]> claims_ =
+      std::make_unique<std::atomic<uint64_t>[]>(kMaxParts);
 
   // Sleeping workers wait here for the next ticket.
   absl::Mutex wake_mu_;
