@@ -13,6 +13,7 @@
 #include "lib/serving/clip_smoother.h"
 #include "lib/serving/clip_stream.h"
 #include "lib/serving/model_call.h"
+#include "lib/serving/stale_frame_filter.h"
 #include "server/grpc_status.h"
 
 namespace fer {
@@ -26,6 +27,7 @@ constexpr char kDefaultTenant[] = "default";
 
 constexpr int kMaxClipWindow = 300;
 constexpr int kMaxFaces = 32;
+constexpr uint32_t kMaxFrameLagMs = 60000;
 
 double SecondsSince(absl::Time start) { return absl::ToDoubleSeconds(absl::Now() - start); }
 
@@ -97,6 +99,7 @@ struct ExpressionService::StreamSettings {
   bool include_landmarks;
   bool include_features;
   int detection_interval;
+  absl::Duration max_frame_lag;  // zero: analyze every frame
 };
 
 ExpressionService::ExpressionService(FaceAnalyzer* analyzer, ServerMetrics* metrics,
@@ -282,6 +285,11 @@ absl::StatusOr<ExpressionService::StreamSettings> ExpressionService::SettingsFro
   s.detection_interval = config.detection_interval() == 0
                              ? options_.default_detection_interval
                              : static_cast<int>(config.detection_interval());
+  if (config.max_frame_lag_ms() > kMaxFrameLagMs) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_frame_lag_ms ", config.max_frame_lag_ms(), " exceeds ", kMaxFrameLagMs));
+  }
+  s.max_frame_lag = absl::Milliseconds(config.max_frame_lag_ms());
   return s;
 }
 
@@ -323,6 +331,8 @@ grpc::Status ExpressionService::StreamPredictImpl(
   // Clip models: the ring of the largest face's crops the model runs on.
   std::unique_ptr<ClipStream> clip_stream;
   std::unique_ptr<FaceTracker> tracker;
+  // Live streams (max_frame_lag_ms): which frames arrive too late to analyze.
+  std::unique_ptr<StaleFrameFilter> stale_frames;
   StreamSettings settings;
   const std::unique_ptr<StreamWatchdog::Watch> watch = WatchIdleness(context);
   const absl::Time opened = absl::Now();
@@ -339,14 +349,6 @@ grpc::Status ExpressionService::StreamPredictImpl(
           absl::StrCat("stream open longer than --max_stream_duration (",
                        absl::FormatDuration(options_.max_stream_duration), "); open a new one"));
     }
-    // Pacing: a stream faster than --max_stream_fps waits (backpressure
-    // through flow control) instead of losing frames.
-    if (frame_interval > absl::ZeroDuration()) {
-      const absl::Time now = absl::Now();
-      if (next_frame > now) absl::SleepFor(next_frame - now);
-      next_frame = std::max(now, next_frame) + frame_interval;
-    }
-    const absl::Time received = absl::Now();
     if (index == 0) {
       absl::StatusOr<StreamSettings> parsed = SettingsFrom(request.config());
       if (!parsed.ok()) return ToGrpcStatus(parsed.status());
@@ -358,8 +360,39 @@ grpc::Status ExpressionService::StreamPredictImpl(
       } else {
         clip = std::make_unique<ClipSmoother>(settings.clip_window, labels.size());
       }
+      if (settings.max_frame_lag > absl::ZeroDuration()) {
+        stale_frames = std::make_unique<StaleFrameFilter>(settings.max_frame_lag);
+      }
     }
     if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    if (stale_frames != nullptr) {
+      absl::StatusOr<bool> fresh = stale_frames->Admit(request.frame().timestamp_us(), absl::Now());
+      if (!fresh.ok()) {
+        metrics_->AddRejectedFrame("invalid_frame");
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            absl::StrCat("frame ", index, ": ", fresh.status().message()));
+      }
+      if (!*fresh) {
+        // Answered at once, in order, and not paced: skipping costs nothing.
+        PredictResponse skipped;
+        skipped.set_frame_index(index);
+        skipped.set_timestamp_us(request.frame().timestamp_us());
+        skipped.set_skipped(true);
+        metrics_->AddSkippedFrame();
+        if (!stream->Write(skipped)) {
+          return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+        }
+        continue;
+      }
+    }
+    // Pacing: a stream faster than --max_stream_fps waits (backpressure
+    // through flow control) instead of losing frames.
+    if (frame_interval > absl::ZeroDuration()) {
+      const absl::Time now = absl::Now();
+      if (next_frame > now) absl::SleepFor(next_frame - now);
+      next_frame = std::max(now, next_frame) + frame_interval;
+    }
+    const absl::Time received = absl::Now();
 
     absl::StatusOr<RgbImage> image = DecodeFrame(request.frame());
     if (!image.ok()) {

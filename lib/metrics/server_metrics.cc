@@ -134,6 +134,13 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                       .Help("Tracked frames whose track was lost, so that the detector ran.")
                       .Register(*registry_)
                       .Add({});
+  skipped_frames_ = &prometheus::BuildCounter()
+                         .Name("ferserve_skipped_frames_total")
+                         .Help(
+                             "StreamPredict frames answered without analysis because they "
+                             "arrived later than the stream's max_frame_lag_ms allows.")
+                         .Register(*registry_)
+                         .Add({});
   adaptation_seconds_ = &prometheus::BuildHistogram()
                              .Name("ferserve_adaptation_duration_seconds")
                              .Help("Wall time of PFT adaptations run by Adapt.")
@@ -204,6 +211,8 @@ void ServerMetrics::AddStoreFallbackFrame() { store_fallback_frames_->Increment(
 void ServerMetrics::AddTrackedFrame() { tracked_frames_->Increment(); }
 
 void ServerMetrics::AddLostTrack() { lost_tracks_->Increment(); }
+
+void ServerMetrics::AddSkippedFrame() { skipped_frames_->Increment(); }
 
 void ServerMetrics::ObserveAdaptation(double seconds) { adaptation_seconds_->Observe(seconds); }
 

@@ -64,6 +64,9 @@ class ServerMetrics {
   // track was lost (the detector ran after all).
   void AddTrackedFrame();
   void AddLostTrack();
+  // A StreamPredict frame answered without analysis because it arrived
+  // later than the stream's max_frame_lag_ms allows.
+  void AddSkippedFrame();
   void ObserveAdaptation(double seconds);
   // One batch the dynamic batcher executed: its face crops, and how long
   // each of its requests waited in the batch queue.
@@ -86,6 +89,7 @@ class ServerMetrics {
   prometheus::Counter* store_fallback_frames_;
   prometheus::Counter* tracked_frames_;
   prometheus::Counter* lost_tracks_;
+  prometheus::Counter* skipped_frames_;
   prometheus::Histogram* adaptation_seconds_;
   prometheus::Histogram* batch_size_;
   prometheus::Histogram* batch_queue_seconds_;

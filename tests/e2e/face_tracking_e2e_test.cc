@@ -8,11 +8,9 @@
 
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "lib/model/face_types.h"
-#include "lib/vision/image_file.h"
-#include "lib/vision/video_reader.h"
 #include "tests/e2e/ferserve_process.h"
+#include "tests/e2e/video_frames.h"
 #include "tests/http_get.h"
-#include "tests/test_assets.h"
 
 namespace fer {
 namespace {
@@ -26,18 +24,8 @@ constexpr int kFrames = 40;
 
 // The first kFrames frames of franck.mp4 (a talking face), as JPEG.
 const std::vector<std::string>& VideoFrames() {
-  static const auto* frames = [] {
-    auto* out = new std::vector<std::string>;
-    absl::StatusOr<std::unique_ptr<VideoReader>> video =
-        VideoReader::Open(testing::Video("franck.mp4"));
-    if (!video.ok()) return out;
-    for (int i = 0; i < kFrames; ++i) {
-      absl::StatusOr<RgbImage> frame = (*video)->Next();
-      if (!frame.ok()) break;
-      out->push_back(*EncodeJpeg(*frame, 90));
-    }
-    return out;
-  }();
+  static const auto* frames =
+      new std::vector<std::string>(testing::JpegFramesOf("franck.mp4", kFrames));
   return *frames;
 }
 

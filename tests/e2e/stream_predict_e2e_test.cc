@@ -286,6 +286,7 @@ TEST_F(StreamPredictE2eTest, BadStreamConfigIsRefusedBeforeAnyAnswer) {
       {[](fer::v1::StreamConfig* c) { c->set_min_face_score(1.5f); }, "min_face_score"},
       {[](fer::v1::StreamConfig* c) { c->set_max_faces(33); }, "max_faces"},
       {[](fer::v1::StreamConfig* c) { c->set_detection_interval(31); }, "detection_interval"},
+      {[](fer::v1::StreamConfig* c) { c->set_max_frame_lag_ms(60001); }, "max_frame_lag_ms"},
   };
   for (const Case& c : cases) {
     PredictRequest request = EncodedFrame(good);

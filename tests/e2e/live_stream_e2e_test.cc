@@ -1,0 +1,164 @@
+// End-to-end: live streams that send faster than the server answers
+// (StreamConfig.max_frame_lag_ms). Frames that arrive later than the
+// stream's maximum lag are answered as skipped, in order, without being
+// analyzed; frames on time are analyzed as always.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fer/v1/expression_service.grpc.pb.h"
+#include "tests/e2e/ferserve_process.h"
+#include "tests/e2e/video_frames.h"
+#include "tests/http_get.h"
+
+namespace fer {
+namespace {
+
+using fer::v1::ExpressionService;
+using fer::v1::PredictRequest;
+using fer::v1::PredictResponse;
+
+constexpr int kFrames = 60;
+
+const std::vector<std::string>& VideoFrames() {
+  static const auto* frames =
+      new std::vector<std::string>(testing::JpegFramesOf("franck.mp4", kFrames));
+  return *frames;
+}
+
+struct StreamResult {
+  std::vector<PredictResponse> responses;
+  grpc::Status status;
+};
+
+// Sends `frames` with timestamps `timestamps_us` from a writer thread, frame
+// i at `send_interval` * i after the start (zero: all at once), while this
+// thread reads the answers.
+StreamResult Stream(ExpressionService::Stub* stub, const std::vector<std::string>& frames,
+                    const std::vector<int64_t>& timestamps_us, uint32_t max_frame_lag_ms,
+                    std::chrono::milliseconds send_interval = std::chrono::milliseconds(0)) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  auto stream = stub->StreamPredict(&context);
+  std::thread writer([&] {
+    const auto start = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < frames.size(); ++i) {
+      std::this_thread::sleep_until(start + send_interval * i);
+      PredictRequest request;
+      if (i == 0) request.mutable_config()->set_max_frame_lag_ms(max_frame_lag_ms);
+      request.mutable_frame()->set_encoded(frames[i]);
+      request.mutable_frame()->set_timestamp_us(timestamps_us[i]);
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+  });
+  StreamResult result;
+  PredictResponse response;
+  while (stream->Read(&response)) result.responses.push_back(response);
+  writer.join();
+  result.status = stream->Finish();
+  return result;
+}
+
+// Timestamps `step_us` apart from an origin of the camera's own.
+std::vector<int64_t> Timestamps(size_t count, int64_t step_us) {
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < count; ++i) out.push_back(1'000'000 + static_cast<int64_t>(i) * step_us);
+  return out;
+}
+
+double MetricValue(const std::string& metrics, const std::string& name) {
+  const size_t at = metrics.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::atof(metrics.c_str() + at + name.size() + 2);
+}
+
+class LiveStreamE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new testing::FerserveProcess({"--max_stream_fps=0"}); }
+  static void TearDownTestSuite() { delete server_; }
+  void SetUp() override {
+    ASSERT_TRUE(server_->ok()) << server_->Log();
+    ASSERT_EQ(VideoFrames().size(), static_cast<size_t>(kFrames));
+    stub_ = ExpressionService::NewStub(server_->channel());
+  }
+  double SkippedFramesMetric() {
+    return MetricValue(testing::HttpGet(server_->metrics_port(), "/metrics"),
+                       "ferserve_skipped_frames_total");
+  }
+
+  static testing::FerserveProcess* server_;
+  std::unique_ptr<ExpressionService::Stub> stub_;
+};
+testing::FerserveProcess* LiveStreamE2eTest::server_ = nullptr;
+
+TEST_F(LiveStreamE2eTest, FramesFasterThanTheServerAreSkippedInOrderWhenLate) {
+  // A camera at 1,000 frames/s: far more than a frame's detection allows.
+  const std::vector<int64_t> timestamps = Timestamps(kFrames, 1000);
+  const double skipped_before = SkippedFramesMetric();
+  const StreamResult live = Stream(stub_.get(), VideoFrames(), timestamps, 10);
+  ASSERT_TRUE(live.status.ok()) << live.status.error_message();
+  ASSERT_EQ(live.responses.size(), static_cast<size_t>(kFrames));
+  int skipped = 0;
+  for (int i = 0; i < kFrames; ++i) {
+    const PredictResponse& r = live.responses[i];
+    EXPECT_EQ(r.frame_index(), static_cast<uint64_t>(i));
+    EXPECT_EQ(r.timestamp_us(), timestamps[i]);
+    if (r.skipped()) {
+      ++skipped;
+      EXPECT_EQ(r.faces_size(), 0) << i;
+      EXPECT_FALSE(r.face_found()) << i;
+      EXPECT_EQ(r.frame_width(), 0u) << i;
+      EXPECT_FALSE(r.has_clip()) << i;
+    } else {
+      EXPECT_TRUE(r.face_found()) << i;  // franck is on every frame
+      EXPECT_EQ(r.frame_width(), 360u) << i;
+      EXPECT_TRUE(r.has_clip()) << i;
+    }
+  }
+  EXPECT_FALSE(live.responses[0].skipped()) << "the first frame has no lag";
+  EXPECT_GT(skipped, 0);
+  EXPECT_EQ(SkippedFramesMetric() - skipped_before, skipped);
+
+  // Without a maximum lag the same frames are all analyzed.
+  const StreamResult every = Stream(stub_.get(), VideoFrames(), timestamps, 0);
+  ASSERT_TRUE(every.status.ok()) << every.status.error_message();
+  ASSERT_EQ(every.responses.size(), static_cast<size_t>(kFrames));
+  for (const PredictResponse& r : every.responses) {
+    EXPECT_FALSE(r.skipped()) << r.frame_index();
+    EXPECT_TRUE(r.face_found()) << r.frame_index();
+  }
+}
+
+TEST_F(LiveStreamE2eTest, FramesOnTimeAreAllAnalyzed) {
+  // 5 frames/s, sent on their clock: the server keeps up.
+  const std::vector<std::string> frames(VideoFrames().begin(), VideoFrames().begin() + 8);
+  const StreamResult live = Stream(stub_.get(), frames, Timestamps(frames.size(), 200'000), 1000,
+                                   std::chrono::milliseconds(200));
+  ASSERT_TRUE(live.status.ok()) << live.status.error_message();
+  ASSERT_EQ(live.responses.size(), frames.size());
+  for (const PredictResponse& r : live.responses) {
+    EXPECT_FALSE(r.skipped()) << r.frame_index();
+    EXPECT_TRUE(r.face_found()) << r.frame_index();
+  }
+}
+
+TEST_F(LiveStreamE2eTest, TimestampsThatDoNotIncreaseAreInvalidArgument) {
+  const std::vector<std::string> frames(VideoFrames().begin(), VideoFrames().begin() + 3);
+  // Frames without timestamps: all 0.
+  const StreamResult unset = Stream(stub_.get(), frames, {0, 0, 0}, 100);
+  EXPECT_EQ(unset.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(unset.status.error_message().find("frame 1: timestamp_us"), std::string::npos)
+      << unset.status.error_message();
+  EXPECT_EQ(unset.responses.size(), 1u);
+  // The server goes on serving.
+  const StreamResult next = Stream(stub_.get(), frames, Timestamps(frames.size(), 1000), 100);
+  EXPECT_TRUE(next.status.ok()) << next.status.error_message();
+  EXPECT_EQ(next.responses.size(), frames.size());
+}
+
+}  // namespace
+}  // namespace fer
