@@ -74,6 +74,10 @@ ABSL_FLAG(std::string, paced_fps, "10",
           "on a clock, as a camera does, whether or not the answers keep up (open loop); "
           "empty skips them.");
 ABSL_FLAG(double, paced_seconds, 4, "Seconds of frames each stream sends in a paced run.");
+ABSL_FLAG(int, live_max_frame_lag_ms, 100,
+          "StreamConfig.max_frame_lag_ms of the live runs: the paced runs again, at every load "
+          "(also above what the closed loop answered), frames that arrive later skipped; 0 skips "
+          "these runs.");
 
 namespace fer {
 namespace {
@@ -253,9 +257,10 @@ std::vector<BatchFigure> BenchPeer(const std::vector<RgbImage>& crops,
 
 struct StreamFigure {
   int streams;
-  double frames_per_s;
-  double p50_ms;
+  double frames_per_s;  // analyzed, not skipped
+  double p50_ms;        // of the analyzed frames
   double p99_ms;
+  double skipped_share;
   std::vector<fer::v1::PredictResponse> first_stream;  // the answers of stream 0
 };
 
@@ -267,18 +272,24 @@ double MillisecondsBetween(Clock::time_point from, Clock::time_point to) {
 // fps 0 each stream sends its next frame when the answer to the last one
 // came (closed loop: the most the server answers); with fps > 0 it sends
 // them on a clock, the streams' clocks evenly staggered (open loop, as
-// cameras do), and a frame's latency counts from its time on the clock.
+// cameras do), and a frame's latency counts from its time on the clock,
+// which is also its timestamp (for max_frame_lag_ms).
 StreamFigure BenchStreams(const std::string& address, const std::vector<std::string>& frames,
-                          int streams, int detection_interval, double fps = 0) {
+                          int streams, int detection_interval, double fps = 0,
+                          int max_frame_lag_ms = 0) {
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  std::vector<std::vector<double>> latencies(streams);
+  std::vector<std::vector<double>> latencies(streams);  // of analyzed frames
+  std::vector<int> skipped(streams);
   std::vector<fer::v1::PredictResponse> first_stream;
   std::vector<std::thread> threads;
   const auto start = Clock::now();
-  auto request_for = [detection_interval](const std::string& frame) {
+  auto request_for = [&](const std::string& frame, Clock::time_point due) {
     fer::v1::PredictRequest request;
     request.mutable_config()->set_detection_interval(detection_interval);
+    request.mutable_config()->set_max_frame_lag_ms(max_frame_lag_ms);
     request.mutable_frame()->set_encoded(frame);
+    request.mutable_frame()->set_timestamp_us(
+        std::chrono::duration_cast<std::chrono::microseconds>(due - start).count());
     return request;
   };
   for (int s = 0; s < streams; ++s) {
@@ -290,7 +301,7 @@ StreamFigure BenchStreams(const std::string& address, const std::vector<std::str
       if (fps <= 0) {
         for (const std::string& frame : frames) {
           const auto sent = Clock::now();
-          if (!stream->Write(request_for(frame)) || !stream->Read(&response)) break;
+          if (!stream->Write(request_for(frame, sent)) || !stream->Read(&response)) break;
           latencies[s].push_back(MillisecondsBetween(sent, Clock::now()));
           if (s == 0) first_stream.push_back(response);
         }
@@ -306,12 +317,16 @@ StreamFigure BenchStreams(const std::string& address, const std::vector<std::str
         std::thread writer([&] {
           for (size_t i = 0; i < frames.size(); ++i) {
             std::this_thread::sleep_until(due(i));
-            if (!stream->Write(request_for(frames[i]))) break;
+            if (!stream->Write(request_for(frames[i], due(i)))) break;
           }
           stream->WritesDone();
         });
         for (size_t i = 0; i < frames.size() && stream->Read(&response); ++i) {
-          latencies[s].push_back(MillisecondsBetween(due(i), Clock::now()));
+          if (response.skipped()) {
+            ++skipped[s];
+          } else {
+            latencies[s].push_back(MillisecondsBetween(due(i), Clock::now()));
+          }
         }
         writer.join();
       }
@@ -323,7 +338,13 @@ StreamFigure BenchStreams(const std::string& address, const std::vector<std::str
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::vector<double> all;
   for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  return {streams, all.size() / seconds, Percentile(all, 0.5), Percentile(all, 0.99),
+  int all_skipped = 0;
+  for (int n : skipped) all_skipped += n;
+  return {streams,
+          all.size() / seconds,
+          Percentile(all, 0.5),
+          Percentile(all, 0.99),
+          all_skipped / std::max(1.0, static_cast<double>(all.size() + all_skipped)),
           std::move(first_stream)};
 }
 
@@ -460,6 +481,21 @@ void PrintStreamFigures(const std::string& server) {
             interval, fps);
         std::printf("%8d %12d %12.1f %10.1f %10.1f\n", f.streams, streams * fps, f.frames_per_s,
                     f.p50_ms, f.p99_ms);
+      }
+      const int max_lag_ms = absl::GetFlag(FLAGS_live_max_frame_lag_ms);
+      if (max_lag_ms <= 0) continue;
+      std::printf(
+          "  live: the same with max_frame_lag_ms %d (frames arriving later answered as skipped; "
+          "latency of the analyzed ones)\n",
+          max_lag_ms);
+      std::printf("%8s %12s %12s %10s %10s %10s\n", "streams", "offered/s", "analyzed/s", "skipped",
+                  "p50 ms", "p99 ms");
+      for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
+        const StreamFigure f = BenchStreams(
+            server, std::vector<std::string>(frames.begin(), frames.begin() + per_stream), streams,
+            interval, fps, max_lag_ms);
+        std::printf("%8d %12d %12.1f %9.0f%% %10.1f %10.1f\n", f.streams, streams * fps,
+                    f.frames_per_s, 100 * f.skipped_share, f.p50_ms, f.p99_ms);
       }
     }
     if (every_frame.empty()) {
