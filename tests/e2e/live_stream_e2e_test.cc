@@ -160,5 +160,27 @@ TEST_F(LiveStreamE2eTest, TimestampsThatDoNotIncreaseAreInvalidArgument) {
   EXPECT_EQ(next.responses.size(), frames.size());
 }
 
+// A server pacing streams to --max_stream_fps paces the analyzed frames
+// only: skipped ones are answered at once.
+TEST(LiveStreamPacingE2eTest, SkippedFramesAreNotPaced) {
+  testing::FerserveProcess server({"--max_stream_fps=5"});
+  ASSERT_TRUE(server.ok()) << server.Log();
+  ASSERT_EQ(VideoFrames().size(), static_cast<size_t>(kFrames));
+  auto stub = ExpressionService::NewStub(server.channel());
+  constexpr int kBurst = 20;
+  const std::vector<std::string> frames(VideoFrames().begin(), VideoFrames().begin() + kBurst);
+  const auto start = std::chrono::steady_clock::now();
+  const StreamResult live = Stream(stub.get(), frames, Timestamps(kBurst, 1000), 50);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(live.status.ok()) << live.status.error_message();
+  ASSERT_EQ(live.responses.size(), static_cast<size_t>(kBurst));
+  int skipped = 0;
+  for (const PredictResponse& r : live.responses) skipped += r.skipped();
+  EXPECT_GE(skipped, kBurst / 2);
+  // Pacing every frame would take at least 19 intervals of 200 ms.
+  EXPECT_LT(seconds, 3.0) << skipped << " skipped";
+}
+
 }  // namespace
 }  // namespace fer
