@@ -10,8 +10,10 @@
 //      percentiles over loopback at 1, 4 and 16 concurrent streams
 //      (franck.mp4), the server's dynamic batcher sharing backbone batches
 //      between the streams: streams sending as fast as answers come (the
-//      most a server answers), and streams sending on a clock (the latency
-//      a camera's frames see at that load);
+//      most a server answers), streams sending on a clock (the latency
+//      a camera's frames see at that load), and the same as live streams
+//      that have late frames skipped (StreamConfig.max_frame_lag_ms), at
+//      loads past what the server answers too;
 //   5. this process's peak RSS (scripts/bench adds the server's).
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
