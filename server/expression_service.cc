@@ -136,12 +136,20 @@ absl::StatusOr<std::vector<LocatedFace>> ExpressionService::LocateFaces(
 
 absl::StatusOr<std::vector<FaceAnalysis>> ExpressionService::AnalyzeFrame(
     grpc::ServerContext* context, const RgbImage& image, const AnalyzeOptions& analyze,
-    int max_faces, double* queue_seconds, FaceTracker* tracker, bool* detected) {
+    int max_faces, StreamFrame* frame) {
   const absl::Time deadline = Deadline(*context);
   const absl::Time queued = absl::Now();
-  std::optional<InferenceGate::Slot> slot = gate_->Take(deadline);
-  if (!slot.has_value()) return absl::DeadlineExceededError("deadline passed while queued");
-  if (queue_seconds != nullptr) *queue_seconds = SecondsSince(queued);
+  const absl::Time stale_at = frame != nullptr ? frame->stale_at : absl::InfiniteFuture();
+  std::optional<InferenceGate::Slot> slot = gate_->Take(std::min(deadline, stale_at));
+  if (!slot.has_value()) {
+    if (stale_at < deadline) {
+      frame->stale = true;
+      return std::vector<FaceAnalysis>();
+    }
+    return absl::DeadlineExceededError("deadline passed while queued");
+  }
+  if (frame != nullptr) frame->queue_seconds = SecondsSince(queued);
+  FaceTracker* tracker = frame != nullptr ? frame->tracker : nullptr;
   AnalyzeOptions options = analyze;
   std::vector<FaceDetection> tracked_boxes;
   bool detect = tracker == nullptr || tracker->MustDetect(&tracked_boxes);
@@ -164,7 +172,7 @@ absl::StatusOr<std::vector<FaceAnalysis>> ExpressionService::AnalyzeFrame(
   if (located.ok() && detect && tracker != nullptr) tracker->Detected(analyses());
   slot.reset();
   if (!located.ok()) return located.status();
-  if (detected != nullptr) *detected = detect;
+  if (frame != nullptr) frame->detected = detect;
 
   // The backbone, batched with other frames' faces.
   std::vector<FaceAnalysis> faces;
@@ -365,6 +373,17 @@ grpc::Status ExpressionService::StreamPredictImpl(
       }
     }
     if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    // A live stream's frame too late to analyze: answered at once, in order.
+    const auto answer_skipped = [&] {
+      PredictResponse skipped;
+      skipped.set_frame_index(index);
+      skipped.set_timestamp_us(request.frame().timestamp_us());
+      skipped.set_skipped(true);
+      metrics_->AddSkippedFrame();
+      return stream->Write(skipped);
+    };
+    StreamFrame frame;
+    frame.tracker = tracker.get();
     if (stale_frames != nullptr) {
       absl::StatusOr<bool> fresh = stale_frames->Admit(request.frame().timestamp_us(), absl::Now());
       if (!fresh.ok()) {
@@ -373,17 +392,11 @@ grpc::Status ExpressionService::StreamPredictImpl(
                             absl::StrCat("frame ", index, ": ", fresh.status().message()));
       }
       if (!*fresh) {
-        // Answered at once, in order, and not paced: skipping costs nothing.
-        PredictResponse skipped;
-        skipped.set_frame_index(index);
-        skipped.set_timestamp_us(request.frame().timestamp_us());
-        skipped.set_skipped(true);
-        metrics_->AddSkippedFrame();
-        if (!stream->Write(skipped)) {
-          return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-        }
+        // Not paced either: skipping costs nothing.
+        if (!answer_skipped()) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
         continue;
       }
+      frame.stale_at = stale_frames->StaleAt(request.frame().timestamp_us());
     }
     // Pacing: a stream faster than --max_stream_fps waits (backpressure
     // through flow control) instead of losing frames.
@@ -432,18 +445,21 @@ grpc::Status ExpressionService::StreamPredictImpl(
     analyze.detect.min_score = settings.min_face_score;
     analyze.with_features = settings.include_features || translator != nullptr;
     analyze.timings = &timings;
-    double queue_seconds = 0;
-    bool detected = true;
     // Largest faces first; the clip follows the largest.
-    absl::StatusOr<std::vector<FaceAnalysis>> faces = AnalyzeFrame(
-        context, *image, analyze, settings.max_faces, &queue_seconds, tracker.get(), &detected);
+    absl::StatusOr<std::vector<FaceAnalysis>> faces =
+        AnalyzeFrame(context, *image, analyze, settings.max_faces, &frame);
     if (!faces.ok()) {
       CountRejectedFrame(faces.status());
       return grpc::Status(static_cast<grpc::StatusCode>(faces.status().code()),
                           absl::StrCat("frame ", index, ": ", faces.status().message()));
     }
-    metrics_->ObserveStage(FrameStage::kQueue, queue_seconds);
-    if (detected) {
+    if (frame.stale) {
+      // It waited for the models past its maximum lag.
+      if (!answer_skipped()) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+      continue;
+    }
+    metrics_->ObserveStage(FrameStage::kQueue, frame.queue_seconds);
+    if (frame.detected) {
       metrics_->ObserveStage(FrameStage::kDetection, timings.detection);
     } else {
       metrics_->AddTrackedFrame();
@@ -466,7 +482,7 @@ grpc::Status ExpressionService::StreamPredictImpl(
     response.set_frame_width(image->width);
     response.set_frame_height(image->height);
     response.set_face_found(!faces->empty());
-    response.set_detected(detected);
+    response.set_detected(frame.detected);
     response.set_personalized(translator != nullptr);
     response.set_profile_version(profile_version);
     if (!note.empty()) response.set_personalization_note(note);

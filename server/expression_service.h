@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "lib/metrics/server_metrics.h"
 #include "lib/model/face_analyzer.h"
@@ -115,18 +116,29 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   grpc::Status EnrollNeutralImpl(grpc::ServerContext* context, const std::string& tenant,
                                  grpc::ServerReader<fer::v1::EnrollRequest>* reader,
                                  fer::v1::EnrollResponse* response);
+  // A StreamPredict frame's part in AnalyzeFrame: what it brings, and what
+  // AnalyzeFrame tells about it.
+  struct StreamFrame {
+    // The stream's tracker: the detector runs only when it says so, or when
+    // a track is lost.
+    FaceTracker* tracker = nullptr;
+    // Live streams: when the frame's lag passes max_frame_lag_ms. A frame
+    // still waiting for the gate then is not analyzed: `stale`, no faces.
+    absl::Time stale_at = absl::InfiniteFuture();
+    double queue_seconds = 0;  // the wait for the gate
+    bool detected = true;      // whether the detector ran
+    bool stale = false;
+  };
   // Runs the models on one frame: detection and landmarks once the gate
-  // admits the frame (its wait is stored in *queue_seconds when not null),
-  // then the backbone through the batcher, both bounded by the call's
-  // deadline (DeadlineExceeded). With max_faces > 0, only the max_faces
-  // largest faces are kept, largest first; otherwise all, best score first.
-  // A full batch queue is ResourceExhausted.
-  // With a tracker (a stream's), the detector runs only when the tracker
-  // says so, or when a track is lost; `detected` tells whether it ran.
-  absl::StatusOr<std::vector<FaceAnalysis>> AnalyzeFrame(
-      grpc::ServerContext* context, const RgbImage& image, const AnalyzeOptions& analyze,
-      int max_faces = 0, double* queue_seconds = nullptr, FaceTracker* tracker = nullptr,
-      bool* detected = nullptr);
+  // admits the frame, then the backbone through the batcher, both bounded
+  // by the call's deadline (DeadlineExceeded). With max_faces > 0, only the
+  // max_faces largest faces are kept, largest first; otherwise all, best
+  // score first. A full batch queue is ResourceExhausted.
+  absl::StatusOr<std::vector<FaceAnalysis>> AnalyzeFrame(grpc::ServerContext* context,
+                                                         const RgbImage& image,
+                                                         const AnalyzeOptions& analyze,
+                                                         int max_faces = 0,
+                                                         StreamFrame* frame = nullptr);
   // The detector (or the given boxes) and landmarks, under the inference
   // gate's slot the caller holds: the max_faces largest faces, largest first.
   absl::StatusOr<std::vector<LocatedFace>> LocateFaces(const RgbImage& image,

@@ -138,7 +138,8 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                          .Name("ferserve_skipped_frames_total")
                          .Help(
                              "StreamPredict frames answered without analysis because they "
-                             "arrived later than the stream's max_frame_lag_ms allows.")
+                             "arrived, or were still waiting for the models, later than the "
+                             "stream's max_frame_lag_ms allows.")
                          .Register(*registry_)
                          .Add({});
   adaptation_seconds_ = &prometheus::BuildHistogram()

@@ -64,8 +64,9 @@ class ServerMetrics {
   // track was lost (the detector ran after all).
   void AddTrackedFrame();
   void AddLostTrack();
-  // A StreamPredict frame answered without analysis because it arrived
-  // later than the stream's max_frame_lag_ms allows.
+  // A StreamPredict frame answered without analysis because it arrived, or
+  // was still waiting for the models, later than the stream's
+  // max_frame_lag_ms allows.
   void AddSkippedFrame();
   void ObserveAdaptation(double seconds);
   // One batch the dynamic batcher executed: its face crops, and how long

@@ -31,6 +31,13 @@ class StaleFrameFilter {
   // than the previous frame's.
   absl::StatusOr<bool> Admit(int64_t timestamp_us, absl::Time arrival);
 
+  // When the lag of the frame captured at `timestamp_us` passes the maximum
+  // (after Admit: a frame admitted, and still waiting for the models then,
+  // is as late as one skipped on arrival).
+  absl::Time StaleAt(int64_t timestamp_us) const {
+    return absl::UnixEpoch() + absl::Microseconds(timestamp_us) + reference_ + max_lag_;
+  }
+
   // The lag of the last admitted or skipped frame.
   absl::Duration last_lag() const { return last_lag_; }
 

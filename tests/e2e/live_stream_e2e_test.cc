@@ -160,6 +160,58 @@ TEST_F(LiveStreamE2eTest, TimestampsThatDoNotIncreaseAreInvalidArgument) {
   EXPECT_EQ(next.responses.size(), frames.size());
 }
 
+// (count of observations, count at most `seconds`) of a stage's histogram.
+std::pair<double, double> StageCounts(const std::string& metrics, const std::string& stage,
+                                      double seconds) {
+  const std::string bucket =
+      "ferserve_frame_stage_duration_seconds_bucket{stage=\"" + stage + "\",le=\"";
+  const std::string count =
+      "\nferserve_frame_stage_duration_seconds_count{stage=\"" + stage + "\"} ";
+  double within = -1;
+  for (size_t at = metrics.find(bucket); at != std::string::npos;
+       at = metrics.find(bucket, at + 1)) {
+    const double le = std::atof(metrics.c_str() + at + bucket.size());
+    if (le < seconds) continue;
+    // The first bucket at or above `seconds` (a bound of the form 1e-4 * 2^k).
+    within = std::atof(metrics.c_str() + metrics.find("} ", at) + 2);
+    break;
+  }
+  const size_t at = metrics.find(count);
+  return {at == std::string::npos ? -1 : std::atof(metrics.c_str() + at + count.size()), within};
+}
+
+// Frames of many live streams that wait for the models past their maximum
+// lag are skipped there too: no analyzed frame waited much longer.
+TEST(LiveStreamQueueE2eTest, FramesThatWaitPastTheirLagForTheModelsAreSkipped) {
+  testing::FerserveProcess server({"--inference_concurrency=1", "--max_stream_fps=0"});
+  ASSERT_TRUE(server.ok()) << server.Log();
+  ASSERT_EQ(VideoFrames().size(), static_cast<size_t>(kFrames));
+  auto stub = ExpressionService::NewStub(server.channel());
+  constexpr int kStreams = 6, kBurst = 20;
+  const std::vector<std::string> frames(VideoFrames().begin(), VideoFrames().begin() + kBurst);
+  std::vector<StreamResult> results(kStreams);
+  std::vector<std::thread> streams;
+  for (int i = 0; i < kStreams; ++i) {
+    streams.emplace_back(
+        [&, i] { results[i] = Stream(stub.get(), frames, Timestamps(kBurst, 1000), 50); });
+  }
+  for (std::thread& t : streams) t.join();
+  int analyzed = 0;
+  for (const StreamResult& r : results) {
+    ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+    ASSERT_EQ(r.responses.size(), static_cast<size_t>(kBurst));
+    for (const PredictResponse& answer : r.responses) analyzed += !answer.skipped();
+  }
+  EXPECT_GT(analyzed, 0);
+  EXPECT_LT(analyzed, kStreams * kBurst);
+  // One execution at a time and six streams: without skipping in the queue
+  // frames would wait for up to five others' detection.
+  const auto [queued, within] =
+      StageCounts(testing::HttpGet(server.metrics_port(), "/metrics"), "queue", 0.1);
+  EXPECT_EQ(queued, analyzed);
+  EXPECT_EQ(within, queued) << "frames waited for the models past their 50 ms lag";
+}
+
 // A server pacing streams to --max_stream_fps paces the analyzed frames
 // only: skipped ones are answered at once.
 TEST(LiveStreamPacingE2eTest, SkippedFramesAreNotPaced) {

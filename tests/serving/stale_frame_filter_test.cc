@@ -63,6 +63,18 @@ TEST(StaleFrameFilterTest, TheLeastDelayedFrameSetsTheReference) {
   ExpectLagNear(filter, 35);
 }
 
+TEST(StaleFrameFilterTest, AnAdmittedFrameGoesStaleWhenItsLagWouldPassTheMaximum) {
+  StaleFrameFilter filter(absl::Milliseconds(50));
+  ASSERT_TRUE(Admit(filter, 0, kServerStart));
+  const absl::Time arrival =
+      kServerStart + absl::Microseconds(kFrameUs) + absl::Milliseconds(20);  // 20 ms late
+  ASSERT_TRUE(Admit(filter, kFrameUs, arrival));
+  // 30 ms more of waiting make it 50 ms late.
+  EXPECT_NEAR(absl::ToDoubleMilliseconds(filter.StaleAt(kFrameUs) - arrival),
+              50 - absl::ToDoubleMilliseconds(filter.last_lag()), 1e-6);
+  EXPECT_NEAR(absl::ToDoubleMilliseconds(filter.StaleAt(kFrameUs) - arrival), 30, 0.2);
+}
+
 TEST(StaleFrameFilterTest, TimestampsMustIncrease) {
   StaleFrameFilter filter(absl::Milliseconds(100));
   ASSERT_TRUE(Admit(filter, 1000, kServerStart));
