@@ -22,12 +22,7 @@ using fer::v1::PredictResponse;
 constexpr int kServerInterval = 3;  // the server's --detection_interval
 constexpr int kFrames = 40;
 
-// The first kFrames frames of franck.mp4 (a talking face), as JPEG.
-const std::vector<std::string>& VideoFrames() {
-  static const auto* frames =
-      new std::vector<std::string>(testing::JpegFramesOf("franck.mp4", kFrames));
-  return *frames;
-}
+const std::vector<std::string>& VideoFrames() { return testing::FranckFrames<kFrames>(); }
 
 struct StreamResult {
   std::vector<PredictResponse> responses;

@@ -24,11 +24,7 @@ using fer::v1::PredictResponse;
 
 constexpr int kFrames = 60;
 
-const std::vector<std::string>& VideoFrames() {
-  static const auto* frames =
-      new std::vector<std::string>(testing::JpegFramesOf("franck.mp4", kFrames));
-  return *frames;
-}
+const std::vector<std::string>& VideoFrames() { return testing::FranckFrames<kFrames>(); }
 
 struct StreamResult {
   std::vector<PredictResponse> responses;

@@ -25,6 +25,14 @@ inline std::vector<std::string> JpegFramesOf(const std::string& video_name, int 
   return frames;
 }
 
+// The first kCount frames of franck.mp4 (a talking face, on every frame),
+// as JPEG, read once per test binary.
+template <int kCount>
+const std::vector<std::string>& FranckFrames() {
+  static const auto* frames = new std::vector<std::string>(JpegFramesOf("franck.mp4", kCount));
+  return *frames;
+}
+
 }  // namespace fer::testing
 
 #endif  // FERSERVE_TESTS_E2E_VIDEO_FRAMES_H_
