@@ -13,6 +13,7 @@
 
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "tests/e2e/ferserve_process.h"
+#include "tests/e2e/metric_value.h"
 #include "tests/file_contents.h"
 #include "tests/http_get.h"
 #include "tests/parity/reference_outputs.h"
@@ -55,13 +56,6 @@ StreamResult RunStream(const std::shared_ptr<grpc::Channel>& channel,
   while (stream->Read(&extra)) result.responses.push_back(extra);
   result.status = stream->Finish();
   return result;
-}
-
-// Digits after `name` in the exposition (first match), or -1.
-double MetricValue(const std::string& metrics, const std::string& name) {
-  const size_t at = metrics.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(metrics.substr(at + name.size() + 2));
 }
 
 class DynamicBatchingE2eTest : public ::testing::Test {
@@ -158,12 +152,13 @@ TEST_F(DynamicBatchingE2eTest, ConcurrentStreamsShareBatchesAndGetUnbatchedAnswe
 
   // The batcher's metrics: batches ran, some with faces of several streams.
   const std::string metrics = testing::HttpGet(batched.metrics_port(), "/metrics");
-  const double batches = MetricValue(metrics, "ferserve_batch_size_count");
-  const double faces = MetricValue(metrics, "ferserve_batch_size_sum");
+  const double batches = testing::MetricValue(metrics, "ferserve_batch_size_count");
+  const double faces = testing::MetricValue(metrics, "ferserve_batch_size_sum");
   EXPECT_GT(batches, 0) << metrics;
   EXPECT_GT(faces, batches) << "no batch held more than one face\n" << metrics;
   EXPECT_LE(faces, 4 * batches) << metrics;
-  EXPECT_GT(MetricValue(metrics, "ferserve_batch_queue_duration_seconds_count"), 0) << metrics;
+  EXPECT_GT(testing::MetricValue(metrics, "ferserve_batch_queue_duration_seconds_count"), 0)
+      << metrics;
   EXPECT_NE(metrics.find("ferserve_batch_size_bucket{le=\"4\"}"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("ferserve_batch_queue_duration_seconds_bucket{le="), std::string::npos);
 }
@@ -211,12 +206,13 @@ TEST_F(DynamicBatchingE2eTest, ModelsAreWarmedUpBeforeServingAndNotCountedAsTraf
   EXPECT_LT(log.find("models warmed up"), log.find(" listening on ")) << log;
 
   std::string metrics = testing::HttpGet(server.metrics_port(), "/metrics");
-  EXPECT_EQ(MetricValue(metrics, "ferserve_batch_size_count"), 0) << metrics;
-  EXPECT_EQ(MetricValue(metrics, "ferserve_batch_queue_duration_seconds_count"), 0) << metrics;
+  EXPECT_EQ(testing::MetricValue(metrics, "ferserve_batch_size_count"), 0) << metrics;
+  EXPECT_EQ(testing::MetricValue(metrics, "ferserve_batch_queue_duration_seconds_count"), 0)
+      << metrics;
   const StreamResult one = RunStream(server.channel(), {frames_[0]});
   ASSERT_TRUE(one.status.ok()) << one.status.error_message();
   metrics = testing::HttpGet(server.metrics_port(), "/metrics");
-  EXPECT_EQ(MetricValue(metrics, "ferserve_batch_size_count"), 1) << metrics;
+  EXPECT_EQ(testing::MetricValue(metrics, "ferserve_batch_size_count"), 1) << metrics;
 
   testing::FerserveProcess cold({"--warmup=false"});
   ASSERT_TRUE(cold.ok()) << cold.Log();

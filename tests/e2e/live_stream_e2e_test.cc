@@ -12,6 +12,7 @@
 
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "tests/e2e/ferserve_process.h"
+#include "tests/e2e/metric_value.h"
 #include "tests/e2e/video_frames.h"
 #include "tests/http_get.h"
 
@@ -67,11 +68,6 @@ std::vector<int64_t> Timestamps(size_t count, int64_t step_us) {
   return out;
 }
 
-double MetricValue(const std::string& metrics, const std::string& name) {
-  const size_t at = metrics.find("\n" + name + " ");
-  return at == std::string::npos ? -1 : std::atof(metrics.c_str() + at + name.size() + 2);
-}
-
 class LiveStreamE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { server_ = new testing::FerserveProcess({"--max_stream_fps=0"}); }
@@ -82,8 +78,8 @@ class LiveStreamE2eTest : public ::testing::Test {
     stub_ = ExpressionService::NewStub(server_->channel());
   }
   double SkippedFramesMetric() {
-    return MetricValue(testing::HttpGet(server_->metrics_port(), "/metrics"),
-                       "ferserve_skipped_frames_total");
+    return testing::MetricValue(testing::HttpGet(server_->metrics_port(), "/metrics"),
+                                "ferserve_skipped_frames_total");
   }
 
   static testing::FerserveProcess* server_;
@@ -161,8 +157,6 @@ std::pair<double, double> StageCounts(const std::string& metrics, const std::str
                                       double seconds) {
   const std::string bucket =
       "ferserve_frame_stage_duration_seconds_bucket{stage=\"" + stage + "\",le=\"";
-  const std::string count =
-      "\nferserve_frame_stage_duration_seconds_count{stage=\"" + stage + "\"} ";
   double within = -1;
   for (size_t at = metrics.find(bucket); at != std::string::npos;
        at = metrics.find(bucket, at + 1)) {
@@ -172,8 +166,9 @@ std::pair<double, double> StageCounts(const std::string& metrics, const std::str
     within = std::atof(metrics.c_str() + metrics.find("} ", at) + 2);
     break;
   }
-  const size_t at = metrics.find(count);
-  return {at == std::string::npos ? -1 : std::atof(metrics.c_str() + at + count.size()), within};
+  return {testing::MetricValue(
+              metrics, "ferserve_frame_stage_duration_seconds_count{stage=\"" + stage + "\"}"),
+          within};
 }
 
 // Frames of many live streams that wait for the models past their maximum
