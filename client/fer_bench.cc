@@ -464,6 +464,7 @@ void PrintStreamFigures(const std::string& server) {
     for (int fps : ParseInts(absl::GetFlag(FLAGS_paced_fps))) {
       const size_t per_stream = std::min(
           frames.size(), static_cast<size_t>(std::ceil(fps * absl::GetFlag(FLAGS_paced_seconds))));
+      const std::vector<std::string> paced_frames(frames.begin(), frames.begin() + per_stream);
       std::printf(
           "  paced: each stream sends %d frames/s (%zu frames; latency from the frame's time "
           "on the clock)\n",
@@ -478,9 +479,7 @@ void PrintStreamFigures(const std::string& server) {
                       streams, streams * fps, capacity[streams]);
           continue;
         }
-        const StreamFigure f = BenchStreams(
-            server, std::vector<std::string>(frames.begin(), frames.begin() + per_stream), streams,
-            interval, fps);
+        const StreamFigure f = BenchStreams(server, paced_frames, streams, interval, fps);
         std::printf("%8d %12d %12.1f %10.1f %10.1f\n", f.streams, streams * fps, f.frames_per_s,
                     f.p50_ms, f.p99_ms);
       }
@@ -493,9 +492,8 @@ void PrintStreamFigures(const std::string& server) {
       std::printf("%8s %12s %12s %10s %10s %10s\n", "streams", "offered/s", "analyzed/s", "skipped",
                   "p50 ms", "p99 ms");
       for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
-        const StreamFigure f = BenchStreams(
-            server, std::vector<std::string>(frames.begin(), frames.begin() + per_stream), streams,
-            interval, fps, max_lag_ms);
+        const StreamFigure f =
+            BenchStreams(server, paced_frames, streams, interval, fps, max_lag_ms);
         std::printf("%8d %12d %12.1f %9.0f%% %10.1f %10.1f\n", f.streams, streams * fps,
                     f.frames_per_s, 100 * f.skipped_share, f.p50_ms, f.p99_ms);
       }
