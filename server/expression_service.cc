@@ -135,26 +135,33 @@ absl::StatusOr<std::vector<LocatedFace>> ExpressionService::LocateFaces(
 }
 
 absl::StatusOr<std::vector<FaceAnalysis>> ExpressionService::AnalyzeFrame(
-    grpc::ServerContext* context, const RgbImage& image, const AnalyzeOptions& analyze,
-    int max_faces, StreamFrame* frame) {
+    grpc::ServerContext* context, const fer::v1::Frame& encoded, const AnalyzeOptions& analyze,
+    int max_faces, FrameRun* run) {
   const absl::Time deadline = Deadline(*context);
   const absl::Time queued = absl::Now();
-  const absl::Time stale_at = frame != nullptr ? frame->stale_at : absl::InfiniteFuture();
-  std::optional<InferenceGate::Slot> slot = gate_->Take(std::min(deadline, stale_at));
+  std::optional<InferenceGate::Slot> slot = gate_->Take(std::min(deadline, run->stale_at));
   if (!slot.has_value()) {
-    if (stale_at < deadline) {
-      frame->stale = true;
+    if (run->stale_at < deadline) {
+      run->stale = true;
       return std::vector<FaceAnalysis>();
     }
     return absl::DeadlineExceededError("deadline passed while queued");
   }
-  if (frame != nullptr) frame->queue_seconds = SecondsSince(queued);
-  FaceTracker* tracker = frame != nullptr ? frame->tracker : nullptr;
+  const absl::Time admitted = absl::Now();
+  run->queue_seconds = absl::ToDoubleSeconds(admitted - queued);
+  absl::StatusOr<RgbImage> image = DecodeFrame(encoded);
+  run->decode_seconds = SecondsSince(admitted);
+  if (!image.ok()) {
+    run->undecodable = true;
+    return image.status();
+  }
+  run->image = *std::move(image);
+  FaceTracker* tracker = run->tracker;
   AnalyzeOptions options = analyze;
   std::vector<FaceDetection> tracked_boxes;
   bool detect = tracker == nullptr || tracker->MustDetect(&tracked_boxes);
   if (!detect) options.detections = &tracked_boxes;
-  absl::StatusOr<std::vector<LocatedFace>> located = LocateFaces(image, options, max_faces);
+  absl::StatusOr<std::vector<LocatedFace>> located = LocateFaces(run->image, options, max_faces);
   auto analyses = [&located] {
     std::vector<FaceAnalysis> faces;
     for (const LocatedFace& face : *located) faces.push_back(face.analysis);
@@ -166,13 +173,13 @@ absl::StatusOr<std::vector<FaceAnalysis>> ExpressionService::AnalyzeFrame(
     const double tracked_landmarks = analyze.timings != nullptr ? analyze.timings->landmarks : 0;
     options.detections = nullptr;
     detect = true;
-    located = LocateFaces(image, options, max_faces);
+    located = LocateFaces(run->image, options, max_faces);
     if (analyze.timings != nullptr) analyze.timings->landmarks += tracked_landmarks;
   }
   if (located.ok() && detect && tracker != nullptr) tracker->Detected(analyses());
   slot.reset();
   if (!located.ok()) return located.status();
-  if (frame != nullptr) frame->detected = detect;
+  run->detected = detect;
 
   // The backbone, batched with other frames' faces.
   std::vector<FaceAnalysis> faces;
@@ -382,8 +389,8 @@ grpc::Status ExpressionService::StreamPredictImpl(
       metrics_->AddSkippedFrame();
       return stream->Write(skipped);
     };
-    StreamFrame frame;
-    frame.tracker = tracker.get();
+    FrameRun run;
+    run.tracker = tracker.get();
     if (stale_frames != nullptr) {
       absl::StatusOr<bool> fresh = stale_frames->Admit(request.frame().timestamp_us(), absl::Now());
       if (!fresh.ok()) {
@@ -396,7 +403,7 @@ grpc::Status ExpressionService::StreamPredictImpl(
         if (!answer_skipped()) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
         continue;
       }
-      frame.stale_at = stale_frames->StaleAt(request.frame().timestamp_us());
+      run.stale_at = stale_frames->StaleAt(request.frame().timestamp_us());
     }
     // Pacing: a stream faster than --max_stream_fps waits (backpressure
     // through flow control) instead of losing frames.
@@ -406,14 +413,6 @@ grpc::Status ExpressionService::StreamPredictImpl(
       next_frame = std::max(now, next_frame) + frame_interval;
     }
     const absl::Time received = absl::Now();
-
-    absl::StatusOr<RgbImage> image = DecodeFrame(request.frame());
-    if (!image.ok()) {
-      metrics_->AddRejectedFrame("invalid_frame");
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("frame ", index, ": ", image.status().message()));
-    }
-    metrics_->ObserveStage(FrameStage::kDecode, SecondsSince(received));
 
     // The user's translator, re-checked every frame (a cache hit unless the
     // staleness bound passed), so a long stream picks up a new version.
@@ -447,19 +446,25 @@ grpc::Status ExpressionService::StreamPredictImpl(
     analyze.timings = &timings;
     // Largest faces first; the clip follows the largest.
     absl::StatusOr<std::vector<FaceAnalysis>> faces =
-        AnalyzeFrame(context, *image, analyze, settings.max_faces, &frame);
+        AnalyzeFrame(context, request.frame(), analyze, settings.max_faces, &run);
+    if (run.undecodable) {
+      metrics_->AddRejectedFrame("invalid_frame");
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("frame ", index, ": ", faces.status().message()));
+    }
     if (!faces.ok()) {
       CountRejectedFrame(faces.status());
       return grpc::Status(static_cast<grpc::StatusCode>(faces.status().code()),
                           absl::StrCat("frame ", index, ": ", faces.status().message()));
     }
-    if (frame.stale) {
+    if (run.stale) {
       // It waited for the models past its maximum lag.
       if (!answer_skipped()) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
       continue;
     }
-    metrics_->ObserveStage(FrameStage::kQueue, frame.queue_seconds);
-    if (frame.detected) {
+    metrics_->ObserveStage(FrameStage::kQueue, run.queue_seconds);
+    metrics_->ObserveStage(FrameStage::kDecode, run.decode_seconds);
+    if (run.detected) {
       metrics_->ObserveStage(FrameStage::kDetection, timings.detection);
     } else {
       metrics_->AddTrackedFrame();
@@ -479,10 +484,10 @@ grpc::Status ExpressionService::StreamPredictImpl(
     PredictResponse response;
     response.set_frame_index(index);
     response.set_timestamp_us(request.frame().timestamp_us());
-    response.set_frame_width(image->width);
-    response.set_frame_height(image->height);
+    response.set_frame_width(run.image.width);
+    response.set_frame_height(run.image.height);
     response.set_face_found(!faces->empty());
-    response.set_detected(frame.detected);
+    response.set_detected(run.detected);
     response.set_personalized(translator != nullptr);
     response.set_profile_version(profile_version);
     if (!note.empty()) response.set_personalization_note(note);
@@ -504,7 +509,7 @@ grpc::Status ExpressionService::StreamPredictImpl(
     }
     if (clip_stream != nullptr) {
       const bool due = clip_stream->Add(
-          faces->empty() ? RgbImage() : CropFace(*image, faces->front().aligned_box), index);
+          faces->empty() ? RgbImage() : CropFace(run.image, faces->front().aligned_box), index);
       if (due) {
         absl::StatusOr<std::vector<float>> probabilities =
             PredictClip(context, clip_stream->Clip(), translator.get(), &backbone_seconds);
@@ -674,26 +679,27 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
 
     fer::v1::FrameVerdict verdict;
     verdict.set_frame_index(index);
-    absl::StatusOr<RgbImage> image = DecodeFrame(request.frame());
-    if (!image.ok()) {
+    AnalyzeOptions analyze;
+    analyze.detect.min_score = options_.default_min_face_score;
+    analyze.with_features = true;
+    FrameRun run;
+    absl::StatusOr<std::vector<FaceAnalysis>> faces =
+        AnalyzeFrame(context, request.frame(), analyze, /*max_faces=*/0, &run);
+    if (run.undecodable) {
       metrics_->AddRejectedFrame("invalid_frame");
       verdict.set_reason(fer::v1::FrameVerdict::UNDECODABLE);
-      verdict.set_detail(std::string(image.status().message()));
+      verdict.set_detail(std::string(faces.status().message()));
       *response->add_verdicts() = std::move(verdict);
       response->set_rejected(response->rejected() + 1);
       continue;
     }
-    AnalyzeOptions analyze;
-    analyze.detect.min_score = options_.default_min_face_score;
-    analyze.with_features = true;
-    absl::StatusOr<std::vector<FaceAnalysis>> faces = AnalyzeFrame(context, *image, analyze);
     if (!faces.ok()) {
       return grpc::Status(ToGrpcStatus(faces.status()).error_code(),
                           absl::StrCat("frame ", index, ": ", faces.status().message()));
     }
     metrics_->AddFrames(1, static_cast<int>(faces->size()));
     const EnrollmentCheck check =
-        CheckEnrollmentFrame(*faces, *image, neutral_index_, options_.enrollment);
+        CheckEnrollmentFrame(*faces, run.image, neutral_index_, options_.enrollment);
     verdict.set_reason(ToProto(check.verdict));
     verdict.set_detail(check.detail);
     if (check.neutral_probability.has_value()) {

@@ -116,29 +116,34 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   grpc::Status EnrollNeutralImpl(grpc::ServerContext* context, const std::string& tenant,
                                  grpc::ServerReader<fer::v1::EnrollRequest>* reader,
                                  fer::v1::EnrollResponse* response);
-  // A StreamPredict frame's part in AnalyzeFrame: what it brings, and what
+  // One frame's run through AnalyzeFrame: what the caller brings, and what
   // AnalyzeFrame tells about it.
-  struct StreamFrame {
-    // The stream's tracker: the detector runs only when it says so, or when
-    // a track is lost.
+  struct FrameRun {
+    // StreamPredict: the stream's tracker; the detector runs only when it
+    // says so, or when a track is lost.
     FaceTracker* tracker = nullptr;
     // Live streams: when the frame's lag passes max_frame_lag_ms. A frame
     // still waiting for the gate then is not analyzed: `stale`, no faces.
     absl::Time stale_at = absl::InfiniteFuture();
-    double queue_seconds = 0;  // the wait for the gate
-    bool detected = true;      // whether the detector ran
+    RgbImage image;             // the decoded frame
+    double queue_seconds = 0;   // the wait for the gate
+    double decode_seconds = 0;  // decoding, once admitted
+    bool undecodable = false;   // the bytes did not decode: AnalyzeFrame's error
+    bool detected = true;       // whether the detector ran
     bool stale = false;
   };
-  // Runs the models on one frame: detection and landmarks once the gate
-  // admits the frame, then the backbone through the batcher, both bounded
-  // by the call's deadline (DeadlineExceeded). With max_faces > 0, only the
-  // max_faces largest faces are kept, largest first; otherwise all, best
-  // score first. A full batch queue is ResourceExhausted.
+  // Runs the models on one frame. Once the gate admits it, the frame is
+  // decoded (so that frames waiting for the models hold only their encoded
+  // bytes, and one that waits past its maximum lag is never decoded) and
+  // goes through detection and landmarks; then its faces go through the
+  // backbone with the batcher. Both waits are bounded by the call's deadline
+  // (DeadlineExceeded). With max_faces > 0, only the max_faces largest faces
+  // are kept, largest first; otherwise all, best score first. A full batch
+  // queue is ResourceExhausted.
   absl::StatusOr<std::vector<FaceAnalysis>> AnalyzeFrame(grpc::ServerContext* context,
-                                                         const RgbImage& image,
+                                                         const fer::v1::Frame& encoded,
                                                          const AnalyzeOptions& analyze,
-                                                         int max_faces = 0,
-                                                         StreamFrame* frame = nullptr);
+                                                         int max_faces, FrameRun* run);
   // The detector (or the given boxes) and landmarks, under the inference
   // gate's slot the caller holds: the max_faces largest faces, largest first.
   absl::StatusOr<std::vector<LocatedFace>> LocateFaces(const RgbImage& image,

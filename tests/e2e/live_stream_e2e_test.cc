@@ -197,10 +197,13 @@ TEST(LiveStreamQueueE2eTest, FramesThatWaitPastTheirLagForTheModelsAreSkipped) {
   EXPECT_LT(analyzed, kStreams * kBurst);
   // One execution at a time and six streams: without skipping in the queue
   // frames would wait for up to five others' detection.
-  const auto [queued, within] =
-      StageCounts(testing::HttpGet(server.metrics_port(), "/metrics"), "queue", 0.1);
+  const std::string metrics = testing::HttpGet(server.metrics_port(), "/metrics");
+  const auto [queued, within] = StageCounts(metrics, "queue", 0.1);
   EXPECT_EQ(queued, analyzed);
   EXPECT_EQ(within, queued) << "frames waited for the models past their 50 ms lag";
+  // A frame is decoded once the models are free for it: those skipped while
+  // waiting were never decoded.
+  EXPECT_EQ(StageCounts(metrics, "decode", 0.1).first, analyzed);
 }
 
 // A server pacing streams to --max_stream_fps paces the analyzed frames
