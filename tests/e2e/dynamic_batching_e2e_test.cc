@@ -7,13 +7,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "tests/e2e/ferserve_process.h"
-#include "tests/e2e/metric_value.h"
+#include "tests/e2e/metric_samples.h"
 #include "tests/file_contents.h"
 #include "tests/http_get.h"
 #include "tests/parity/reference_outputs.h"
@@ -152,15 +153,21 @@ TEST_F(DynamicBatchingE2eTest, ConcurrentStreamsShareBatchesAndGetUnbatchedAnswe
 
   // The batcher's metrics: batches ran, some with faces of several streams.
   const std::string metrics = testing::HttpGet(batched.metrics_port(), "/metrics");
-  const double batches = testing::MetricValue(metrics, "ferserve_batch_size_count");
-  const double faces = testing::MetricValue(metrics, "ferserve_batch_size_sum");
+  const testing::MetricSamples samples = testing::ParseMetrics(metrics);
+  const double batches = testing::MetricValue(samples, "ferserve_batch_size_count");
+  const double faces = testing::MetricValue(samples, "ferserve_batch_size_sum");
   EXPECT_GT(batches, 0) << metrics;
   EXPECT_GT(faces, batches) << "no batch held more than one face\n" << metrics;
   EXPECT_LE(faces, 4 * batches) << metrics;
-  EXPECT_GT(testing::MetricValue(metrics, "ferserve_batch_queue_duration_seconds_count"), 0)
+  EXPECT_GT(testing::MetricValue(samples, "ferserve_batch_queue_duration_seconds_count"), 0)
       << metrics;
-  EXPECT_NE(metrics.find("ferserve_batch_size_bucket{le=\"4\"}"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("ferserve_batch_queue_duration_seconds_bucket{le="), std::string::npos);
+  // No batch held more than --max_batch_size faces.
+  EXPECT_EQ(testing::HistogramCountAtMost(samples, "ferserve_batch_size", "", 4), batches)
+      << metrics;
+  EXPECT_EQ(testing::HistogramCountAtMost(samples, "ferserve_batch_queue_duration_seconds", "",
+                                          std::numeric_limits<double>::infinity()),
+            testing::MetricValue(samples, "ferserve_batch_queue_duration_seconds_count"))
+      << metrics;
 }
 
 TEST_F(DynamicBatchingE2eTest, AFullBatchQueueAnswersResourceExhaustedAndTheServerStaysUp) {
@@ -186,12 +193,14 @@ TEST_F(DynamicBatchingE2eTest, AFullBatchQueueAnswersResourceExhaustedAndTheServ
   EXPECT_TRUE(server.running()) << server.Log();
   EXPECT_EQ(server.Health(""), HealthCheckResponse::SERVING);
   const std::string metrics = testing::HttpGet(server.metrics_port(), "/metrics");
-  EXPECT_NE(metrics.find("ferserve_rejected_frames_total{reason=\"queue_full\"} 1"),
-            std::string::npos)
+  const testing::MetricSamples samples = testing::ParseMetrics(metrics);
+  EXPECT_EQ(testing::MetricValue(samples, "ferserve_rejected_frames_total{reason=\"queue_full\"}"),
+            1)
       << metrics;
-  EXPECT_NE(
-      metrics.find("ferserve_requests_total{code=\"RESOURCE_EXHAUSTED\",rpc=\"StreamPredict\"}"),
-      std::string::npos)
+  EXPECT_EQ(
+      testing::MetricValue(
+          samples, "ferserve_requests_total{code=\"RESOURCE_EXHAUSTED\",rpc=\"StreamPredict\"}"),
+      1)
       << metrics;
 }
 
@@ -205,14 +214,13 @@ TEST_F(DynamicBatchingE2eTest, ModelsAreWarmedUpBeforeServingAndNotCountedAsTraf
   // Printed before the server listens, so before it can report SERVING.
   EXPECT_LT(log.find("models warmed up"), log.find(" listening on ")) << log;
 
-  std::string metrics = testing::HttpGet(server.metrics_port(), "/metrics");
-  EXPECT_EQ(testing::MetricValue(metrics, "ferserve_batch_size_count"), 0) << metrics;
-  EXPECT_EQ(testing::MetricValue(metrics, "ferserve_batch_queue_duration_seconds_count"), 0)
-      << metrics;
+  testing::MetricSamples metrics = testing::ScrapeMetrics(server.metrics_port());
+  EXPECT_EQ(testing::MetricValue(metrics, "ferserve_batch_size_count"), 0);
+  EXPECT_EQ(testing::MetricValue(metrics, "ferserve_batch_queue_duration_seconds_count"), 0);
   const StreamResult one = RunStream(server.channel(), {frames_[0]});
   ASSERT_TRUE(one.status.ok()) << one.status.error_message();
-  metrics = testing::HttpGet(server.metrics_port(), "/metrics");
-  EXPECT_EQ(testing::MetricValue(metrics, "ferserve_batch_size_count"), 1) << metrics;
+  metrics = testing::ScrapeMetrics(server.metrics_port());
+  EXPECT_EQ(testing::MetricValue(metrics, "ferserve_batch_size_count"), 1);
 
   testing::FerserveProcess cold({"--warmup=false"});
   ASSERT_TRUE(cold.ok()) << cold.Log();

@@ -5,16 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "tests/e2e/ferserve_process.h"
-#include "tests/e2e/metric_value.h"
+#include "tests/e2e/metric_samples.h"
 #include "tests/e2e/video_frames.h"
-#include "tests/http_get.h"
 
 namespace fer {
 namespace {
@@ -78,7 +76,7 @@ class LiveStreamE2eTest : public ::testing::Test {
     stub_ = ExpressionService::NewStub(server_->channel());
   }
   double SkippedFramesMetric() {
-    return testing::MetricValue(testing::HttpGet(server_->metrics_port(), "/metrics"),
+    return testing::MetricValue(testing::ScrapeMetrics(server_->metrics_port()),
                                 "ferserve_skipped_frames_total");
   }
 
@@ -152,25 +150,6 @@ TEST_F(LiveStreamE2eTest, TimestampsThatDoNotIncreaseAreInvalidArgument) {
   EXPECT_EQ(next.responses.size(), frames.size());
 }
 
-// (count of observations, count at most `seconds`) of a stage's histogram.
-std::pair<double, double> StageCounts(const std::string& metrics, const std::string& stage,
-                                      double seconds) {
-  const std::string bucket =
-      "ferserve_frame_stage_duration_seconds_bucket{stage=\"" + stage + "\",le=\"";
-  double within = -1;
-  for (size_t at = metrics.find(bucket); at != std::string::npos;
-       at = metrics.find(bucket, at + 1)) {
-    const double le = std::atof(metrics.c_str() + at + bucket.size());
-    if (le < seconds) continue;
-    // The first bucket at or above `seconds` (a bound of the form 1e-4 * 2^k).
-    within = std::atof(metrics.c_str() + metrics.find("} ", at) + 2);
-    break;
-  }
-  return {testing::MetricValue(
-              metrics, "ferserve_frame_stage_duration_seconds_count{stage=\"" + stage + "\"}"),
-          within};
-}
-
 // Frames of many live streams that wait for the models past their maximum
 // lag are skipped there too: no analyzed frame waited much longer.
 TEST(LiveStreamQueueE2eTest, FramesThatWaitPastTheirLagForTheModelsAreSkipped) {
@@ -197,13 +176,19 @@ TEST(LiveStreamQueueE2eTest, FramesThatWaitPastTheirLagForTheModelsAreSkipped) {
   EXPECT_LT(analyzed, kStreams * kBurst);
   // One execution at a time and six streams: without skipping in the queue
   // frames would wait for up to five others' detection.
-  const std::string metrics = testing::HttpGet(server.metrics_port(), "/metrics");
-  const auto [queued, within] = StageCounts(metrics, "queue", 0.1);
+  const testing::MetricSamples metrics = testing::ScrapeMetrics(server.metrics_port());
+  const double queued =
+      testing::MetricValue(metrics, "ferserve_frame_stage_duration_seconds_count{stage=\"queue\"}");
   EXPECT_EQ(queued, analyzed);
-  EXPECT_EQ(within, queued) << "frames waited for the models past their 50 ms lag";
+  EXPECT_EQ(testing::HistogramCountAtMost(metrics, "ferserve_frame_stage_duration_seconds",
+                                          "stage=\"queue\"", 0.1),
+            queued)
+      << "frames waited for the models past their 50 ms lag";
   // A frame is decoded once the models are free for it: those skipped while
   // waiting were never decoded.
-  EXPECT_EQ(StageCounts(metrics, "decode", 0.1).first, analyzed);
+  EXPECT_EQ(testing::MetricValue(metrics,
+                                 "ferserve_frame_stage_duration_seconds_count{stage=\"decode\"}"),
+            analyzed);
 }
 
 // A server pacing streams to --max_stream_fps paces the analyzed frames

@@ -17,7 +17,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -31,6 +30,7 @@
 #include "tests/deploy/nginx_server.h"
 #include "tests/deploy/prometheus_server.h"
 #include "tests/e2e/ferserve_process.h"
+#include "tests/e2e/metric_samples.h"
 #include "tests/e2e/personalization_client.h"
 #include "tests/http_get.h"
 #include "tests/process_temp_dir.h"
@@ -103,38 +103,6 @@ grpc::Status GetProfile(ExpressionService::Stub* stub, const std::string& user_i
   fer::v1::GetProfileRequest request;
   request.set_user_id(user_id);
   return stub->GetProfile(context.get(), request, profile);
-}
-
-// The samples of /metrics on `metrics_port`: one (line's name and labels,
-// value) per line, e.g. {"ferserve_requests_total{code=\"OK\",rpc=\"X\"}", 2}.
-std::map<std::string, double> Scrape(int metrics_port) {
-  const std::string response = testing::HttpGet(metrics_port, "/metrics");
-  std::map<std::string, double> samples;
-  const size_t body = response.find("\r\n\r\n");
-  if (body == std::string::npos) return samples;  // Not listening (a killed replica).
-  std::istringstream in(response.substr(body + 4));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const size_t space = line.rfind(' ');
-    if (space == std::string::npos) continue;
-    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return samples;
-}
-
-// Sum of the samples of metric `name` that carry every label in `labels`
-// (each written as label="value").
-double Sum(const std::map<std::string, double>& samples, const std::string& name,
-           const std::vector<std::string>& labels = {}) {
-  double sum = 0;
-  for (const auto& [key, value] : samples) {
-    if (key.rfind(name, 0) != 0 || (key.size() > name.size() && key[name.size()] != '{')) continue;
-    bool match = true;
-    for (const std::string& label : labels) match = match && key.find(label) != std::string::npos;
-    if (match) sum += value;
-  }
-  return sum;
 }
 
 // Metric names ferserve exports on `metrics_port`, from the exposition's
@@ -230,7 +198,8 @@ class MultiReplicaE2eTest : public ::testing::Test {
   static int ReplicaWithOpenStream() {
     int found = -1;
     for (int i = 0; i < kReplicas; ++i) {
-      if (Sum(Scrape(replicas_[i]->metrics_port()), "ferserve_inflight_streams") > 0) {
+      if (testing::MetricSum(testing::ScrapeMetrics(replicas_[i]->metrics_port()),
+                             "ferserve_inflight_streams") > 0) {
         if (found >= 0) return -1;
         found = i;
       }
@@ -244,13 +213,14 @@ class MultiReplicaE2eTest : public ::testing::Test {
     const std::string label = "rpc=\"" + rpc + "\"";
     double before[kReplicas];
     for (int i = 0; i < kReplicas; ++i) {
-      before[i] = Sum(Scrape(replicas_[i]->metrics_port()), "ferserve_requests_total", {label});
+      before[i] = testing::MetricSum(testing::ScrapeMetrics(replicas_[i]->metrics_port()),
+                                     "ferserve_requests_total", {label});
     }
     call();
     int served = -1;
     for (int i = 0; i < kReplicas; ++i) {
-      if (Sum(Scrape(replicas_[i]->metrics_port()), "ferserve_requests_total", {label}) >
-          before[i]) {
+      if (testing::MetricSum(testing::ScrapeMetrics(replicas_[i]->metrics_port()),
+                             "ferserve_requests_total", {label}) > before[i]) {
         if (served >= 0) return -1;
         served = i;
       }
