@@ -76,6 +76,7 @@ gpu:
 serviceMonitor: {enabled: true, labels: {release: prometheus}}
 server:
   extraFlags: ["--enroll_max_yaw=0.3"]
+  extraEnv: [{name: MALLOC_ARENA_MAX, value: "2"}]
   gracePeriodSeconds: 20
 VALUES
 render -f "$tmp/all.yaml" >"$tmp/all.out"
@@ -93,6 +94,11 @@ absent '--auth_tokens_file' "$tmp/default.yaml" "authentication on by default"
 absent '^kind: Deployment$' <(sed -n '/name: ferserve-redis/,$p' "$tmp/all.out") \
   "a bundled Redis next to store.redisUrl"
 grep -q 'terminationGracePeriodSeconds: 35' "$tmp/all.out"
+# Extra environment variables come after the store URL's.
+env_of() { sed -n '/^          env:$/,/^          ports:$/p' "$1"; }
+env_of "$tmp/all.out" | grep -A1 -- '- name: FERSERVE_STORE_URL$' | grep -q 'valueFrom:'
+env_of "$tmp/all.out" | grep -A1 -- '- name: MALLOC_ARENA_MAX$' | grep -q 'value: "2"'
+absent 'MALLOC_ARENA_MAX' "$tmp/default.yaml" "an extra environment variable by default"
 
 echo "== one replica on RocksDB, existing secrets"
 render --set redis.enabled=false --set replicaCount=1 --set autoscaling.enabled=false \
@@ -101,6 +107,12 @@ check_flags "$tmp/rocksdb.out"
 grep -q -- '--store=rocksdb:///var/lib/ferserve/profiles' "$tmp/rocksdb.out"
 grep -q 'type: Recreate' "$tmp/rocksdb.out"
 grep -q 'claimName: ferserve-profiles' "$tmp/rocksdb.out"
+absent '^          env:$' "$tmp/rocksdb.out" "an env list without a store URL or extra variables"
+printf 'server:\n  extraEnv: [{name: MALLOC_ARENA_MAX, value: "2"}]\n' >"$tmp/env.yaml"
+render --set redis.enabled=false --set replicaCount=1 --set autoscaling.enabled=false \
+  -f "$tmp/env.yaml" >"$tmp/rocksdb-env.out"
+env_of "$tmp/rocksdb-env.out" | grep -q -- '- name: MALLOC_ARENA_MAX$'
+absent 'FERSERVE_STORE_URL' "$tmp/rocksdb-env.out" "a store URL on RocksDB"
 render --set store.existingUrlSecret=my-redis --set store.encryption.existingSecret=my-key \
   -external my-redis -external my-key >"$tmp/existing.out"
 absent '^kind: Secret$' "$tmp/existing.out" "a Secret although existing ones are named"
