@@ -19,6 +19,7 @@
 #include "lib/vision/frame_decoder.h"
 #include "tests/e2e/ferserve_process.h"
 #include "tests/e2e/personalization_client.h"
+#include "tests/e2e/stream_predict_call.h"
 #include "tests/test_assets.h"
 
 namespace fer {
@@ -132,20 +133,13 @@ TEST_F(ClipModelE2eTest, ModelInfoDescribesTheClipModel) {
 // labels; the clip model's own prediction comes once 4 frames with a face
 // arrived, then every 2 frames, and equals the model on those 4 crops.
 TEST_F(ClipModelE2eTest, StreamPredictEmitsClipPredictionsEveryStrideFrames) {
-  grpc::ClientContext context;
-  context.set_deadline(testing::In(300));
-  auto stream = stub_->StreamPredict(&context);
-  std::vector<PredictResponse> responses;
-  for (size_t i = 0; i < video_->size(); ++i) {
-    fer::v1::PredictRequest request;
-    if (i == 0) request.mutable_config()->set_include_features(true);
-    request.mutable_frame()->set_encoded((*video_)[i]);
-    PredictResponse response;
-    ASSERT_TRUE(stream->Write(request) && stream->Read(&response)) << i;
-    responses.push_back(std::move(response));
-  }
-  stream->WritesDone();
-  ASSERT_TRUE(stream->Finish().ok());
+  fer::v1::StreamConfig config;
+  config.set_include_features(true);
+  const testing::PredictOutcome outcome =
+      testing::StreamInLockstep(stub_.get(), testing::FrameRequests(*video_, config));
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  const std::vector<PredictResponse>& responses = outcome.responses;
+  ASSERT_EQ(responses.size(), video_->size());
 
   std::vector<uint64_t> clip_frames;
   for (size_t i = 0; i < responses.size(); ++i) {

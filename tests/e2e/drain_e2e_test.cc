@@ -3,12 +3,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "tests/e2e/ferserve_process.h"
+#include "tests/e2e/stream_predict_call.h"
+#include "tests/file_contents.h"
 #include "tests/parity/reference_outputs.h"
 
 namespace fer {
@@ -20,12 +20,7 @@ using fer::v1::PredictResponse;
 using grpc::health::v1::HealthCheckResponse;
 
 PredictRequest Frame(const std::string& file) {
-  std::ifstream in(testing::FramesDir() + "/" + file, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  PredictRequest request;
-  request.mutable_frame()->set_encoded(s.str());
-  return request;
+  return testing::FrameRequest(testing::ReadFileContents(testing::FramesDir() + "/" + file));
 }
 
 TEST(DrainE2eTest, SigtermTurnsHealthNotServingAndLetsOpenStreamsFinish) {

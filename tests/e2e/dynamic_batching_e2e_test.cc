@@ -15,6 +15,7 @@
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "tests/e2e/ferserve_process.h"
 #include "tests/e2e/metric_samples.h"
+#include "tests/e2e/stream_predict_call.h"
 #include "tests/file_contents.h"
 #include "tests/http_get.h"
 #include "tests/parity/reference_outputs.h"
@@ -23,40 +24,21 @@ namespace fer {
 namespace {
 
 using fer::v1::ExpressionService;
-using fer::v1::PredictRequest;
 using fer::v1::PredictResponse;
 using grpc::health::v1::HealthCheckResponse;
 
-struct StreamResult {
-  std::vector<PredictResponse> responses;
-  grpc::Status status;
-};
-
-// Sends the frames one at a time, each after the previous answer.
-// `pause_after_first` delays the second frame.
-StreamResult RunStream(const std::shared_ptr<grpc::Channel>& channel,
-                       const std::vector<std::string>& frames,
-                       std::chrono::milliseconds pause_after_first = {}) {
+// Sends the frames one at a time, each after the previous answer, the
+// first asking for features. `pause_after_first` delays the second frame.
+testing::PredictOutcome RunStream(const std::shared_ptr<grpc::Channel>& channel,
+                                  const std::vector<std::string>& frames,
+                                  std::chrono::milliseconds pause_after_first = {}) {
   auto stub = ExpressionService::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(300));
-  auto stream = stub->StreamPredict(&context);
-  StreamResult result;
-  for (size_t i = 0; i < frames.size(); ++i) {
-    PredictRequest request;
-    request.mutable_frame()->set_encoded(frames[i]);
-    if (i == 0) request.mutable_config()->set_include_features(true);
-    if (!stream->Write(request)) break;
-    PredictResponse response;
-    if (!stream->Read(&response)) break;
-    result.responses.push_back(std::move(response));
-    if (i == 0) std::this_thread::sleep_for(pause_after_first);
-  }
-  stream->WritesDone();
-  PredictResponse extra;
-  while (stream->Read(&extra)) result.responses.push_back(extra);
-  result.status = stream->Finish();
-  return result;
+  fer::v1::StreamConfig config;
+  config.set_include_features(true);
+  return testing::StreamInLockstep(stub.get(), testing::FrameRequests(frames, config),
+                                   std::chrono::seconds(300), [&](size_t i) {
+                                     if (i == 0) std::this_thread::sleep_for(pause_after_first);
+                                   });
 }
 
 class DynamicBatchingE2eTest : public ::testing::Test {
@@ -87,7 +69,7 @@ TEST_F(DynamicBatchingE2eTest, ConcurrentStreamsShareBatchesAndGetUnbatchedAnswe
   // Unbatched: one face per backbone run, one stream.
   testing::FerserveProcess unbatched({"--max_batch_size=1", "--max_batch_delay=0"});
   ASSERT_TRUE(unbatched.ok()) << unbatched.Log();
-  const StreamResult want = RunStream(unbatched.channel(), frames_);
+  const testing::PredictOutcome want = RunStream(unbatched.channel(), frames_);
   ASSERT_TRUE(want.status.ok()) << want.status.error_message();
   ASSERT_EQ(want.responses.size(), frames_.size());
 
@@ -107,7 +89,7 @@ TEST_F(DynamicBatchingE2eTest, ConcurrentStreamsShareBatchesAndGetUnbatchedAnswe
       order[s].push_back(k);
     }
   }
-  std::vector<StreamResult> got(kStreams);
+  std::vector<testing::PredictOutcome> got(kStreams);
   std::vector<std::thread> streams;
   for (int s = 0; s < kStreams; ++s) {
     streams.emplace_back([&, s] { got[s] = RunStream(batched.channel(), sent[s]); });
@@ -176,10 +158,10 @@ TEST_F(DynamicBatchingE2eTest, AFullBatchQueueAnswersResourceExhaustedAndTheServ
   testing::FerserveProcess server({"--batch_queue_limit=1", "--max_batch_delay=5s"});
   ASSERT_TRUE(server.ok()) << server.Log();
   const std::vector<std::string> one = {frames_[0]};
-  StreamResult first;
+  testing::PredictOutcome first;
   std::thread waiting([&] { first = RunStream(server.channel(), one); });
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  const StreamResult refused = RunStream(server.channel(), one);
+  const testing::PredictOutcome refused = RunStream(server.channel(), one);
   waiting.join();
 
   EXPECT_TRUE(first.status.ok()) << first.status.error_message();
@@ -217,7 +199,7 @@ TEST_F(DynamicBatchingE2eTest, ModelsAreWarmedUpBeforeServingAndNotCountedAsTraf
   testing::MetricSamples metrics = testing::ScrapeMetrics(server.metrics_port());
   EXPECT_EQ(testing::MetricValue(metrics, "ferserve_batch_size_count"), 0);
   EXPECT_EQ(testing::MetricValue(metrics, "ferserve_batch_queue_duration_seconds_count"), 0);
-  const StreamResult one = RunStream(server.channel(), {frames_[0]});
+  const testing::PredictOutcome one = RunStream(server.channel(), {frames_[0]});
   ASSERT_TRUE(one.status.ok()) << one.status.error_message();
   metrics = testing::ScrapeMetrics(server.metrics_port());
   EXPECT_EQ(testing::MetricValue(metrics, "ferserve_batch_size_count"), 1);

@@ -10,13 +10,13 @@
 #include "lib/model/face_types.h"
 #include "tests/e2e/ferserve_process.h"
 #include "tests/e2e/metric_samples.h"
+#include "tests/e2e/stream_predict_call.h"
 #include "tests/e2e/video_frames.h"
 
 namespace fer {
 namespace {
 
 using fer::v1::ExpressionService;
-using fer::v1::PredictRequest;
 using fer::v1::PredictResponse;
 
 constexpr int kServerInterval = 3;  // the server's --detection_interval
@@ -24,32 +24,12 @@ constexpr int kFrames = 40;
 
 const std::vector<std::string>& VideoFrames() { return testing::FranckFrames<kFrames>(); }
 
-struct StreamResult {
-  std::vector<PredictResponse> responses;
-  grpc::Status status;
-};
-
 // Streams the video's frames with `interval` in the first message's config
 // (0: the server default).
-StreamResult Stream(ExpressionService::Stub* stub, uint32_t interval) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-  auto stream = stub->StreamPredict(&context);
-  StreamResult result;
-  bool first = true;
-  for (const std::string& frame : VideoFrames()) {
-    PredictRequest request;
-    if (first) request.mutable_config()->set_detection_interval(interval);
-    first = false;
-    request.mutable_frame()->set_encoded(frame);
-    if (!stream->Write(request)) break;
-    PredictResponse response;
-    if (!stream->Read(&response)) break;
-    result.responses.push_back(std::move(response));
-  }
-  stream->WritesDone();
-  result.status = stream->Finish();
-  return result;
+testing::PredictOutcome Stream(ExpressionService::Stub* stub, uint32_t interval) {
+  fer::v1::StreamConfig config;
+  config.set_detection_interval(interval);
+  return testing::StreamInLockstep(stub, testing::FrameRequests(VideoFrames(), config));
 }
 
 Box BoxOf(const fer::v1::Box& b) { return {b.x(), b.y(), b.width(), b.height()}; }
@@ -73,7 +53,7 @@ class FaceTrackingE2eTest : public ::testing::Test {
 testing::FerserveProcess* FaceTrackingE2eTest::server_ = nullptr;
 
 TEST_F(FaceTrackingE2eTest, DetectorRunsOnEveryNthFrameAndTrackedAnswersAgree) {
-  const StreamResult every = Stream(stub_.get(), 1);
+  const testing::PredictOutcome every = Stream(stub_.get(), 1);
   ASSERT_TRUE(every.status.ok()) << every.status.error_message();
   ASSERT_EQ(every.responses.size(), static_cast<size_t>(kFrames));
   for (const PredictResponse& r : every.responses) {
@@ -84,7 +64,7 @@ TEST_F(FaceTrackingE2eTest, DetectorRunsOnEveryNthFrameAndTrackedAnswersAgree) {
   for (const uint32_t interval : {4u, 0u}) {
     const int n = interval == 0 ? kServerInterval : static_cast<int>(interval);
     SCOPED_TRACE(::testing::Message() << "detection_interval " << interval);
-    const StreamResult tracked = Stream(stub_.get(), interval);
+    const testing::PredictOutcome tracked = Stream(stub_.get(), interval);
     ASSERT_TRUE(tracked.status.ok()) << tracked.status.error_message();
     ASSERT_EQ(tracked.responses.size(), static_cast<size_t>(kFrames));
     int detected = 0, same_label = 0;

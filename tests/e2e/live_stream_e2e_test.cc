@@ -12,6 +12,7 @@
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "tests/e2e/ferserve_process.h"
 #include "tests/e2e/metric_samples.h"
+#include "tests/e2e/stream_predict_call.h"
 #include "tests/e2e/video_frames.h"
 
 namespace fer {
@@ -25,17 +26,13 @@ constexpr int kFrames = 60;
 
 const std::vector<std::string>& VideoFrames() { return testing::FranckFrames<kFrames>(); }
 
-struct StreamResult {
-  std::vector<PredictResponse> responses;
-  grpc::Status status;
-};
-
 // Sends `frames` with timestamps `timestamps_us` from a writer thread, frame
 // i at `send_interval` * i after the start (zero: all at once), while this
 // thread reads the answers.
-StreamResult Stream(ExpressionService::Stub* stub, const std::vector<std::string>& frames,
-                    const std::vector<int64_t>& timestamps_us, uint32_t max_frame_lag_ms,
-                    std::chrono::milliseconds send_interval = std::chrono::milliseconds(0)) {
+testing::PredictOutcome Stream(
+    ExpressionService::Stub* stub, const std::vector<std::string>& frames,
+    const std::vector<int64_t>& timestamps_us, uint32_t max_frame_lag_ms,
+    std::chrono::milliseconds send_interval = std::chrono::milliseconds(0)) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
   auto stream = stub->StreamPredict(&context);
@@ -51,7 +48,7 @@ StreamResult Stream(ExpressionService::Stub* stub, const std::vector<std::string
     }
     stream->WritesDone();
   });
-  StreamResult result;
+  testing::PredictOutcome result;
   PredictResponse response;
   while (stream->Read(&response)) result.responses.push_back(response);
   writer.join();
@@ -89,7 +86,7 @@ TEST_F(LiveStreamE2eTest, FramesFasterThanTheServerAreSkippedInOrderWhenLate) {
   // A camera at 1,000 frames/s: far more than a frame's detection allows.
   const std::vector<int64_t> timestamps = Timestamps(kFrames, 1000);
   const double skipped_before = SkippedFramesMetric();
-  const StreamResult live = Stream(stub_.get(), VideoFrames(), timestamps, 10);
+  const testing::PredictOutcome live = Stream(stub_.get(), VideoFrames(), timestamps, 10);
   ASSERT_TRUE(live.status.ok()) << live.status.error_message();
   ASSERT_EQ(live.responses.size(), static_cast<size_t>(kFrames));
   int skipped = 0;
@@ -114,7 +111,7 @@ TEST_F(LiveStreamE2eTest, FramesFasterThanTheServerAreSkippedInOrderWhenLate) {
   EXPECT_EQ(SkippedFramesMetric() - skipped_before, skipped);
 
   // Without a maximum lag the same frames are all analyzed.
-  const StreamResult every = Stream(stub_.get(), VideoFrames(), timestamps, 0);
+  const testing::PredictOutcome every = Stream(stub_.get(), VideoFrames(), timestamps, 0);
   ASSERT_TRUE(every.status.ok()) << every.status.error_message();
   ASSERT_EQ(every.responses.size(), static_cast<size_t>(kFrames));
   for (const PredictResponse& r : every.responses) {
@@ -126,8 +123,9 @@ TEST_F(LiveStreamE2eTest, FramesFasterThanTheServerAreSkippedInOrderWhenLate) {
 TEST_F(LiveStreamE2eTest, FramesOnTimeAreAllAnalyzed) {
   // 5 frames/s, sent on their clock: the server keeps up.
   const std::vector<std::string> frames(VideoFrames().begin(), VideoFrames().begin() + 8);
-  const StreamResult live = Stream(stub_.get(), frames, Timestamps(frames.size(), 200'000), 1000,
-                                   std::chrono::milliseconds(200));
+  const testing::PredictOutcome live =
+      Stream(stub_.get(), frames, Timestamps(frames.size(), 200'000), 1000,
+             std::chrono::milliseconds(200));
   ASSERT_TRUE(live.status.ok()) << live.status.error_message();
   ASSERT_EQ(live.responses.size(), frames.size());
   for (const PredictResponse& r : live.responses) {
@@ -139,13 +137,14 @@ TEST_F(LiveStreamE2eTest, FramesOnTimeAreAllAnalyzed) {
 TEST_F(LiveStreamE2eTest, TimestampsThatDoNotIncreaseAreInvalidArgument) {
   const std::vector<std::string> frames(VideoFrames().begin(), VideoFrames().begin() + 3);
   // Frames without timestamps: all 0.
-  const StreamResult unset = Stream(stub_.get(), frames, {0, 0, 0}, 100);
+  const testing::PredictOutcome unset = Stream(stub_.get(), frames, {0, 0, 0}, 100);
   EXPECT_EQ(unset.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(unset.status.error_message().find("frame 1: timestamp_us"), std::string::npos)
       << unset.status.error_message();
   EXPECT_EQ(unset.responses.size(), 1u);
   // The server goes on serving.
-  const StreamResult next = Stream(stub_.get(), frames, Timestamps(frames.size(), 1000), 100);
+  const testing::PredictOutcome next =
+      Stream(stub_.get(), frames, Timestamps(frames.size(), 1000), 100);
   EXPECT_TRUE(next.status.ok()) << next.status.error_message();
   EXPECT_EQ(next.responses.size(), frames.size());
 }
@@ -159,7 +158,7 @@ TEST(LiveStreamQueueE2eTest, FramesThatWaitPastTheirLagForTheModelsAreSkipped) {
   auto stub = ExpressionService::NewStub(server.channel());
   constexpr int kStreams = 6, kBurst = 20;
   const std::vector<std::string> frames(VideoFrames().begin(), VideoFrames().begin() + kBurst);
-  std::vector<StreamResult> results(kStreams);
+  std::vector<testing::PredictOutcome> results(kStreams);
   std::vector<std::thread> streams;
   for (int i = 0; i < kStreams; ++i) {
     streams.emplace_back(
@@ -167,7 +166,7 @@ TEST(LiveStreamQueueE2eTest, FramesThatWaitPastTheirLagForTheModelsAreSkipped) {
   }
   for (std::thread& t : streams) t.join();
   int analyzed = 0;
-  for (const StreamResult& r : results) {
+  for (const testing::PredictOutcome& r : results) {
     ASSERT_TRUE(r.status.ok()) << r.status.error_message();
     ASSERT_EQ(r.responses.size(), static_cast<size_t>(kBurst));
     for (const PredictResponse& answer : r.responses) analyzed += !answer.skipped();
@@ -201,7 +200,7 @@ TEST(LiveStreamPacingE2eTest, SkippedFramesAreNotPaced) {
   constexpr int kBurst = 20;
   const std::vector<std::string> frames(VideoFrames().begin(), VideoFrames().begin() + kBurst);
   const auto start = std::chrono::steady_clock::now();
-  const StreamResult live = Stream(stub.get(), frames, Timestamps(kBurst, 1000), 50);
+  const testing::PredictOutcome live = Stream(stub.get(), frames, Timestamps(kBurst, 1000), 50);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_TRUE(live.status.ok()) << live.status.error_message();

@@ -13,6 +13,7 @@
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "lib/vision/image_file.h"
 #include "lib/vision/video_reader.h"
+#include "tests/e2e/stream_predict_call.h"
 #include "tests/test_assets.h"
 
 namespace fer::testing {
@@ -88,32 +89,13 @@ inline AdaptOutcome RunAdapt(fer::v1::ExpressionService::Stub* stub, const std::
   return outcome;
 }
 
-struct PredictOutcome {
-  std::vector<fer::v1::PredictResponse> responses;
-  grpc::Status status;
-};
-
 // One stream over `frames`; `user_id` may be empty (generic model).
 inline PredictOutcome PredictFrames(fer::v1::ExpressionService::Stub* stub,
                                     const std::string& user_id,
                                     const std::vector<std::string>& frames) {
-  grpc::ClientContext context;
-  context.set_deadline(In(300));
-  PredictOutcome outcome;
-  auto stream = stub->StreamPredict(&context);
-  for (size_t i = 0; i < frames.size(); ++i) {
-    fer::v1::PredictRequest request;
-    if (i == 0) request.mutable_config()->set_user_id(user_id);
-    request.mutable_frame()->set_encoded(frames[i]);
-    fer::v1::PredictResponse response;
-    if (!stream->Write(request) || !stream->Read(&response)) break;
-    outcome.responses.push_back(std::move(response));
-  }
-  stream->WritesDone();
-  fer::v1::PredictResponse extra;
-  while (stream->Read(&extra)) outcome.responses.push_back(extra);
-  outcome.status = stream->Finish();
-  return outcome;
+  fer::v1::StreamConfig config;
+  config.set_user_id(user_id);
+  return StreamInLockstep(stub, FrameRequests(frames, config));
 }
 
 inline grpc::Status GetProfile(fer::v1::ExpressionService::Stub* stub, const std::string& user_id,

@@ -11,6 +11,7 @@
 
 #include "tests/e2e/ferserve_process.h"
 #include "tests/e2e/personalization_client.h"
+#include "tests/e2e/stream_predict_call.h"
 #include "tests/http_get.h"
 
 namespace fer {
@@ -21,12 +22,6 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-fer::v1::PredictRequest FrameRequest(const std::string& jpeg) {
-  fer::v1::PredictRequest request;
-  request.mutable_frame()->set_encoded(jpeg);
-  return request;
 }
 
 class StreamLimitsE2eTest : public ::testing::Test {
@@ -49,7 +44,8 @@ TEST_F(StreamLimitsE2eTest, IdleStreamsAreCancelledAndFastOnesPaced) {
     context.set_deadline(testing::In(60));
     auto stream = stub->StreamPredict(&context);
     const auto start = Clock::now();
-    for (const std::string& frame : frames_) ASSERT_TRUE(stream->Write(FrameRequest(frame)));
+    for (const std::string& frame : frames_)
+      ASSERT_TRUE(stream->Write(testing::FrameRequest(frame)));
     stream->WritesDone();
     int answers = 0;
     fer::v1::PredictResponse response;
@@ -64,7 +60,7 @@ TEST_F(StreamLimitsE2eTest, IdleStreamsAreCancelledAndFastOnesPaced) {
     grpc::ClientContext context;
     context.set_deadline(testing::In(60));
     auto stream = stub->StreamPredict(&context);
-    ASSERT_TRUE(stream->Write(FrameRequest(frames_[0])));
+    ASSERT_TRUE(stream->Write(testing::FrameRequest(frames_[0])));
     fer::v1::PredictResponse response;
     ASSERT_TRUE(stream->Read(&response));
     const auto quiet = Clock::now();
@@ -102,10 +98,10 @@ TEST_F(StreamLimitsE2eTest, StreamsPastTheirMaximumDurationEndUnavailable) {
   context.set_deadline(testing::In(60));
   auto stream = stub->StreamPredict(&context);
   fer::v1::PredictResponse response;
-  ASSERT_TRUE(stream->Write(FrameRequest(frames_[0])));
+  ASSERT_TRUE(stream->Write(testing::FrameRequest(frames_[0])));
   ASSERT_TRUE(stream->Read(&response));
   std::this_thread::sleep_for(std::chrono::milliseconds(1300));
-  stream->Write(FrameRequest(frames_[1]));
+  stream->Write(testing::FrameRequest(frames_[1]));
   EXPECT_FALSE(stream->Read(&response));
   const grpc::Status status = stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -125,7 +121,7 @@ TEST_F(StreamLimitsE2eTest, ConnectionsPastTheirMaximumAgeAreClosed) {
   int answers = 0;
   // A stream that would run 20 s ends once the connection's age and grace
   // are over.
-  while (SecondsSince(start) < 20 && stream->Write(FrameRequest(frames_[answers % 8])) &&
+  while (SecondsSince(start) < 20 && stream->Write(testing::FrameRequest(frames_[answers % 8])) &&
          stream->Read(&response)) {
     ++answers;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -12,6 +12,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "lib/vision/image_file.h"
 #include "tests/e2e/ferserve_process.h"
+#include "tests/e2e/stream_predict_call.h"
 #include "tests/file_contents.h"
 #include "tests/http_get.h"
 #include "tests/parity/reference_outputs.h"
@@ -23,38 +24,6 @@ using fer::v1::ExpressionService;
 using fer::v1::PredictRequest;
 using fer::v1::PredictResponse;
 using grpc::health::v1::HealthCheckResponse;
-
-PredictRequest EncodedFrame(std::string bytes) {
-  PredictRequest request;
-  request.mutable_frame()->set_encoded(std::move(bytes));
-  return request;
-}
-
-// Streams the requests, half-closes, and collects answers and the status.
-struct StreamResult {
-  std::vector<PredictResponse> responses;
-  grpc::Status status;
-};
-
-StreamResult RunStream(ExpressionService::Stub* stub, const std::vector<PredictRequest>& requests) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-  auto stream = stub->StreamPredict(&context);
-  StreamResult result;
-  // Answers come one per frame, in order: send one, read one, so that an
-  // early error is seen without writing into a closed stream.
-  for (const PredictRequest& request : requests) {
-    if (!stream->Write(request)) break;
-    PredictResponse response;
-    if (!stream->Read(&response)) break;
-    result.responses.push_back(std::move(response));
-  }
-  stream->WritesDone();
-  PredictResponse extra;
-  while (stream->Read(&extra)) result.responses.push_back(extra);
-  result.status = stream->Finish();
-  return result;
-}
 
 class StreamPredictE2eTest : public ::testing::Test {
  protected:
@@ -124,12 +93,13 @@ TEST_F(StreamPredictE2eTest, FranckFramesAgreeWithTheReference) {
   for (const auto& [file, faces] : reference_->images) {
     if (file.rfind("franck_", 0) != 0) continue;
     files.push_back(file);
-    requests.push_back(EncodedFrame(testing::ReadFileContents(testing::FramesDir() + "/" + file)));
+    requests.push_back(
+        testing::FrameRequest(testing::ReadFileContents(testing::FramesDir() + "/" + file)));
   }
   ASSERT_GE(files.size(), 24u);
   requests[0].mutable_config()->set_include_landmarks(true);
   requests[0].mutable_config()->set_clip_window(4);
-  const StreamResult result = RunStream(stub_.get(), requests);
+  const testing::PredictOutcome result = testing::StreamInLockstep(stub_.get(), requests);
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   ASSERT_EQ(result.responses.size(), files.size());
   for (size_t i = 0; i < files.size(); ++i) {
@@ -168,7 +138,7 @@ TEST_F(StreamPredictE2eTest, RawPixelsGiveTheSameAnswerAsPng) {
   r->set_height(image->height);
   r->set_format(fer::v1::RawImage::RGB8);
   r->set_pixels(std::string(image->pixels.begin(), image->pixels.end()));
-  const StreamResult result = RunStream(stub_.get(), {raw});
+  const testing::PredictOutcome result = testing::StreamInLockstep(stub_.get(), {raw});
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   ASSERT_EQ(result.responses.size(), 1u);
   ASSERT_EQ(result.responses[0].faces_size(), 1);
@@ -178,7 +148,8 @@ TEST_F(StreamPredictE2eTest, RawPixelsGiveTheSameAnswerAsPng) {
 
 TEST_F(StreamPredictE2eTest, FrameWithoutFaceIsAnAnswerNotAnError) {
   RgbImage gray{320, 240, std::vector<uint8_t>(320 * 240 * 3, 128)};
-  const StreamResult result = RunStream(stub_.get(), {EncodedFrame(*EncodePng(gray))});
+  const testing::PredictOutcome result =
+      testing::StreamInLockstep(stub_.get(), {testing::FrameRequest(*EncodePng(gray))});
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   ASSERT_EQ(result.responses.size(), 1u);
   EXPECT_FALSE(result.responses[0].face_found());
@@ -188,10 +159,10 @@ TEST_F(StreamPredictE2eTest, FrameWithoutFaceIsAnAnswerNotAnError) {
 
 TEST_F(StreamPredictE2eTest, DemoPhotoReportsEveryFaceLargestFirst) {
   // The original JPEG: the reference ran on its decoded pixels.
-  PredictRequest request = EncodedFrame(testing::ReadFileContents(testing::DemoPhoto(5)));
+  PredictRequest request = testing::FrameRequest(testing::ReadFileContents(testing::DemoPhoto(5)));
   request.mutable_config()->set_max_faces(32);
   request.mutable_config()->set_include_features(true);
-  const StreamResult result = RunStream(stub_.get(), {request});
+  const testing::PredictOutcome result = testing::StreamInLockstep(stub_.get(), {request});
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   ASSERT_EQ(result.responses.size(), 1u);
   const PredictResponse& r = result.responses[0];
@@ -205,9 +176,9 @@ TEST_F(StreamPredictE2eTest, DemoPhotoReportsEveryFaceLargestFirst) {
 
 TEST_F(StreamPredictE2eTest, UserIdWithoutProfilesSaysGenericModelWasUsed) {
   PredictRequest request =
-      EncodedFrame(testing::ReadFileContents(testing::FramesDir() + "/franck_000000.png"));
+      testing::FrameRequest(testing::ReadFileContents(testing::FramesDir() + "/franck_000000.png"));
   request.mutable_config()->set_user_id("patient-17");
-  const StreamResult result = RunStream(stub_.get(), {request});
+  const testing::PredictOutcome result = testing::StreamInLockstep(stub_.get(), {request});
   ASSERT_TRUE(result.status.ok());
   ASSERT_EQ(result.responses.size(), 1u);
   EXPECT_FALSE(result.responses[0].personalized());
@@ -226,10 +197,10 @@ struct BadInput {
 std::vector<BadInput> BadInputs() {
   std::vector<BadInput> cases;
   std::string jpeg = testing::ReadFileContents(testing::DemoPhoto(1));
-  cases.push_back({"corrupt_jpeg", EncodedFrame(jpeg.substr(0, 700)),
+  cases.push_back({"corrupt_jpeg", testing::FrameRequest(jpeg.substr(0, 700)),
                    grpc::StatusCode::INVALID_ARGUMENT, "corrupt JPEG"});
-  cases.push_back(
-      {"empty_bytes", EncodedFrame(""), grpc::StatusCode::INVALID_ARGUMENT, "empty image bytes"});
+  cases.push_back({"empty_bytes", testing::FrameRequest(""), grpc::StatusCode::INVALID_ARGUMENT,
+                   "empty image bytes"});
   PredictRequest zero;
   zero.mutable_frame()->mutable_raw()->set_format(fer::v1::RawImage::RGB8);
   cases.push_back({"zero_sized_raw", zero, grpc::StatusCode::INVALID_ARGUMENT, "at least 1"});
@@ -243,15 +214,15 @@ std::vector<BadInput> BadInputs() {
   const unsigned char big[4] = {0x00, 0x00, 0x4E, 0x20};  // 20000
   png.replace(16, 4, reinterpret_cast<const char*>(big), 4);
   png.replace(20, 4, reinterpret_cast<const char*>(big), 4);
-  cases.push_back(
-      {"huge_header", EncodedFrame(png), grpc::StatusCode::INVALID_ARGUMENT, "20000x20000"});
+  cases.push_back({"huge_header", testing::FrameRequest(png), grpc::StatusCode::INVALID_ARGUMENT,
+                   "20000x20000"});
   PredictRequest format = mismatch;
   format.mutable_frame()->mutable_raw()->set_format(fer::v1::RawImage::PIXEL_FORMAT_UNSPECIFIED);
   cases.push_back(
       {"pixel_format", format, grpc::StatusCode::INVALID_ARGUMENT, "unsupported pixel format"});
-  cases.push_back({"oversize_message", EncodedFrame(std::string(2 << 20, 'x')),
+  cases.push_back({"oversize_message", testing::FrameRequest(std::string(2 << 20, 'x')),
                    grpc::StatusCode::RESOURCE_EXHAUSTED, ""});
-  PredictRequest gif = EncodedFrame("GIF89a\x01\x00\x01\x00");
+  PredictRequest gif = testing::FrameRequest("GIF89a\x01\x00\x01\x00");
   cases.push_back(
       {"no_data", PredictRequest(), grpc::StatusCode::INVALID_ARGUMENT, "frame has no data"});
   cases.push_back({"gif", gif, grpc::StatusCode::INVALID_ARGUMENT, "unsupported image format"});
@@ -264,14 +235,16 @@ TEST_F(StreamPredictE2eTest, BadInputsGetClearStatusesAndTheServerStaysUp) {
     SCOPED_TRACE(bad.name);
     // A good frame first, then the bad one: the good answer arrives, then
     // the stream ends with the error.
-    const StreamResult result = RunStream(stub_.get(), {EncodedFrame(good), bad.request});
+    const testing::PredictOutcome result =
+        testing::StreamInLockstep(stub_.get(), {testing::FrameRequest(good), bad.request});
     EXPECT_EQ(result.status.error_code(), bad.code) << result.status.error_message();
     EXPECT_NE(result.status.error_message().find(bad.message), std::string::npos)
         << result.status.error_message();
     EXPECT_EQ(result.responses.size(), 1u);
     EXPECT_TRUE(server_->running()) << server_->Log();
   }
-  const StreamResult after = RunStream(stub_.get(), {EncodedFrame(good)});
+  const testing::PredictOutcome after =
+      testing::StreamInLockstep(stub_.get(), {testing::FrameRequest(good)});
   EXPECT_TRUE(after.status.ok());
   EXPECT_EQ(after.responses.size(), 1u);
 }
@@ -289,9 +262,9 @@ TEST_F(StreamPredictE2eTest, BadStreamConfigIsRefusedBeforeAnyAnswer) {
       {[](fer::v1::StreamConfig* c) { c->set_max_frame_lag_ms(60001); }, "max_frame_lag_ms"},
   };
   for (const Case& c : cases) {
-    PredictRequest request = EncodedFrame(good);
+    PredictRequest request = testing::FrameRequest(good);
     c.set(request.mutable_config());
-    const StreamResult result = RunStream(stub_.get(), {request});
+    const testing::PredictOutcome result = testing::StreamInLockstep(stub_.get(), {request});
     EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_NE(result.status.error_message().find(c.message), std::string::npos)
         << result.status.error_message();
@@ -300,7 +273,7 @@ TEST_F(StreamPredictE2eTest, BadStreamConfigIsRefusedBeforeAnyAnswer) {
 }
 
 TEST_F(StreamPredictE2eTest, StreamThatHalfClosesAtOnceEndsOk) {
-  const StreamResult result = RunStream(stub_.get(), {});
+  const testing::PredictOutcome result = testing::StreamInLockstep(stub_.get(), {});
   EXPECT_TRUE(result.status.ok()) << result.status.error_message();
   EXPECT_TRUE(result.responses.empty());
 }
@@ -320,8 +293,9 @@ TEST_F(StreamPredictE2eTest, AdaptWithoutAPftBundleIsFailedPrecondition) {
 
 TEST_F(StreamPredictE2eTest, MetricsCountRequestsFramesAndStages) {
   const std::string good = testing::ReadFileContents(testing::FramesDir() + "/franck_000000.png");
-  ASSERT_TRUE(RunStream(stub_.get(), {EncodedFrame(good), EncodedFrame("")}).responses.size() ==
-              1u);
+  ASSERT_TRUE(testing::StreamInLockstep(stub_.get(),
+                                        {testing::FrameRequest(good), testing::FrameRequest("")})
+                  .responses.size() == 1u);
   const std::string metrics = testing::HttpGet(server_->metrics_port(), "/metrics");
   for (const char* want :
        {"ferserve_requests_total{code=\"INVALID_ARGUMENT\",rpc=\"StreamPredict\"}",
