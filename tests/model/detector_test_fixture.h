@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -18,6 +19,45 @@ namespace fer::testing {
 inline RgbImage Uniform(int width, int height, uint8_t value) {
   return RgbImage{width, height,
                   std::vector<uint8_t>(static_cast<size_t>(width) * height * 3, value)};
+}
+
+// How far right and down a detector's boxes may reach.
+struct Reach {
+  float right = 0;
+  float bottom = 0;
+};
+inline Reach Inside(const RgbImage& image) {
+  return {static_cast<float>(image.width), static_cast<float>(image.height)};
+}
+
+// Scores above the threshold, best first, at most max_results, non-empty
+// boxes from (0, 0) to within `reach`.
+inline void ExpectSane(const std::vector<FaceDetection>& faces, const DetectOptions& options,
+                       const Reach& reach) {
+  EXPECT_LE(static_cast<int>(faces.size()), options.max_results);
+  for (size_t i = 0; i < faces.size(); ++i) {
+    const FaceDetection& f = faces[i];
+    EXPECT_GT(f.score, options.min_score);
+    EXPECT_LE(f.score, 1.0f);
+    if (i > 0) EXPECT_GE(faces[i - 1].score, f.score) << "not sorted by score";
+    EXPECT_GT(f.box.width, 0);
+    EXPECT_GT(f.box.height, 0);
+    EXPECT_GE(f.box.x, 0);
+    EXPECT_GE(f.box.y, 0);
+    EXPECT_LE(f.box.x + f.box.width, reach.right * (1 + 1e-6f) + 1e-3f);
+    EXPECT_LE(f.box.y + f.box.height, reach.bottom * (1 + 1e-6f) + 1e-3f);
+  }
+}
+
+// `faces` are face-api's `want`: as many, in the same order, boxes with
+// IoU >= 0.999, scores within `score_tolerance`.
+inline void ExpectFaceApiFaces(const std::vector<FaceDetection>& faces,
+                               const std::vector<FaceDetection>& want, float score_tolerance) {
+  ASSERT_EQ(faces.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_GE(IoU(faces[i].box, want[i].box), 0.999) << i;
+    EXPECT_NEAR(faces[i].score, want[i].score, score_tolerance) << i;
+  }
 }
 
 // The same faces from `a` and `b` on `image` (say, one network on the fused
@@ -59,6 +99,18 @@ class DetectorTest : public ::testing::Test {
     absl::StatusOr<std::vector<FaceDetection>> faces = detector_->Detect(image, options);
     EXPECT_TRUE(faces.ok()) << faces.status();
     return faces.ok() ? *faces : std::vector<FaceDetection>{};
+  }
+
+  // With at most `max_results` the detector answers the best of the faces
+  // it finds in `image` without a limit.
+  static void ExpectMaxResultsKeepTheBest(const RgbImage& image, int max_results) {
+    const std::vector<FaceDetection> all = Detect(image, DetectOptions{});
+    const std::vector<FaceDetection> best = Detect(image, {0.5f, max_results});
+    ASSERT_EQ(best.size(), std::min(all.size(), static_cast<size_t>(max_results)));
+    for (size_t i = 0; i < best.size(); ++i) {
+      EXPECT_EQ(best[i].score, all[i].score) << i;
+      EXPECT_EQ(best[i].box.x, all[i].box.x) << i;
+    }
   }
 
   static inline FaceDetector* detector_ = nullptr;

@@ -48,44 +48,20 @@ RgbImage Tile(const RgbImage& image, int copies) {
 // fills only along its longer side. Along the shorter side a box may overhang
 // the image into the zero padding, by up to a whole square side for thin
 // strips (face-api does not clip detections; it clips face crops).
-struct Reach {
-  float right = 0;
-  float bottom = 0;
-};
-Reach FaceApiReach(const RgbImage& image) {
+testing::Reach FaceApiReach(const RgbImage& image) {
   const double scale = 512.0 / std::max(image.width, image.height);
   const double reshaped_w = std::max(1.0, std::floor(image.width * scale + 0.5));
   const double reshaped_h = std::max(1.0, std::floor(image.height * scale + 0.5));
   return {static_cast<float>(512 / reshaped_w * image.width),
           static_cast<float>(512 / reshaped_h * image.height)};
 }
-Reach Inside(const RgbImage& image) {
-  return {static_cast<float>(image.width), static_cast<float>(image.height)};
-}
-
-// Scores above the threshold, best first, at most max_results, non-empty
-// boxes within `reach`.
-void ExpectSane(const std::vector<FaceDetection>& faces, const DetectOptions& options,
-                const Reach& reach) {
-  EXPECT_LE(static_cast<int>(faces.size()), options.max_results);
-  for (size_t i = 0; i < faces.size(); ++i) {
-    const FaceDetection& f = faces[i];
-    EXPECT_GT(f.score, options.min_score);
-    EXPECT_LE(f.score, 1.0f);
-    if (i > 0) EXPECT_GE(faces[i - 1].score, f.score) << "not sorted by score";
-    EXPECT_GT(f.box.width, 0);
-    EXPECT_GT(f.box.height, 0);
-    EXPECT_GE(f.box.x, 0);
-    EXPECT_GE(f.box.y, 0);
-    EXPECT_LE(f.box.x + f.box.width, reach.right * (1 + 1e-6f));
-    EXPECT_LE(f.box.y + f.box.height, reach.bottom * (1 + 1e-6f));
-  }
-}
 
 struct SsdMobilenetv1TestTag {
   static constexpr const char* kName = "ssd_mobilenetv1";
 };
 using SsdMobilenetv1Test = testing::DetectorTest<SsdMobilenetv1TestTag>;
+using testing::ExpectSane;
+using testing::Inside;
 using testing::Uniform;
 
 TEST_F(SsdMobilenetv1Test, Name) { EXPECT_EQ(detector_->name(), "ssd_mobilenetv1"); }
@@ -113,24 +89,13 @@ TEST_F(SsdMobilenetv1Test, MatchesFaceApiBoxesOnSample1) {
       {{414.1156f, 354.7864f, 177.2930f, 239.7529f}, 0.9952680f},
       {{838.0502f, 420.7352f, 186.3958f, 227.8147f}, 0.9935353f},
       {{1476.1521f, 199.4940f, 203.0141f, 240.7719f}, 0.9887530f}};
-  const std::vector<FaceDetection> faces = Detect(Photo(1), DetectOptions{});
-  ASSERT_EQ(faces.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) {
-    EXPECT_GE(IoU(faces[i].box, want[i].box), 0.999) << i;
-    EXPECT_NEAR(faces[i].score, want[i].score, 1e-5) << i;
-  }
+  testing::ExpectFaceApiFaces(Detect(Photo(1), DetectOptions{}), want, 1e-5);
 }
 
 TEST_F(SsdMobilenetv1Test, MaxResultsKeepsTheBest) {
-  const std::vector<FaceDetection> all = Detect(Photo(5), DetectOptions{});
-  ASSERT_EQ(all.size(), 5u);
-  const std::vector<FaceDetection> two = Detect(Photo(5), {0.5f, 2});
-  ASSERT_EQ(two.size(), 2u);
-  for (size_t i = 0; i < two.size(); ++i) {
-    EXPECT_EQ(two[i].score, all[i].score);
-    EXPECT_EQ(two[i].box.x, all[i].box.x);
-  }
-  EXPECT_EQ(Detect(Photo(5), {0.5f, 1}).size(), 1u);
+  ASSERT_EQ(Detect(Photo(5), DetectOptions{}).size(), 5u);
+  ExpectMaxResultsKeepTheBest(Photo(5), 2);
+  ExpectMaxResultsKeepTheBest(Photo(5), 1);
 }
 
 TEST_F(SsdMobilenetv1Test, MinScoreFilters) {

@@ -25,27 +25,12 @@ namespace {
 // sample4, and finds a fifth, off-centre box in sample6.
 constexpr int kFacesPerPhoto[6] = {3, 1, 3, 3, 5, 5};
 
-void ExpectSane(const std::vector<FaceDetection>& faces, const RgbImage& image,
-                const DetectOptions& options) {
-  EXPECT_LE(static_cast<int>(faces.size()), options.max_results);
-  for (size_t i = 0; i < faces.size(); ++i) {
-    const FaceDetection& f = faces[i];
-    EXPECT_GT(f.score, options.min_score);
-    EXPECT_LE(f.score, 1.0f);
-    if (i > 0) EXPECT_GE(faces[i - 1].score, f.score) << "not sorted by score";
-    EXPECT_GT(f.box.width, 0);
-    EXPECT_GT(f.box.height, 0);
-    EXPECT_GE(f.box.x, 0);
-    EXPECT_GE(f.box.y, 0);
-    EXPECT_LE(f.box.x + f.box.width, image.width + 1e-3f);
-    EXPECT_LE(f.box.y + f.box.height, image.height + 1e-3f);
-  }
-}
-
 struct TinyFaceDetectorTestTag {
   static constexpr const char* kName = "tiny_face_detector";
 };
 using TinyFaceDetectorTest = testing::DetectorTest<TinyFaceDetectorTestTag>;
+using testing::ExpectSane;
+using testing::Inside;
 using testing::Uniform;
 
 TEST_F(TinyFaceDetectorTest, Name) { EXPECT_EQ(detector_->name(), "tiny_face_detector"); }
@@ -56,7 +41,7 @@ TEST_F(TinyFaceDetectorTest, FindsWhatFaceApiFindsInTheDemoPhotos) {
     const DetectOptions options;
     const std::vector<FaceDetection> faces = Detect(Photo(i), options);
     EXPECT_EQ(static_cast<int>(faces.size()), kFacesPerPhoto[i - 1]) << "sample" << i;
-    ExpectSane(faces, Photo(i), options);
+    ExpectSane(faces, options, Inside(Photo(i)));
     total += static_cast<int>(faces.size());
   }
   EXPECT_EQ(total, 20);
@@ -68,23 +53,12 @@ TEST_F(TinyFaceDetectorTest, MatchesFaceApiBoxesOnSample1) {
       {{775.8952f, 445.0980f, 313.1254f, 256.3429f}, 0.7789716f},
       {{1422.3771f, 214.6074f, 306.7705f, 282.7837f}, 0.7737280f},
       {{336.6259f, 396.7866f, 305.3115f, 251.0958f}, 0.7202928f}};
-  const std::vector<FaceDetection> faces = Detect(Photo(1), DetectOptions{});
-  ASSERT_EQ(faces.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) {
-    EXPECT_GE(IoU(faces[i].box, want[i].box), 0.999) << i;
-    EXPECT_NEAR(faces[i].score, want[i].score, 1e-4) << i;
-  }
+  testing::ExpectFaceApiFaces(Detect(Photo(1), DetectOptions{}), want, 1e-4);
 }
 
 TEST_F(TinyFaceDetectorTest, MaxResultsKeepsTheBest) {
-  const std::vector<FaceDetection> all = Detect(Photo(5), DetectOptions{});
-  ASSERT_EQ(all.size(), 5u);
-  const std::vector<FaceDetection> three = Detect(Photo(5), {0.5f, 3});
-  ASSERT_EQ(three.size(), 3u);
-  for (size_t i = 0; i < three.size(); ++i) {
-    EXPECT_EQ(three[i].score, all[i].score);
-    EXPECT_EQ(three[i].box.x, all[i].box.x);
-  }
+  ASSERT_EQ(Detect(Photo(5), DetectOptions{}).size(), 5u);
+  ExpectMaxResultsKeepTheBest(Photo(5), 3);
 }
 
 TEST_F(TinyFaceDetectorTest, NonMaxSuppressionLeavesNoDuplicates) {
@@ -112,7 +86,7 @@ TEST_F(TinyFaceDetectorTest, TinyAndElongatedImagesWork) {
        std::vector<std::pair<int, int>>{{1, 1}, {2, 2}, {4000, 1}, {1, 4000}, {3000, 40}}) {
     const RgbImage image = Uniform(w, h, 100);
     const DetectOptions options;
-    ExpectSane(Detect(image, options), image, options);
+    ExpectSane(Detect(image, options), options, Inside(image));
   }
 }
 
@@ -143,7 +117,7 @@ TEST(TinyFaceDetectorLoadTest, OtherInputSizesWork) {
   const RgbImage photo = testing::DemoImage(1);
   auto faces = (*detector)->Detect(photo, DetectOptions{});
   ASSERT_TRUE(faces.ok()) << faces.status();
-  ExpectSane(*faces, photo, DetectOptions{});
+  ExpectSane(*faces, DetectOptions{}, Inside(photo));
 }
 
 TEST(TinyFaceDetectorKernelsTest, FusedKernelsMatchTheLibTorchPort) {
