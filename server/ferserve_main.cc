@@ -428,18 +428,6 @@ int Run() {
   metrics.SetModelInfo({(*analyzer)->backbone_id(), (*analyzer)->detector_name(),
                         (*analyzer)->device_name(), (*analyzer)->feature_dim(),
                         static_cast<int>((*analyzer)->labels().size())});
-  std::unique_ptr<MetricsEndpoint> metrics_endpoint;
-  if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
-    absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
-        MetricsEndpoint::Start(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_metrics_port),
-                               [&metrics] { return metrics.Serialize(); });
-    if (!endpoint.ok()) {
-      std::fprintf(stderr, "ferserve: %s\n", std::string(endpoint.status().message()).c_str());
-      return 1;
-    }
-    metrics_endpoint = *std::move(endpoint);
-  }
-
   std::shared_ptr<const TenantTokens> tokens;
   if (const std::string path = absl::GetFlag(FLAGS_auth_tokens_file); !path.empty()) {
     absl::StatusOr<TenantTokens> read = TenantTokens::ReadFile(path);
@@ -484,6 +472,20 @@ int Run() {
       [&metrics, &warming_up](const BatchStats& batch) {
         if (!warming_up) metrics.ObserveBatch(batch.crops, batch.queue_seconds);
       });
+  // Declared after the gate and the batcher, so stopped before them.
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint;
+  if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
+    absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint = MetricsEndpoint::Start(
+        absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_metrics_port), [&metrics, &gate, &batcher] {
+          metrics.SetQueueDepths(gate.waiting(), batcher.queued_crops());
+          return metrics.Serialize();
+        });
+    if (!endpoint.ok()) {
+      std::fprintf(stderr, "ferserve: %s\n", std::string(endpoint.status().message()).c_str());
+      return 1;
+    }
+    metrics_endpoint = *std::move(endpoint);
+  }
   if (absl::GetFlag(FLAGS_warmup)) {
     absl::StatusOr<std::vector<WarmupStep>> warmup =
         WarmUpModels(**analyzer,

@@ -159,6 +159,21 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                                   "before their batch ran.")
                               .Register(*registry_)
                               .Add({}, LatencyBuckets());
+  waiting_executions_ = &prometheus::BuildGauge()
+                             .Name("ferserve_inference_queue_length")
+                             .Help(
+                                 "Model executions waiting for an inference slot "
+                                 "(--inference_concurrency): frames waiting for their detection "
+                                 "and backbone batches.")
+                             .Register(*registry_)
+                             .Add({});
+  batch_queue_faces_ = &prometheus::BuildGauge()
+                            .Name("ferserve_batch_queue_faces")
+                            .Help(
+                                "Face crops waiting in the dynamic batcher's queue; frames that "
+                                "would pass --batch_queue_limit are refused.")
+                            .Register(*registry_)
+                            .Add({});
 }
 
 ServerMetrics::~ServerMetrics() = default;
@@ -220,6 +235,11 @@ void ServerMetrics::ObserveAdaptation(double seconds) { adaptation_seconds_->Obs
 void ServerMetrics::ObserveBatch(int faces, const std::vector<double>& queue_seconds) {
   batch_size_->Observe(faces);
   for (double seconds : queue_seconds) batch_queue_seconds_->Observe(seconds);
+}
+
+void ServerMetrics::SetQueueDepths(int waiting_executions, int queued_faces) {
+  waiting_executions_->Set(waiting_executions);
+  batch_queue_faces_->Set(queued_faces);
 }
 
 std::string ServerMetrics::Serialize() const {

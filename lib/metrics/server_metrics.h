@@ -73,6 +73,12 @@ class ServerMetrics {
   // each of its requests waited in the batch queue.
   void ObserveBatch(int faces, const std::vector<double>& queue_seconds);
 
+  // The queues in front of the models now: executions waiting for an
+  // inference slot (--inference_concurrency; frames for their detection and
+  // backbone batches) and face crops waiting in the dynamic batcher (frames
+  // past --batch_queue_limit are refused). Set at each scrape.
+  void SetQueueDepths(int waiting_executions, int queued_faces);
+
   // Text exposition of everything registered (as /metrics serves it).
   std::string Serialize() const;
 
@@ -97,6 +103,8 @@ class ServerMetrics {
   prometheus::Counter* frames_;
   prometheus::Counter* faces_;
   prometheus::Gauge* inflight_streams_;
+  prometheus::Gauge* waiting_executions_;
+  prometheus::Gauge* batch_queue_faces_;
   prometheus::Gauge* serving_;
 };
 

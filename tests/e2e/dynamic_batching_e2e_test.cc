@@ -162,6 +162,8 @@ TEST_F(DynamicBatchingE2eTest, AFullBatchQueueAnswersResourceExhaustedAndTheServ
   std::thread waiting([&] { first = RunStream(server.channel(), one); });
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   const testing::PredictOutcome refused = RunStream(server.channel(), one);
+  // The first stream's face still waits for its batch.
+  const testing::MetricSamples while_waiting = testing::ScrapeMetrics(server.metrics_port());
   waiting.join();
 
   EXPECT_TRUE(first.status.ok()) << first.status.error_message();
@@ -174,8 +176,11 @@ TEST_F(DynamicBatchingE2eTest, AFullBatchQueueAnswersResourceExhaustedAndTheServ
 
   EXPECT_TRUE(server.running()) << server.Log();
   EXPECT_EQ(server.Health(""), HealthCheckResponse::SERVING);
+  EXPECT_EQ(testing::MetricValue(while_waiting, "ferserve_batch_queue_faces"), 1);
   const std::string metrics = testing::HttpGet(server.metrics_port(), "/metrics");
   const testing::MetricSamples samples = testing::ParseMetrics(metrics);
+  EXPECT_EQ(testing::MetricValue(samples, "ferserve_batch_queue_faces"), 0) << metrics;
+  EXPECT_EQ(testing::MetricValue(samples, "ferserve_inference_queue_length"), 0) << metrics;
   EXPECT_EQ(testing::MetricValue(samples, "ferserve_rejected_frames_total{reason=\"queue_full\"}"),
             1)
       << metrics;

@@ -66,5 +66,16 @@ TEST(ServerMetricsTest, ExportsBatchSizesAndQueueTimes) {
   EXPECT_TRUE(Contains(text, "ferserve_batch_queue_duration_seconds_count 3")) << text;
 }
 
+TEST(ServerMetricsTest, ExportsTheQueueDepthsLastSet) {
+  ServerMetrics metrics;
+  std::string text = metrics.Serialize();
+  EXPECT_TRUE(Contains(text, "ferserve_inference_queue_length 0\n")) << text;
+  EXPECT_TRUE(Contains(text, "ferserve_batch_queue_faces 0\n")) << text;
+  metrics.SetQueueDepths(3, 17);
+  text = metrics.Serialize();
+  EXPECT_TRUE(Contains(text, "ferserve_inference_queue_length 3\n")) << text;
+  EXPECT_TRUE(Contains(text, "ferserve_batch_queue_faces 17\n")) << text;
+}
+
 }  // namespace
 }  // namespace fer
