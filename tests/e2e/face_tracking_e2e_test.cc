@@ -29,7 +29,8 @@ const std::vector<std::string>& VideoFrames() { return testing::FranckFrames<kFr
 testing::PredictOutcome Stream(ExpressionService::Stub* stub, uint32_t interval) {
   fer::v1::StreamConfig config;
   config.set_detection_interval(interval);
-  return testing::StreamInLockstep(stub, testing::FrameRequests(VideoFrames(), config));
+  return testing::StreamInLockstep(stub, testing::FrameRequests(VideoFrames(), config),
+                                   std::chrono::seconds(120));
 }
 
 Box BoxOf(const fer::v1::Box& b) { return {b.x(), b.y(), b.width(), b.height()}; }

@@ -39,6 +39,10 @@ class StreamPredictE2eTest : public ::testing::Test {
     ASSERT_TRUE(server_->ok()) << server_->Log();
     stub_ = ExpressionService::NewStub(server_->channel());
   }
+  // One StreamPredict call on the suite's server, in lockstep.
+  testing::PredictOutcome RunStream(const std::vector<PredictRequest>& requests) {
+    return testing::StreamInLockstep(stub_.get(), requests, std::chrono::seconds(120));
+  }
   void TearDown() override {
     // Whatever a test sent, the server is still up and serving.
     EXPECT_TRUE(server_->running()) << server_->Log();
@@ -99,7 +103,7 @@ TEST_F(StreamPredictE2eTest, FranckFramesAgreeWithTheReference) {
   ASSERT_GE(files.size(), 24u);
   requests[0].mutable_config()->set_include_landmarks(true);
   requests[0].mutable_config()->set_clip_window(4);
-  const testing::PredictOutcome result = testing::StreamInLockstep(stub_.get(), requests);
+  const testing::PredictOutcome result = RunStream(requests);
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   ASSERT_EQ(result.responses.size(), files.size());
   for (size_t i = 0; i < files.size(); ++i) {
@@ -138,7 +142,7 @@ TEST_F(StreamPredictE2eTest, RawPixelsGiveTheSameAnswerAsPng) {
   r->set_height(image->height);
   r->set_format(fer::v1::RawImage::RGB8);
   r->set_pixels(std::string(image->pixels.begin(), image->pixels.end()));
-  const testing::PredictOutcome result = testing::StreamInLockstep(stub_.get(), {raw});
+  const testing::PredictOutcome result = RunStream({raw});
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   ASSERT_EQ(result.responses.size(), 1u);
   ASSERT_EQ(result.responses[0].faces_size(), 1);
@@ -148,8 +152,7 @@ TEST_F(StreamPredictE2eTest, RawPixelsGiveTheSameAnswerAsPng) {
 
 TEST_F(StreamPredictE2eTest, FrameWithoutFaceIsAnAnswerNotAnError) {
   RgbImage gray{320, 240, std::vector<uint8_t>(320 * 240 * 3, 128)};
-  const testing::PredictOutcome result =
-      testing::StreamInLockstep(stub_.get(), {testing::FrameRequest(*EncodePng(gray))});
+  const testing::PredictOutcome result = RunStream({testing::FrameRequest(*EncodePng(gray))});
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   ASSERT_EQ(result.responses.size(), 1u);
   EXPECT_FALSE(result.responses[0].face_found());
@@ -162,7 +165,7 @@ TEST_F(StreamPredictE2eTest, DemoPhotoReportsEveryFaceLargestFirst) {
   PredictRequest request = testing::FrameRequest(testing::ReadFileContents(testing::DemoPhoto(5)));
   request.mutable_config()->set_max_faces(32);
   request.mutable_config()->set_include_features(true);
-  const testing::PredictOutcome result = testing::StreamInLockstep(stub_.get(), {request});
+  const testing::PredictOutcome result = RunStream({request});
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   ASSERT_EQ(result.responses.size(), 1u);
   const PredictResponse& r = result.responses[0];
@@ -178,7 +181,7 @@ TEST_F(StreamPredictE2eTest, UserIdWithoutProfilesSaysGenericModelWasUsed) {
   PredictRequest request =
       testing::FrameRequest(testing::ReadFileContents(testing::FramesDir() + "/franck_000000.png"));
   request.mutable_config()->set_user_id("patient-17");
-  const testing::PredictOutcome result = testing::StreamInLockstep(stub_.get(), {request});
+  const testing::PredictOutcome result = RunStream({request});
   ASSERT_TRUE(result.status.ok());
   ASSERT_EQ(result.responses.size(), 1u);
   EXPECT_FALSE(result.responses[0].personalized());
@@ -235,16 +238,14 @@ TEST_F(StreamPredictE2eTest, BadInputsGetClearStatusesAndTheServerStaysUp) {
     SCOPED_TRACE(bad.name);
     // A good frame first, then the bad one: the good answer arrives, then
     // the stream ends with the error.
-    const testing::PredictOutcome result =
-        testing::StreamInLockstep(stub_.get(), {testing::FrameRequest(good), bad.request});
+    const testing::PredictOutcome result = RunStream({testing::FrameRequest(good), bad.request});
     EXPECT_EQ(result.status.error_code(), bad.code) << result.status.error_message();
     EXPECT_NE(result.status.error_message().find(bad.message), std::string::npos)
         << result.status.error_message();
     EXPECT_EQ(result.responses.size(), 1u);
     EXPECT_TRUE(server_->running()) << server_->Log();
   }
-  const testing::PredictOutcome after =
-      testing::StreamInLockstep(stub_.get(), {testing::FrameRequest(good)});
+  const testing::PredictOutcome after = RunStream({testing::FrameRequest(good)});
   EXPECT_TRUE(after.status.ok());
   EXPECT_EQ(after.responses.size(), 1u);
 }
@@ -264,7 +265,7 @@ TEST_F(StreamPredictE2eTest, BadStreamConfigIsRefusedBeforeAnyAnswer) {
   for (const Case& c : cases) {
     PredictRequest request = testing::FrameRequest(good);
     c.set(request.mutable_config());
-    const testing::PredictOutcome result = testing::StreamInLockstep(stub_.get(), {request});
+    const testing::PredictOutcome result = RunStream({request});
     EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_NE(result.status.error_message().find(c.message), std::string::npos)
         << result.status.error_message();
@@ -273,7 +274,7 @@ TEST_F(StreamPredictE2eTest, BadStreamConfigIsRefusedBeforeAnyAnswer) {
 }
 
 TEST_F(StreamPredictE2eTest, StreamThatHalfClosesAtOnceEndsOk) {
-  const testing::PredictOutcome result = testing::StreamInLockstep(stub_.get(), {});
+  const testing::PredictOutcome result = RunStream({});
   EXPECT_TRUE(result.status.ok()) << result.status.error_message();
   EXPECT_TRUE(result.responses.empty());
 }
@@ -293,9 +294,8 @@ TEST_F(StreamPredictE2eTest, AdaptWithoutAPftBundleIsFailedPrecondition) {
 
 TEST_F(StreamPredictE2eTest, MetricsCountRequestsFramesAndStages) {
   const std::string good = testing::ReadFileContents(testing::FramesDir() + "/franck_000000.png");
-  ASSERT_TRUE(testing::StreamInLockstep(stub_.get(),
-                                        {testing::FrameRequest(good), testing::FrameRequest("")})
-                  .responses.size() == 1u);
+  ASSERT_TRUE(
+      RunStream({testing::FrameRequest(good), testing::FrameRequest("")}).responses.size() == 1u);
   const std::string metrics = testing::HttpGet(server_->metrics_port(), "/metrics");
   for (const char* want :
        {"ferserve_requests_total{code=\"INVALID_ARGUMENT\",rpc=\"StreamPredict\"}",

@@ -21,10 +21,13 @@ inline RgbImage Uniform(int width, int height, uint8_t value) {
                   std::vector<uint8_t>(static_cast<size_t>(width) * height * 3, value)};
 }
 
-// How far right and down a detector's boxes may reach.
+// How far right and down a detector's boxes may reach, give or take float
+// rounding: right * (1 + relative_slack) + absolute_slack.
 struct Reach {
   float right = 0;
   float bottom = 0;
+  float relative_slack = 1e-6f;
+  float absolute_slack = 0;
 };
 inline Reach Inside(const RgbImage& image) {
   return {static_cast<float>(image.width), static_cast<float>(image.height)};
@@ -44,8 +47,10 @@ inline void ExpectSane(const std::vector<FaceDetection>& faces, const DetectOpti
     EXPECT_GT(f.box.height, 0);
     EXPECT_GE(f.box.x, 0);
     EXPECT_GE(f.box.y, 0);
-    EXPECT_LE(f.box.x + f.box.width, reach.right * (1 + 1e-6f) + 1e-3f);
-    EXPECT_LE(f.box.y + f.box.height, reach.bottom * (1 + 1e-6f) + 1e-3f);
+    EXPECT_LE(f.box.x + f.box.width,
+              reach.right * (1 + reach.relative_slack) + reach.absolute_slack);
+    EXPECT_LE(f.box.y + f.box.height,
+              reach.bottom * (1 + reach.relative_slack) + reach.absolute_slack);
   }
 }
 
