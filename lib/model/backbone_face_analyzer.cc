@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/model/face_detector.h"
+#include "lib/model/linear_softmax.h"
 #include "lib/model/status_macros.h"
 
 namespace fer {
@@ -158,14 +159,10 @@ absl::StatusOr<std::vector<float>> BackboneFaceAnalyzer::Classify(
   }
   if (batch == 0) return std::vector<float>();
   const LinearLayerWeights& head = backbone_->head();
-  torch::NoGradGuard no_grad;
-  const torch::Tensor x =
-      torch::from_blob(const_cast<float*>(features.data()), {batch, dim}, torch::kFloat32);
-  const torch::Tensor w = torch::from_blob(const_cast<float*>(head.weight.data()),
-                                           {head.classes, head.dim}, torch::kFloat32);
-  const torch::Tensor b =
-      torch::from_blob(const_cast<float*>(head.bias.data()), {head.classes}, torch::kFloat32);
-  return ToVector(torch::softmax(torch::addmm(b, x, w.t()), 1));
+  std::vector<float> probabilities(static_cast<size_t>(batch) * head.classes);
+  LinearSoftmax(head.weight.data(), head.bias.data(), head.classes, head.dim, features.data(),
+                batch, probabilities.data());
+  return probabilities;
 }
 
 }  // namespace fer

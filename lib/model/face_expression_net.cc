@@ -1,5 +1,6 @@
 #include "lib/model/face_expression_net.h"
 
+#include "lib/model/linear_softmax.h"
 #include "lib/model/status_macros.h"
 
 namespace fer {
@@ -35,14 +36,23 @@ torch::Tensor FaceExpressionNet::Classify(const torch::Tensor& features) const {
   TORCH_CHECK(features.dim() == 2 && features.size(1) == FaceFeatureExtractor::kFeatureDim,
               "FaceExpressionNet::Classify expects [B, 256], got ", features.sizes());
   c10::InferenceMode inference;
+  if (device().is_cpu()) {
+    const torch::Tensor x = features.to(torch::kFloat32).contiguous();
+    torch::Tensor probabilities = torch::empty({x.size(0), head_.classes}, torch::kFloat32);
+    LinearSoftmax(head_.weight.data(), head_.bias.data(), head_.classes, head_.dim,
+                  x.data_ptr<float>(), static_cast<int>(x.size(0)),
+                  probabilities.data_ptr<float>());
+    return probabilities;
+  }
   const torch::Tensor logits =
       torch::matmul(features.to(device(), torch::kFloat32), fc_weights_) + fc_bias_;
   return torch::softmax(logits, /*dim=*/1);
 }
 
-LinearLayerWeights FaceExpressionNet::Head() const {
-  const torch::Tensor w = fc_weights_.t().to(torch::kCPU, torch::kFloat32).contiguous();
-  const torch::Tensor b = fc_bias_.to(torch::kCPU, torch::kFloat32).contiguous();
+LinearLayerWeights FaceExpressionNet::HeadOnCpu(const torch::Tensor& fc_weights,
+                                                const torch::Tensor& fc_bias) {
+  const torch::Tensor w = fc_weights.t().to(torch::kCPU, torch::kFloat32).contiguous();
+  const torch::Tensor b = fc_bias.to(torch::kCPU, torch::kFloat32).contiguous();
   LinearLayerWeights head;
   head.classes = static_cast<int>(w.size(0));
   head.dim = static_cast<int>(w.size(1));

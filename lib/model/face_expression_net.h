@@ -45,7 +45,7 @@ class FaceExpressionNet {
   torch::Tensor Classify(const torch::Tensor& features) const;
 
   // The head's weights, [7, 256] row-major, on the CPU.
-  LinearLayerWeights Head() const;
+  const LinearLayerWeights& Head() const { return head_; }
 
   const FaceFeatureExtractor& extractor() const { return extractor_; }
   const torch::Device& device() const { return extractor_.device(); }
@@ -54,11 +54,16 @@ class FaceExpressionNet {
   FaceExpressionNet(FaceFeatureExtractor extractor, torch::Tensor fc_weights, torch::Tensor fc_bias)
       : extractor_(std::move(extractor)),
         fc_weights_(std::move(fc_weights)),
-        fc_bias_(std::move(fc_bias)) {}
+        fc_bias_(std::move(fc_bias)),
+        head_(HeadOnCpu(fc_weights_, fc_bias_)) {}
+
+  static LinearLayerWeights HeadOnCpu(const torch::Tensor& fc_weights,
+                                      const torch::Tensor& fc_bias);
 
   FaceFeatureExtractor extractor_;
   torch::Tensor fc_weights_;  // [256, 7], TF's matMul layout
   torch::Tensor fc_bias_;     // [7]
+  LinearLayerWeights head_;   // the same, [7, 256], on the CPU (Classify there)
 };
 
 }  // namespace fer

@@ -1,12 +1,10 @@
 #include "lib/pft/linear_head.h"
 
-#include <torch/torch.h>
-
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "lib/model/linear_softmax.h"
 #include "lib/model/status_macros.h"
-#include "lib/pft/translator_tensors.h"
 
 namespace fer::pft {
 
@@ -51,12 +49,10 @@ absl::StatusOr<std::vector<float>> LinearHead::Probabilities(const std::vector<f
                                                    " x ", feature_dim, " floats, got ",
                                                    features.size()));
   }
-  if (batch == 0) return std::vector<float>();
-  c10::InferenceMode inference;
-  const HeadTensors head = HeadTensors::From(*this);
-  const torch::Tensor p =
-      torch::softmax(head.Logits(FeaturesTensor(features, batch, feature_dim)), 1).contiguous();
-  return std::vector<float>(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+  std::vector<float> probabilities(static_cast<size_t>(batch) * num_classes());
+  LinearSoftmax(weight.data(), bias.data(), num_classes(), feature_dim, features.data(), batch,
+                probabilities.data());
+  return probabilities;
 }
 
 }  // namespace fer::pft

@@ -1,0 +1,19 @@
+#ifndef FERSERVE_LIB_MODEL_LINEAR_SOFTMAX_H_
+#define FERSERVE_LIB_MODEL_LINEAR_SOFTMAX_H_
+
+namespace fer {
+
+// A classifier head on the CPU: for each of `batch` feature rows
+// (`features`, [batch, dim] row-major), softmax(weight · x + bias) into
+// `probabilities` ([batch, classes] row-major), with `weight` [classes, dim]
+// row-major and `bias` [classes]. Plain loops, no LibTorch: LibTorch 2.x
+// opens an OpenMP parallel region for a softmax of a few rows, and its
+// threads then spin on the cores that the fused kernels' workers run the
+// next batch on (the backbone at batch 32 lost a quarter of its faces/s to
+// it on LibTorch 2.14).
+void LinearSoftmax(const float* weight, const float* bias, int classes, int dim,
+                   const float* features, int batch, float* probabilities);
+
+}  // namespace fer
+
+#endif  // FERSERVE_LIB_MODEL_LINEAR_SOFTMAX_H_
