@@ -1,5 +1,6 @@
 #include "lib/model/blas_kernels.h"
 
+#include <ATen/Config.h>
 #include <dlfcn.h>
 
 #include <cstdlib>
@@ -17,12 +18,20 @@ struct OpenBlas {
   char* (*corename)() = nullptr;
   void (*dynamic_init)() = nullptr;
   void (*dynamic_quit)() = nullptr;
+  int (*get_parallel)() = nullptr;  // 0 sequential, 1 pthreads, 2 OpenMP
+  int (*get_num_threads)() = nullptr;
+  void (*set_num_threads)(int) = nullptr;
 
   static OpenBlas Find() {
     OpenBlas blas;
     blas.corename = reinterpret_cast<char* (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
     blas.dynamic_init = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init"));
     blas.dynamic_quit = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit"));
+    blas.get_parallel = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
+    blas.get_num_threads =
+        reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    blas.set_num_threads =
+        reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
     return blas;
   }
 };
@@ -77,6 +86,30 @@ std::string MatchBlasKernelsToCpu() {
 std::string BlasKernelsName() {
   const OpenBlas blas = OpenBlas::Find();
   return blas.corename != nullptr ? absl::StrCat("OpenBLAS ", blas.corename()) : "";
+}
+
+bool MatchBlasThreadsToTorch() {
+  const OpenBlas blas = OpenBlas::Find();
+  if (!AT_PARALLEL_OPENMP || blas.get_parallel == nullptr || blas.get_parallel() != 1 ||
+      std::getenv("OPENBLAS_NUM_THREADS") != nullptr ||
+      std::getenv("GOTO_NUM_THREADS") != nullptr || BlasThreads() == 1) {
+    return false;
+  }
+  SetBlasThreads(1);
+  return true;
+}
+
+int BlasThreads() {
+  const OpenBlas blas = OpenBlas::Find();
+  return blas.get_num_threads != nullptr ? blas.get_num_threads() : 0;
+}
+
+int SetBlasThreads(int threads) {
+  const OpenBlas blas = OpenBlas::Find();
+  if (blas.get_num_threads == nullptr || blas.set_num_threads == nullptr) return 0;
+  const int before = blas.get_num_threads();
+  blas.set_num_threads(threads);
+  return before;
 }
 
 }  // namespace fer

@@ -24,6 +24,27 @@ std::string MatchBlasKernelsToCpu();
 // the BLAS is not OpenBLAS.
 std::string BlasKernelsName();
 
+// OpenBLAS's pthreads build (Debian's libopenblas0-pthread) runs each matrix
+// product on threads of its own, which spin for a while after it, beside
+// LibTorch's OpenMP intra-op threads, which spin after their own parallel
+// regions: two pools taking turns on the same cores. On Debian 13's and
+// unstable's LibTorch (2.6, 2.14), whose convolutions run on OpenMP, the
+// backbone on LibTorch's operators ran 19 faces/s at batch 1 instead of 571
+// and the SSD detector 116 ms per frame instead of 51. LibTorch itself keeps
+// MKL at one thread for this reason; this does the same for OpenBLAS: where
+// the process's OpenBLAS is the pthreads build, LibTorch's intra-op threads
+// are OpenMP's and neither OPENBLAS_NUM_THREADS nor GOTO_NUM_THREADS is
+// set, OpenBLAS runs each product on its caller's thread (LibTorch's
+// threads still split a layer's work). Returns whether it changed anything.
+bool MatchBlasThreadsToTorch();
+
+// Threads OpenBLAS runs a product on, or 0 when the BLAS is not OpenBLAS.
+int BlasThreads();
+
+// Sets them and returns the count before, or 0 (nothing set) when the BLAS
+// is not OpenBLAS.
+int SetBlasThreads(int threads);
+
 }  // namespace fer
 
 #endif  // FERSERVE_LIB_MODEL_BLAS_KERNELS_H_

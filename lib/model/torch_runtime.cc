@@ -21,6 +21,7 @@ void ConfigureTorchThreads(int intra_op_threads) {
                           ? intra_op_threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
+  MatchBlasThreadsToTorch();
 }
 
 void ConfigureAllocatorForInference() {
@@ -39,6 +40,9 @@ absl::StatusOr<double> MeasureSgemmGflops(const ModelDevice& device, int n, int 
     if (where->is_cuda()) torch::cuda::synchronize(where->index());
   };
   torch::NoGradGuard no_grad;
+  // The machine's peak: OpenBLAS on as many threads as LibTorch has, though
+  // the models call it one thread each (MatchBlasThreadsToTorch).
+  const int blas_threads = where->is_cpu() ? SetBlasThreads(at::get_num_threads()) : 0;
   const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(*where);
   const torch::Tensor a = torch::rand({n, n}, options);
   const torch::Tensor b = torch::rand({n, n}, options);
@@ -53,13 +57,18 @@ absl::StatusOr<double> MeasureSgemmGflops(const ModelDevice& device, int n, int 
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     gflops.push_back(2.0 * n * n * n / s / 1e9);
   }
+  if (blas_threads > 0) SetBlasThreads(blas_threads);
   std::sort(gflops.begin(), gflops.end());
   return gflops[gflops.size() / 2];
 }
 
 std::string TorchRuntimeSummary() {
   const std::string blas = BlasKernelsName();
+  const int blas_threads = BlasThreads();
   return absl::StrCat("LibTorch ", TORCH_VERSION, blas.empty() ? "" : " on ", blas,
+                      blas_threads == 1  ? " (one thread per product)"
+                      : blas_threads > 1 ? absl::StrCat(" (", blas_threads, " threads)")
+                                         : "",
                       ", intra-op threads ", at::get_num_threads(), ", CUDA ",
                       CudaAvailable() ? "available" : "not available", ", fused CPU kernels for ",
                       kernels::IsaName(kernels::BestIsa()));

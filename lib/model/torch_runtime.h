@@ -9,6 +9,8 @@
 namespace fer {
 
 // Sets LibTorch's intra-op thread count; 0 means one per hardware thread.
+// OpenBLAS then runs each product on its caller's thread where its own
+// threads would compete with LibTorch's (MatchBlasThreadsToTorch).
 void ConfigureTorchThreads(int intra_op_threads);
 
 // Keeps freed LibTorch activation buffers (up to 32 MiB each) in the heap
@@ -26,7 +28,8 @@ bool CudaAvailable();
 // GFLOP/s over `reps` runs on `device`: the practical compute peak for dense
 // layers there. On the CPU with the current thread settings; on a GPU in
 // full float32 (no TF32, as the networks run there), each product waited
-// for. The errors of ToTorchDevice for a device that cannot be used.
+// for; OpenBLAS on as many threads as LibTorch's intra-op threads meanwhile. The errors of
+// ToTorchDevice for a device that cannot be used.
 absl::StatusOr<double> MeasureSgemmGflops(const ModelDevice& device, int n, int reps);
 
 // One line describing the LibTorch build and its BLAS kernels, thread

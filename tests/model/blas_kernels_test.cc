@@ -1,5 +1,6 @@
 #include "lib/model/blas_kernels.h"
 
+#include <ATen/Config.h>
 #include <dlfcn.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -65,6 +66,31 @@ TEST(BlasKernelsTest, AnOperatorsChoiceIsLeftAlone) {
   EXPECT_EQ(BlasKernelsName(), "OpenBLAS Prescott");
   unsetenv("OPENBLAS_CORETYPE");
   EXPECT_NE(MatchBlasKernelsToCpu(), "");
+}
+
+TEST(BlasKernelsTest, OpenBlasThreadsGiveWayToLibTorchsOpenMpThreads) {
+  // Debian's LibTorch: OpenBLAS's pthreads build (libopenblas0-pthread, as
+  // scripts/setup installs) under OpenMP intra-op threads.
+  if (BlasThreads() == 0 || !AT_PARALLEL_OPENMP) {
+    GTEST_SKIP() << "LibTorch here is not on OpenBLAS and OpenMP";
+  }
+  const int before = SetBlasThreads(2);
+  EXPECT_TRUE(MatchBlasThreadsToTorch());
+  EXPECT_EQ(BlasThreads(), 1);
+  EXPECT_FALSE(MatchBlasThreadsToTorch());  // nothing left to change
+  // The operator's choice stands.
+  SetBlasThreads(2);
+  setenv("OPENBLAS_NUM_THREADS", "2", 1);
+  EXPECT_FALSE(MatchBlasThreadsToTorch());
+  EXPECT_EQ(BlasThreads(), 2);
+  unsetenv("OPENBLAS_NUM_THREADS");
+  // Products on the caller's thread are still right.
+  EXPECT_TRUE(MatchBlasThreadsToTorch());
+  torch::manual_seed(2);
+  const torch::Tensor a = torch::rand({300, 200}), b = torch::rand({200, 250});
+  const torch::Tensor want = (a.unsqueeze(2) * b.unsqueeze(0)).sum(1);
+  EXPECT_TRUE(torch::allclose(torch::mm(a, b), want, 1e-5, 1e-4));
+  SetBlasThreads(before);
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 #include "lib/model/torch_runtime.h"
 
+#include <ATen/Config.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
+
+#include "lib/model/blas_kernels.h"
 
 namespace fer {
 namespace {
@@ -41,6 +44,22 @@ TEST(TorchRuntimeTest, ThreadsFollowTheFlagAndTheSummarySaysSo) {
   EXPECT_EQ(at::get_num_threads(), 2);
   EXPECT_THAT(TorchRuntimeSummary(), HasSubstr("intra-op threads 2"));
   EXPECT_THAT(TorchRuntimeSummary(), HasSubstr(TORCH_VERSION));
+  ConfigureTorchThreads(0);
+}
+
+// Debian's LibTorch runs on OpenBLAS's pthreads build (scripts/setup
+// installs libopenblas0-pthread) with OpenMP intra-op threads.
+TEST(TorchRuntimeTest, OpenBlasRunsOneThreadPerProductBesideLibTorchsThreads) {
+  if (BlasThreads() == 0 || !AT_PARALLEL_OPENMP) {
+    GTEST_SKIP() << "LibTorch here is not on OpenBLAS and OpenMP";
+  }
+  SetBlasThreads(2);
+  ConfigureTorchThreads(2);
+  EXPECT_EQ(BlasThreads(), 1);
+  EXPECT_THAT(TorchRuntimeSummary(), HasSubstr("(one thread per product), intra-op threads 2"));
+  // The machine's peak is measured on all threads, and the setting restored.
+  ASSERT_TRUE(MeasureSgemmGflops(ModelDevice{"cpu"}, 128, 1).ok());
+  EXPECT_EQ(BlasThreads(), 1);
   ConfigureTorchThreads(0);
 }
 
