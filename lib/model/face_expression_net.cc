@@ -37,7 +37,7 @@ torch::Tensor FaceExpressionNet::Classify(const torch::Tensor& features) const {
               "FaceExpressionNet::Classify expects [B, 256], got ", features.sizes());
   c10::InferenceMode inference;
   if (device().is_cpu()) {
-    const torch::Tensor x = features.to(torch::kFloat32).contiguous();
+    const torch::Tensor x = features.to(torch::kCPU, torch::kFloat32).contiguous();
     torch::Tensor probabilities = torch::empty({x.size(0), head_.classes}, torch::kFloat32);
     LinearSoftmax(head_.weight.data(), head_.bias.data(), head_.classes, head_.dim,
                   x.data_ptr<float>(), static_cast<int>(x.size(0)),
