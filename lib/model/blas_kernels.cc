@@ -90,12 +90,13 @@ std::string BlasKernelsName() {
 
 bool MatchBlasThreadsToTorch() {
   const OpenBlas blas = OpenBlas::Find();
-  if (!AT_PARALLEL_OPENMP || blas.get_parallel == nullptr || blas.get_parallel() != 1 ||
+  if (!AT_PARALLEL_OPENMP || blas.get_parallel == nullptr || blas.get_num_threads == nullptr ||
+      blas.set_num_threads == nullptr || blas.get_parallel() != 1 ||
       std::getenv("OPENBLAS_NUM_THREADS") != nullptr ||
-      std::getenv("GOTO_NUM_THREADS") != nullptr || BlasThreads() == 1) {
+      std::getenv("GOTO_NUM_THREADS") != nullptr || blas.get_num_threads() == 1) {
     return false;
   }
-  SetBlasThreads(1);
+  blas.set_num_threads(1);
   return true;
 }
 
