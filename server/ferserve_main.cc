@@ -568,10 +568,13 @@ int Run() {
   health->SetServingStatus("fer.v1.ExpressionService", true);
   health->SetServingStatus(true);
   metrics.SetServing(true);
-  std::printf("ferserve %s listening on %s (gRPC) and :%d (metrics); %s; detector %s; %s\n",
-              kVersion, absl::StrCat(bracketed_host, ":", bound_port).c_str(),
-              metrics_endpoint ? metrics_endpoint->port() : -1, (*analyzer)->device_name().c_str(),
-              (*analyzer)->detector_name().c_str(), TorchRuntimeSummary().c_str());
+  std::printf("ferserve %s listening on %s (gRPC) %s; %s; detector %s; %s\n", kVersion,
+              absl::StrCat(bracketed_host, ":", bound_port).c_str(),
+              metrics_endpoint
+                  ? absl::StrCat("and :", metrics_endpoint->port(), " (metrics)").c_str()
+                  : "without a metrics endpoint",
+              (*analyzer)->device_name().c_str(), (*analyzer)->detector_name().c_str(),
+              TorchRuntimeSummary().c_str());
   std::printf("ferserve: backbone %s, %d-d features, %zu labels, %d x %d input%s\n",
               (*analyzer)->backbone_id().c_str(), (*analyzer)->feature_dim(),
               (*analyzer)->labels().size(), (*analyzer)->input_size(), (*analyzer)->input_size(),

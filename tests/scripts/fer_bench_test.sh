@@ -37,6 +37,8 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 [ -n "$port" ] || fail "ferserve did not start: $(cat "$dir/log")"
+grep -q "listening on 127.0.0.1:$port (gRPC) without a metrics endpoint;" "$dir/log" ||
+  fail "the start-up line does not say --metrics_port=-1 left the metrics endpoint off"
 # 1 frame/s per stream is within any server's reach; 100000 beyond it.
 out="$("$1" --server="127.0.0.1:$port" --streams=1,2 --frames=16 --detection_intervals=1,2 \
   --paced_fps=1,100000 --paced_seconds=3 --node_bench= --seconds=0.05 --batches=1 2>&1)" ||
