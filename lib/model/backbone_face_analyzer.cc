@@ -152,17 +152,7 @@ absl::StatusOr<BackboneOutput> BackboneFaceAnalyzer::RunClips(
 
 absl::StatusOr<std::vector<float>> BackboneFaceAnalyzer::Classify(
     const std::vector<float>& features, int batch) {
-  const int dim = feature_dim();
-  if (batch < 0 || features.size() != static_cast<size_t>(batch) * dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Classify: ", features.size(), " values are not ", batch, " x ", dim, " features"));
-  }
-  if (batch == 0) return std::vector<float>();
-  const LinearLayerWeights& head = backbone_->head();
-  std::vector<float> probabilities(static_cast<size_t>(batch) * head.classes);
-  LinearSoftmax(head.weight.data(), head.bias.data(), head.classes, head.dim, features.data(),
-                batch, probabilities.data());
-  return probabilities;
+  return LinearSoftmax(backbone_->head(), features, batch);
 }
 
 }  // namespace fer

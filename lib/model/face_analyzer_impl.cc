@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "lib/model/linear_softmax.h"
 #include "lib/model/status_macros.h"
 #include "lib/model/torch_device.h"
 
@@ -299,6 +300,9 @@ absl::StatusOr<BackboneOutput> FaceAnalyzerImpl::RunBackbone(const std::vector<R
 
 absl::StatusOr<std::vector<float>> FaceAnalyzerImpl::Classify(const std::vector<float>& features,
                                                               int batch) {
+  if (expression_net_.device().is_cpu()) {
+    return LinearSoftmax(expression_net_.Head(), features, batch);
+  }
   if (batch < 0 || features.size() != static_cast<size_t>(batch) * feature_dim()) {
     return absl::InvalidArgumentError(absl::StrCat("Classify: ", features.size(),
                                                    " values are not ", batch, " x ", feature_dim(),

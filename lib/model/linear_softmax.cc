@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstddef>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
 namespace fer {
 
 void LinearSoftmax(const float* weight, const float* bias, int classes, int dim,
@@ -25,6 +28,25 @@ void LinearSoftmax(const float* weight, const float* bias, int classes, int dim,
     }
     for (int c = 0; c < classes; ++c) p[c] = static_cast<float>(p[c] / sum);
   }
+}
+
+absl::StatusOr<std::vector<float>> LinearSoftmax(const LinearLayerWeights& head,
+                                                 const std::vector<float>& features, int batch) {
+  if (head.classes <= 0 || head.dim <= 0 ||
+      head.weight.size() != static_cast<size_t>(head.classes) * head.dim ||
+      head.bias.size() != static_cast<size_t>(head.classes)) {
+    return absl::InvalidArgumentError(absl::StrCat("linear head of ", head.classes, " x ", head.dim,
+                                                   " holds ", head.weight.size(), " weights and ",
+                                                   head.bias.size(), " biases"));
+  }
+  if (batch < 0 || features.size() != static_cast<size_t>(batch) * head.dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Classify: ", features.size(), " values are not ", batch, " x ", head.dim, " features"));
+  }
+  std::vector<float> probabilities(static_cast<size_t>(batch) * head.classes);
+  LinearSoftmax(head.weight.data(), head.bias.data(), head.classes, head.dim, features.data(),
+                batch, probabilities.data());
+  return probabilities;
 }
 
 }  // namespace fer

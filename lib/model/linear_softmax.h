@@ -1,6 +1,11 @@
 #ifndef FERSERVE_LIB_MODEL_LINEAR_SOFTMAX_H_
 #define FERSERVE_LIB_MODEL_LINEAR_SOFTMAX_H_
 
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/model/face_types.h"
+
 namespace fer {
 
 // A classifier head on the CPU: for each of `batch` feature rows
@@ -13,6 +18,12 @@ namespace fer {
 // it on LibTorch 2.14).
 void LinearSoftmax(const float* weight, const float* bias, int classes, int dim,
                    const float* features, int batch, float* probabilities);
+
+// The same for `head` on `batch` feature rows held in `features`: batch x
+// head.classes probabilities, row-major; InvalidArgument when `features` is
+// not batch x head.dim values (or the head's own sizes disagree).
+absl::StatusOr<std::vector<float>> LinearSoftmax(const LinearLayerWeights& head,
+                                                 const std::vector<float>& features, int batch);
 
 }  // namespace fer
 

@@ -52,5 +52,29 @@ TEST(LinearSoftmaxTest, EmptyBatchWritesNothing) {
   EXPECT_EQ(untouched, -1);
 }
 
+TEST(LinearSoftmaxTest, HeadOverloadChecksSizesAndAgrees) {
+  const LinearLayerWeights head{3, 2, {1, 0, 0, 1, 0.5f, 0.5f}, {0.1f, -0.2f, 0.3f}};
+  const std::vector<float> features = {1, 2, -3, 0.5f};
+  std::vector<float> expected(6);
+  LinearSoftmax(head.weight.data(), head.bias.data(), 3, 2, features.data(), 2, expected.data());
+  const absl::StatusOr<std::vector<float>> got = LinearSoftmax(head, features, 2);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, expected);
+
+  const absl::StatusOr<std::vector<float>> empty = LinearSoftmax(head, {}, 0);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_TRUE(empty->empty());
+
+  EXPECT_EQ(LinearSoftmax(head, features, 3).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LinearSoftmax(head, {1, 2, 3}, 1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LinearSoftmax(head, features, -2).status().code(), absl::StatusCode::kInvalidArgument);
+  LinearLayerWeights short_bias = head;
+  short_bias.bias.pop_back();
+  EXPECT_EQ(LinearSoftmax(short_bias, features, 2).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  LinearLayerWeights no_classes;
+  EXPECT_EQ(LinearSoftmax(no_classes, {}, 0).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace fer
