@@ -391,7 +391,7 @@ CommandResult AdaptUser() {
                      absl::GetFlag(FLAGS_model_dir), " is ", backbone->analyzer->backbone_id())));
   }
   const LinearHead& head = backbone->head;
-  const int dim = head.feature_dim;
+  const int dim = head.feature_dim();
   std::vector<float> enroll;
   int enroll_count = 0;
   std::vector<float> test;

@@ -304,9 +304,8 @@ absl::StatusOr<std::vector<float>> FaceAnalyzerImpl::Classify(const std::vector<
     return LinearSoftmax(expression_net_.Head(), features, batch);
   }
   if (batch < 0 || features.size() != static_cast<size_t>(batch) * feature_dim()) {
-    return absl::InvalidArgumentError(absl::StrCat("Classify: ", features.size(),
-                                                   " values are not ", batch, " x ", feature_dim(),
-                                                   " features"));
+    return absl::InvalidArgumentError(absl::StrCat(features.size(), " feature values are not ",
+                                                   batch, " x ", feature_dim(), " features"));
   }
   if (batch == 0) return std::vector<float>();
   const torch::Tensor input = torch::from_blob(const_cast<float*>(features.data()),

@@ -40,8 +40,8 @@ absl::StatusOr<std::vector<float>> LinearSoftmax(const LinearLayerWeights& head,
                                                    head.bias.size(), " biases"));
   }
   if (batch < 0 || features.size() != static_cast<size_t>(batch) * head.dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Classify: ", features.size(), " values are not ", batch, " x ", head.dim, " features"));
+    return absl::InvalidArgumentError(absl::StrCat(features.size(), " feature values are not ",
+                                                   batch, " x ", head.dim, " features"));
   }
   std::vector<float> probabilities(static_cast<size_t>(batch) * head.classes);
   LinearSoftmax(head.weight.data(), head.bias.data(), head.classes, head.dim, features.data(),

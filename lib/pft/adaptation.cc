@@ -84,7 +84,7 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
                                   const AdaptOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   FER_RETURN_IF_ERROR(head.Validate());
-  const int dim = head.feature_dim;
+  const int dim = head.feature_dim();
   if (bundle.translator.dim() != dim || bundle.feature_dim != dim) {
     return absl::InvalidArgumentError(
         absl::StrCat("bundle is for ", bundle.translator.dim(), "-d features, the head for ", dim));

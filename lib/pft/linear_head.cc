@@ -9,16 +9,17 @@
 namespace fer::pft {
 
 absl::Status LinearHead::Validate() const {
-  if (feature_dim <= 0 || num_classes() < 2) {
+  if (feature_dim() <= 0 || num_classes() < 2) {
     return absl::InvalidArgumentError(
-        absl::StrCat("linear head needs feature_dim > 0 and 2+ labels, got ", feature_dim, " and ",
-                     num_classes()));
+        absl::StrCat("linear head needs feature_dim > 0 and 2+ labels, got ", feature_dim(),
+                     " and ", num_classes()));
   }
-  if (weight.size() != static_cast<size_t>(num_classes()) * feature_dim ||
-      bias.size() != static_cast<size_t>(num_classes())) {
-    return absl::InvalidArgumentError(absl::StrCat("linear head weights do not match ",
-                                                   num_classes(), " x ", feature_dim, ": weight ",
-                                                   weight.size(), ", bias ", bias.size()));
+  if (layer.classes != num_classes() ||
+      layer.weight.size() != static_cast<size_t>(num_classes()) * feature_dim() ||
+      layer.bias.size() != static_cast<size_t>(num_classes())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "linear head weights do not match ", num_classes(), " x ", feature_dim(), ": ",
+        layer.classes, " classes, weight ", layer.weight.size(), ", bias ", layer.bias.size()));
   }
   return absl::OkStatus();
 }
@@ -29,7 +30,7 @@ absl::StatusOr<LinearHead> LinearHeadFromLayer(const LinearLayerWeights& layer,
     return absl::InvalidArgumentError(absl::StrCat("head has ", layer.classes, " classes but ",
                                                    labels.size(), " labels were given"));
   }
-  LinearHead head{layer.dim, std::move(labels), layer.weight, layer.bias};
+  LinearHead head{std::move(labels), layer};
   FER_RETURN_IF_ERROR(head.Validate());
   return head;
 }
@@ -44,15 +45,7 @@ absl::StatusOr<int> LinearHead::LabelIndex(const std::string& label) const {
 absl::StatusOr<std::vector<float>> LinearHead::Probabilities(const std::vector<float>& features,
                                                              int batch) const {
   FER_RETURN_IF_ERROR(Validate());
-  if (batch < 0 || features.size() != static_cast<size_t>(batch) * feature_dim) {
-    return absl::InvalidArgumentError(absl::StrCat("LinearHead::Probabilities expects ", batch,
-                                                   " x ", feature_dim, " floats, got ",
-                                                   features.size()));
-  }
-  std::vector<float> probabilities(static_cast<size_t>(batch) * num_classes());
-  LinearSoftmax(weight.data(), bias.data(), num_classes(), feature_dim, features.data(), batch,
-                probabilities.data());
-  return probabilities;
+  return LinearSoftmax(layer, features, batch);
 }
 
 }  // namespace fer::pft

@@ -11,15 +11,15 @@
 namespace fer::pft {
 
 // The frozen expression classifier PFT trains the translator against:
-// logits = W · x + b, probabilities = softmax(logits). face-api's expression
-// head is such a layer (FC 256 -> 7); tests build their own.
+// logits = W · x + b, probabilities = softmax(logits), with its class names.
+// face-api's expression head is such a layer (FC 256 -> 7); tests build
+// their own.
 struct LinearHead {
-  int feature_dim = 0;
   std::vector<std::string> labels;  // class names, logits order
-  std::vector<float> weight;        // [labels.size(), feature_dim], row-major
-  std::vector<float> bias;          // [labels.size()]
+  LinearLayerWeights layer;         // layer.classes == labels.size()
 
   int num_classes() const { return static_cast<int>(labels.size()); }
+  int feature_dim() const { return layer.dim; }
 
   // OK when the sizes agree and there are at least two classes.
   absl::Status Validate() const;
@@ -27,7 +27,7 @@ struct LinearHead {
   // Index of `label` in labels, NotFound when absent.
   absl::StatusOr<int> LabelIndex(const std::string& label) const;
 
-  // softmax(W · x + b) for `batch` feature vectors (batch x feature_dim):
+  // softmax(W · x + b) for `batch` feature vectors (batch x feature_dim()):
   // batch x num_classes probabilities, row-major.
   absl::StatusOr<std::vector<float>> Probabilities(const std::vector<float>& features,
                                                    int batch) const;

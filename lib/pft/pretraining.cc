@@ -70,7 +70,7 @@ std::string StyleLossName(StyleLoss loss) { return loss == StyleLoss::kMmd ? "mm
 absl::StatusOr<ModelBundle> Pretrain(const std::vector<SourceSubject>& subjects,
                                      const LinearHead& head, const PretrainOptions& options) {
   FER_RETURN_IF_ERROR(head.Validate());
-  const int dim = head.feature_dim;
+  const int dim = head.feature_dim();
   for (const SourceSubject& s : subjects) FER_RETURN_IF_ERROR(s.Validate(dim, head.num_classes()));
   if (options.batch_size < 2 || options.epochs < 0 || options.learning_rate <= 0) {
     return absl::InvalidArgumentError("pre-training needs batch_size >= 2, epochs >= 0, lr > 0");

@@ -89,7 +89,7 @@ absl::StatusOr<SourceFreeEval> EvaluateSourceFree(const std::vector<SourceSubjec
   if (options.adapt_frames < 2) {
     return absl::InvalidArgumentError("adapt_frames must be at least 2");
   }
-  const int dim = head.feature_dim;
+  const int dim = head.feature_dim();
   SourceFreeEval eval;
   eval.methods = {"source-only", "neutral-mean", "stats-align"};
   for (PairingStrategy p : options.pairings)

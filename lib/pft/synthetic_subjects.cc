@@ -94,7 +94,8 @@ absl::StatusOr<SyntheticWorld> SyntheticWorld::Create(const SyntheticConfig& con
     w.pose_modes_.push_back(Gaussian(rng, 3, config.pose_degrees_per_style));
   }
 
-  w.head_.feature_dim = d;
+  w.head_.layer.classes = k;
+  w.head_.layer.dim = d;
   if (k == 7) {
     w.head_.labels = {"neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"};
   } else {
@@ -104,10 +105,10 @@ absl::StatusOr<SyntheticWorld> SyntheticWorld::Create(const SyntheticConfig& con
   for (int c = 0; c < k; ++c) {
     double sq = 0;
     for (float v : w.prototypes_[c]) {
-      w.head_.weight.push_back(v);
+      w.head_.layer.weight.push_back(v);
       sq += static_cast<double>(v) * v;
     }
-    w.head_.bias.push_back(static_cast<float>(-0.5 * sq));
+    w.head_.layer.bias.push_back(static_cast<float>(-0.5 * sq));
   }
   return w;
 }

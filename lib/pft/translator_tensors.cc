@@ -57,8 +57,8 @@ Translator TranslatorTensors::ToTranslator() const {
 }
 
 HeadTensors HeadTensors::From(const LinearHead& head) {
-  return {Copy(head.weight, {head.num_classes(), head.feature_dim}),
-          Copy(head.bias, {head.num_classes()})};
+  return {Copy(head.layer.weight, {head.num_classes(), head.feature_dim()}),
+          Copy(head.layer.bias, {head.num_classes()})};
 }
 
 }  // namespace fer::pft

@@ -120,8 +120,13 @@ TEST(LinearHeadFromLayerTest, ChecksSizesAgainstLabels) {
   LinearLayerWeights layer{2, 3, {1, 2, 3, 4, 5, 6}, {0.5f, -0.5f}};
   absl::StatusOr<LinearHead> head = LinearHeadFromLayer(layer, {"neutral", "happy"});
   ASSERT_TRUE(head.ok()) << head.status();
-  EXPECT_EQ(head->feature_dim, 3);
-  EXPECT_EQ(head->weight, layer.weight);
+  EXPECT_EQ(head->feature_dim(), 3);
+  EXPECT_EQ(head->layer.weight, layer.weight);
+  LinearHead relabelled = *head;
+  relabelled.labels.push_back("sad");  // three labels for a two-class layer
+  EXPECT_EQ(relabelled.Validate().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(relabelled.Probabilities({0, 0, 0}, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(LinearHeadFromLayer(layer, {"neutral"}).status().code(),
             absl::StatusCode::kInvalidArgument);
   layer.bias.pop_back();

@@ -13,10 +13,8 @@ using ::testing::HasSubstr;
 
 TEST(SourceFreeEvalTest, ScoreFeaturesAccuracyAndMacroF1) {
   LinearHead head;
-  head.feature_dim = 2;
   head.labels = {"neutral", "happy", "sad"};
-  head.weight = {1, 0, 0, 1, -1, -1};
-  head.bias = {0, 0, 0};
+  head.layer = {3, 2, {1, 0, 0, 1, -1, -1}, {0, 0, 0}};
   // Predictions: neutral, happy, happy, neutral (true: neutral, happy, neutral, neutral).
   auto score = ScoreFeatures(head, {2, 0, 0, 2, 0, 3, 1, 0}, {0, 1, 0, 0});
   ASSERT_TRUE(score.ok()) << score.status();
