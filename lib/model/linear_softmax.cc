@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "lib/model/status_macros.h"
 
 namespace fer {
 
@@ -30,15 +31,20 @@ void LinearSoftmax(const float* weight, const float* bias, int classes, int dim,
   }
 }
 
+absl::Status CheckLinearLayer(const LinearLayerWeights& layer) {
+  if (layer.classes <= 0 || layer.dim <= 0 ||
+      layer.weight.size() != static_cast<size_t>(layer.classes) * layer.dim ||
+      layer.bias.size() != static_cast<size_t>(layer.classes)) {
+    return absl::InvalidArgumentError(absl::StrCat("linear head of ", layer.classes, " x ",
+                                                   layer.dim, " holds ", layer.weight.size(),
+                                                   " weights and ", layer.bias.size(), " biases"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<float>> LinearSoftmax(const LinearLayerWeights& head,
                                                  const std::vector<float>& features, int batch) {
-  if (head.classes <= 0 || head.dim <= 0 ||
-      head.weight.size() != static_cast<size_t>(head.classes) * head.dim ||
-      head.bias.size() != static_cast<size_t>(head.classes)) {
-    return absl::InvalidArgumentError(absl::StrCat("linear head of ", head.classes, " x ", head.dim,
-                                                   " holds ", head.weight.size(), " weights and ",
-                                                   head.bias.size(), " biases"));
-  }
+  FER_RETURN_IF_ERROR(CheckLinearLayer(head));
   if (batch < 0 || features.size() != static_cast<size_t>(batch) * head.dim) {
     return absl::InvalidArgumentError(absl::StrCat(features.size(), " feature values are not ",
                                                    batch, " x ", head.dim, " features"));

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "lib/model/face_types.h"
 
@@ -19,9 +20,13 @@ namespace fer {
 void LinearSoftmax(const float* weight, const float* bias, int classes, int dim,
                    const float* features, int batch, float* probabilities);
 
+// OK when `layer` has classes > 0 and dim > 0 and holds classes x dim
+// weights and classes biases; InvalidArgument otherwise.
+absl::Status CheckLinearLayer(const LinearLayerWeights& layer);
+
 // The same for `head` on `batch` feature rows held in `features`: batch x
 // head.classes probabilities, row-major; InvalidArgument when `features` is
-// not batch x head.dim values (or the head's own sizes disagree).
+// not batch x head.dim values or CheckLinearLayer(head) fails.
 absl::StatusOr<std::vector<float>> LinearSoftmax(const LinearLayerWeights& head,
                                                  const std::vector<float>& features, int batch);
 

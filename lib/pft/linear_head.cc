@@ -9,27 +9,16 @@
 namespace fer::pft {
 
 absl::Status LinearHead::Validate() const {
-  if (feature_dim() <= 0 || num_classes() < 2) {
+  if (num_classes() < 2 || layer.classes != num_classes()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("linear head needs feature_dim > 0 and 2+ labels, got ", feature_dim(),
-                     " and ", num_classes()));
+        absl::StrCat("linear head needs 2+ labels, one per class of its layer, got ", num_classes(),
+                     " labels for ", layer.classes, " classes"));
   }
-  if (layer.classes != num_classes() ||
-      layer.weight.size() != static_cast<size_t>(num_classes()) * feature_dim() ||
-      layer.bias.size() != static_cast<size_t>(num_classes())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "linear head weights do not match ", num_classes(), " x ", feature_dim(), ": ",
-        layer.classes, " classes, weight ", layer.weight.size(), ", bias ", layer.bias.size()));
-  }
-  return absl::OkStatus();
+  return CheckLinearLayer(layer);
 }
 
 absl::StatusOr<LinearHead> LinearHeadFromLayer(const LinearLayerWeights& layer,
                                                std::vector<std::string> labels) {
-  if (layer.classes != static_cast<int>(labels.size())) {
-    return absl::InvalidArgumentError(absl::StrCat("head has ", layer.classes, " classes but ",
-                                                   labels.size(), " labels were given"));
-  }
   LinearHead head{std::move(labels), layer};
   FER_RETURN_IF_ERROR(head.Validate());
   return head;
