@@ -1,7 +1,9 @@
 #include "server/expression_service.h"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -89,6 +91,31 @@ void FillBox(const Box& box, fer::v1::Box* out) {
   out->set_height(box.height);
 }
 
+// The faces of a frame's answer, in the order given.
+void FillFaces(const std::vector<FaceAnalysis>& faces, const std::vector<std::string>& labels,
+               bool include_landmarks, bool include_features, PredictResponse* response) {
+  for (const FaceAnalysis& face : faces) {
+    fer::v1::FacePrediction* out = response->add_faces();
+    FillBox(face.detection.box, out->mutable_box());
+    out->set_score(face.detection.score);
+    if (include_landmarks) {
+      for (const Point& p : face.landmarks) {
+        fer::v1::Point* q = out->add_landmarks();
+        q->set_x(p.x);
+        q->set_y(p.y);
+      }
+    }
+    FillProbabilities(labels, face.probabilities, out);
+    if (include_features) out->mutable_features()->Add(face.features.begin(), face.features.end());
+  }
+}
+
+// A frame's error as the stream's end, naming the frame: "frame 12: ...".
+grpc::Status FrameError(uint64_t index, const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      absl::StrCat("frame ", index, ": ", status.message()));
+}
+
 }  // namespace
 
 struct ExpressionService::StreamSettings {
@@ -100,6 +127,26 @@ struct ExpressionService::StreamSettings {
   bool include_features;
   int detection_interval;
   absl::Duration max_frame_lag;  // zero: analyze every frame
+};
+
+// A StreamPredict stream's state, from its first message's config.
+struct ExpressionService::Stream {
+  StreamSettings settings;
+  std::unique_ptr<FaceTracker> tracker;
+  // Frame models: the mean of the largest face's recent probabilities.
+  std::unique_ptr<ClipSmoother> clip;
+  // Clip models: the ring of the largest face's crops the model runs on.
+  std::unique_ptr<ClipStream> clip_stream;
+  // Live streams (max_frame_lag_ms): which frames arrive too late to analyze.
+  std::unique_ptr<StaleFrameFilter> stale_frames;
+};
+
+// What a frame is personalized with: no translator for a stream without a
+// user, nor, with a note saying why, for a user the generic model serves.
+struct ExpressionService::FrameTranslator {
+  std::shared_ptr<const pft::Translator> translator;
+  uint64_t profile_version = 0;
+  std::string note;
 };
 
 ExpressionService::ExpressionService(FaceAnalyzer* analyzer, ServerMetrics* metrics,
@@ -337,18 +384,85 @@ grpc::Status ExpressionService::StreamPredict(
   return Finish("StreamPredict", status);
 }
 
+absl::StatusOr<ExpressionService::Stream> ExpressionService::OpenStream(
+    const fer::v1::StreamConfig& config) const {
+  absl::StatusOr<StreamSettings> settings = SettingsFrom(config);
+  if (!settings.ok()) return settings.status();
+  Stream stream;
+  stream.settings = *std::move(settings);
+  stream.tracker = std::make_unique<FaceTracker>(stream.settings.detection_interval);
+  if (analyzer_->clip_frames() > 1) {
+    stream.clip_stream =
+        std::make_unique<ClipStream>(analyzer_->clip_frames(), analyzer_->clip_stride());
+  } else {
+    stream.clip =
+        std::make_unique<ClipSmoother>(stream.settings.clip_window, analyzer_->labels().size());
+  }
+  if (stream.settings.max_frame_lag > absl::ZeroDuration()) {
+    stream.stale_frames = std::make_unique<StaleFrameFilter>(stream.settings.max_frame_lag);
+  }
+  return stream;
+}
+
+absl::StatusOr<ExpressionService::FrameTranslator> ExpressionService::TranslatorForFrame(
+    const std::string& tenant, const std::string& user_id) {
+  FrameTranslator out;
+  if (user_id.empty()) return out;
+  absl::StatusOr<UserTranslator> user = LookupTranslator(tenant, user_id);
+  if (!user.ok()) {
+    if (options_.store_failure_policy == StoreFailurePolicy::kFailClosed) {
+      return absl::Status(user.status().code(),
+                          absl::StrCat("cannot read the profile of user \"", user_id, "\" (",
+                                       store_->Describe(), "): ", user.status().message()));
+    }
+    metrics_->AddStoreFallbackFrame();
+    out.note =
+        absl::StrCat("profile unavailable (", user.status().message(), "); generic model used");
+  } else if (user->translator == nullptr) {
+    out.note = "user has no adapted profile; generic model used";
+  } else {
+    out.translator = user->translator;
+    out.profile_version = user->version;
+  }
+  return out;
+}
+
+absl::Status ExpressionService::UpdateClip(grpc::ServerContext* context, uint64_t index,
+                                           const RgbImage& image,
+                                           const std::vector<FaceAnalysis>& faces,
+                                           const pft::Translator* translator, Stream* stream,
+                                           double* backbone_seconds, PredictResponse* response) {
+  const std::vector<std::string>& labels = analyzer_->labels();
+  if (stream->clip_stream != nullptr) {
+    ClipStream& ring = *stream->clip_stream;
+    if (!ring.Add(faces.empty() ? RgbImage() : CropFace(image, faces.front().aligned_box), index)) {
+      return absl::OkStatus();
+    }
+    absl::StatusOr<std::vector<float>> probabilities =
+        PredictClip(context, ring.Clip(), translator, backbone_seconds);
+    if (!probabilities.ok()) return probabilities.status();
+    fer::v1::ClipPrediction* c = response->mutable_clip();
+    c->set_frames(static_cast<uint32_t>(ring.size()));
+    c->set_from_clip_model(true);
+    c->set_first_frame_index(ring.first_frame_index());
+    FillProbabilities(labels, *probabilities, c);
+    return absl::OkStatus();
+  }
+  ClipSmoother& clip = *stream->clip;
+  clip.Add(faces.empty() ? std::vector<float>() : faces.front().probabilities);
+  if (clip.frames_with_face() > 0) {
+    fer::v1::ClipPrediction* c = response->mutable_clip();
+    c->set_frames(static_cast<uint32_t>(clip.frames_with_face()));
+    FillProbabilities(labels, clip.Mean(), c);
+  }
+  return absl::OkStatus();
+}
+
 grpc::Status ExpressionService::StreamPredictImpl(
     grpc::ServerContext* context, const std::string& tenant,
     grpc::ServerReaderWriter<PredictResponse, PredictRequest>* stream) {
-  const std::vector<std::string>& labels = analyzer_->labels();
   PredictRequest request;
-  std::unique_ptr<ClipSmoother> clip;
-  // Clip models: the ring of the largest face's crops the model runs on.
-  std::unique_ptr<ClipStream> clip_stream;
-  std::unique_ptr<FaceTracker> tracker;
-  // Live streams (max_frame_lag_ms): which frames arrive too late to analyze.
-  std::unique_ptr<StaleFrameFilter> stale_frames;
-  StreamSettings settings;
+  Stream state;  // from the first message's config
   const std::unique_ptr<StreamWatchdog::Watch> watch = WatchIdleness(context);
   const absl::Time opened = absl::Now();
   const absl::Duration frame_interval = options_.max_stream_fps > 0
@@ -365,20 +479,11 @@ grpc::Status ExpressionService::StreamPredictImpl(
                        absl::FormatDuration(options_.max_stream_duration), "); open a new one"));
     }
     if (index == 0) {
-      absl::StatusOr<StreamSettings> parsed = SettingsFrom(request.config());
-      if (!parsed.ok()) return ToGrpcStatus(parsed.status());
-      settings = *std::move(parsed);
-      tracker = std::make_unique<FaceTracker>(settings.detection_interval);
-      if (analyzer_->clip_frames() > 1) {
-        clip_stream =
-            std::make_unique<ClipStream>(analyzer_->clip_frames(), analyzer_->clip_stride());
-      } else {
-        clip = std::make_unique<ClipSmoother>(settings.clip_window, labels.size());
-      }
-      if (settings.max_frame_lag > absl::ZeroDuration()) {
-        stale_frames = std::make_unique<StaleFrameFilter>(settings.max_frame_lag);
-      }
+      absl::StatusOr<Stream> opened_stream = OpenStream(request.config());
+      if (!opened_stream.ok()) return ToGrpcStatus(opened_stream.status());
+      state = *std::move(opened_stream);
     }
+    const StreamSettings& settings = state.settings;
     if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
     // A live stream's frame too late to analyze: answered at once, in order.
     const auto answer_skipped = [&] {
@@ -390,20 +495,20 @@ grpc::Status ExpressionService::StreamPredictImpl(
       return stream->Write(skipped);
     };
     FrameRun run;
-    run.tracker = tracker.get();
-    if (stale_frames != nullptr) {
-      absl::StatusOr<bool> fresh = stale_frames->Admit(request.frame().timestamp_us(), absl::Now());
+    run.tracker = state.tracker.get();
+    if (state.stale_frames != nullptr) {
+      absl::StatusOr<bool> fresh =
+          state.stale_frames->Admit(request.frame().timestamp_us(), absl::Now());
       if (!fresh.ok()) {
         metrics_->AddRejectedFrame("invalid_frame");
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            absl::StrCat("frame ", index, ": ", fresh.status().message()));
+        return FrameError(index, fresh.status());
       }
       if (!*fresh) {
         // Not paced either: skipping costs nothing.
         if (!answer_skipped()) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
         continue;
       }
-      run.stale_at = stale_frames->StaleAt(request.frame().timestamp_us());
+      run.stale_at = state.stale_frames->StaleAt(request.frame().timestamp_us());
     }
     // Pacing: a stream faster than --max_stream_fps waits (backpressure
     // through flow control) instead of losing frames.
@@ -416,28 +521,9 @@ grpc::Status ExpressionService::StreamPredictImpl(
 
     // The user's translator, re-checked every frame (a cache hit unless the
     // staleness bound passed), so a long stream picks up a new version.
-    std::shared_ptr<const pft::Translator> translator;
-    uint64_t profile_version = 0;
-    std::string note;
-    if (!settings.user_id.empty()) {
-      absl::StatusOr<UserTranslator> user = LookupTranslator(tenant, settings.user_id);
-      if (!user.ok()) {
-        if (options_.store_failure_policy == StoreFailurePolicy::kFailClosed) {
-          return grpc::Status(ToGrpcStatus(user.status()).error_code(),
-                              absl::StrCat("frame ", index, ": cannot read the profile of user \"",
-                                           settings.user_id, "\" (", store_->Describe(),
-                                           "): ", user.status().message()));
-        }
-        metrics_->AddStoreFallbackFrame();
-        note =
-            absl::StrCat("profile unavailable (", user.status().message(), "); generic model used");
-      } else if (user->translator == nullptr) {
-        note = "user has no adapted profile; generic model used";
-      } else {
-        translator = user->translator;
-        profile_version = user->version;
-      }
-    }
+    absl::StatusOr<FrameTranslator> personal = TranslatorForFrame(tenant, settings.user_id);
+    if (!personal.ok()) return FrameError(index, personal.status());
+    const pft::Translator* translator = personal->translator.get();
 
     AnalyzeTimings timings;
     AnalyzeOptions analyze;
@@ -449,13 +535,11 @@ grpc::Status ExpressionService::StreamPredictImpl(
         AnalyzeFrame(context, request.frame(), analyze, settings.max_faces, &run);
     if (run.undecodable) {
       metrics_->AddRejectedFrame("invalid_frame");
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("frame ", index, ": ", faces.status().message()));
+      return FrameError(index, absl::InvalidArgumentError(faces.status().message()));
     }
     if (!faces.ok()) {
       CountRejectedFrame(faces.status());
-      return grpc::Status(static_cast<grpc::StatusCode>(faces.status().code()),
-                          absl::StrCat("frame ", index, ": ", faces.status().message()));
+      return FrameError(index, faces.status());
     }
     if (run.stale) {
       // It waited for the models past its maximum lag.
@@ -475,8 +559,7 @@ grpc::Status ExpressionService::StreamPredictImpl(
       const absl::Time personalize_start = absl::Now();
       if (absl::Status personalized = Personalize(*translator, &*faces); !personalized.ok()) {
         CountRejectedFrame(personalized);
-        return grpc::Status(ToGrpcStatus(personalized).error_code(),
-                            absl::StrCat("frame ", index, ": ", personalized.message()));
+        return FrameError(index, personalized);
       }
       metrics_->ObserveStage(FrameStage::kPersonalization, SecondsSince(personalize_start));
     }
@@ -489,49 +572,15 @@ grpc::Status ExpressionService::StreamPredictImpl(
     response.set_face_found(!faces->empty());
     response.set_detected(run.detected);
     response.set_personalized(translator != nullptr);
-    response.set_profile_version(profile_version);
-    if (!note.empty()) response.set_personalization_note(note);
-    for (const FaceAnalysis& face : *faces) {
-      fer::v1::FacePrediction* out = response.add_faces();
-      FillBox(face.detection.box, out->mutable_box());
-      out->set_score(face.detection.score);
-      if (settings.include_landmarks) {
-        for (const Point& p : face.landmarks) {
-          fer::v1::Point* q = out->add_landmarks();
-          q->set_x(p.x);
-          q->set_y(p.y);
-        }
-      }
-      FillProbabilities(labels, face.probabilities, out);
-      if (settings.include_features) {
-        out->mutable_features()->Add(face.features.begin(), face.features.end());
-      }
-    }
-    if (clip_stream != nullptr) {
-      const bool due = clip_stream->Add(
-          faces->empty() ? RgbImage() : CropFace(run.image, faces->front().aligned_box), index);
-      if (due) {
-        absl::StatusOr<std::vector<float>> probabilities =
-            PredictClip(context, clip_stream->Clip(), translator.get(), &backbone_seconds);
-        if (!probabilities.ok()) {
-          CountRejectedFrame(probabilities.status());
-          return grpc::Status(
-              static_cast<grpc::StatusCode>(probabilities.status().code()),
-              absl::StrCat("frame ", index, ": clip: ", probabilities.status().message()));
-        }
-        fer::v1::ClipPrediction* c = response.mutable_clip();
-        c->set_frames(static_cast<uint32_t>(clip_stream->size()));
-        c->set_from_clip_model(true);
-        c->set_first_frame_index(clip_stream->first_frame_index());
-        FillProbabilities(labels, *probabilities, c);
-      }
-    } else {
-      clip->Add(faces->empty() ? std::vector<float>() : faces->front().probabilities);
-      if (clip->frames_with_face() > 0) {
-        fer::v1::ClipPrediction* c = response.mutable_clip();
-        c->set_frames(static_cast<uint32_t>(clip->frames_with_face()));
-        FillProbabilities(labels, clip->Mean(), c);
-      }
+    response.set_profile_version(personal->profile_version);
+    if (!personal->note.empty()) response.set_personalization_note(personal->note);
+    FillFaces(*faces, analyzer_->labels(), settings.include_landmarks, settings.include_features,
+              &response);
+    if (absl::Status clip = UpdateClip(context, index, run.image, *faces, translator, &state,
+                                       &backbone_seconds, &response);
+        !clip.ok()) {
+      CountRejectedFrame(clip);
+      return FrameError(index, absl::Status(clip.code(), absl::StrCat("clip: ", clip.message())));
     }
     metrics_->ObserveStage(FrameStage::kBackbone, backbone_seconds);
     metrics_->AddFrames(1, static_cast<int>(faces->size()));
@@ -693,10 +742,7 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
       response->set_rejected(response->rejected() + 1);
       continue;
     }
-    if (!faces.ok()) {
-      return grpc::Status(ToGrpcStatus(faces.status()).error_code(),
-                          absl::StrCat("frame ", index, ": ", faces.status().message()));
-    }
+    if (!faces.ok()) return FrameError(index, faces.status());
     metrics_->AddFrames(1, static_cast<int>(faces->size()));
     const EnrollmentCheck check =
         CheckEnrollmentFrame(*faces, run.image, neutral_index_, options_.enrollment);

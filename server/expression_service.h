@@ -103,6 +103,8 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
 
  private:
   struct StreamSettings;
+  struct Stream;
+  struct FrameTranslator;
 
   // The caller's tenant from its bearer token (Unauthenticated without a
   // valid one), or "default" when authentication is off.
@@ -111,6 +113,21 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
       grpc::ServerContext* context, const std::string& tenant,
       grpc::ServerReaderWriter<fer::v1::PredictResponse, fer::v1::PredictRequest>* stream);
   absl::StatusOr<StreamSettings> SettingsFrom(const fer::v1::StreamConfig& config) const;
+  // A stream's settings from its config (InvalidArgument for values out of
+  // range), with its tracker, clip state and stale-frame filter.
+  absl::StatusOr<Stream> OpenStream(const fer::v1::StreamConfig& config) const;
+  // The user's translator for the next frame; an error only when the
+  // profile cannot be read and the store failure policy is fail-closed.
+  absl::StatusOr<FrameTranslator> TranslatorForFrame(const std::string& tenant,
+                                                     const std::string& user_id);
+  // Adds the frame's largest face to the stream's clip and sets the answer's
+  // clip prediction when there is one: a clip model runs (personalized by
+  // `translator` when not null, its time added to *backbone_seconds) once
+  // its ring is due; a frame model's answer is the recent frames' mean.
+  absl::Status UpdateClip(grpc::ServerContext* context, uint64_t index, const RgbImage& image,
+                          const std::vector<FaceAnalysis>& faces, const pft::Translator* translator,
+                          Stream* stream, double* backbone_seconds,
+                          fer::v1::PredictResponse* response);
   absl::StatusOr<RgbImage> DecodeFrame(const fer::v1::Frame& frame) const;
   grpc::Status Finish(const char* rpc, grpc::Status status);
   grpc::Status EnrollNeutralImpl(grpc::ServerContext* context, const std::string& tenant,

@@ -159,6 +159,10 @@ TEST_F(SharedStoreE2eTest, RedisDownThenBackUnderTraffic) {
   const testing::PredictOutcome closed = PredictFrames(stub_strict.get(), "steady", {later_[0]});
   EXPECT_EQ(closed.status.error_code(), grpc::StatusCode::UNAVAILABLE)
       << closed.status.error_message();
+  EXPECT_EQ(closed.status.error_message().rfind(
+                "frame 0: cannot read the profile of user \"steady\" (redis://", 0),
+            0u)
+      << closed.status.error_message();
   // Generic predictions need no store, even on the strict replica.
   const testing::PredictOutcome anonymous = PredictFrames(stub_strict.get(), "", {later_[0]});
   EXPECT_TRUE(anonymous.status.ok()) << anonymous.status.error_message();
