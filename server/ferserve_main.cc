@@ -347,6 +347,93 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFromFl
   return grpc::SslServerCredentials(options);
 }
 
+// The face analyzer of --model_dir, --detector, --device and --cpu_kernels,
+// with --backbone_model's network when one is given.
+absl::StatusOr<std::unique_ptr<FaceAnalyzer>> LoadAnalyzerFromFlags() {
+  FaceAnalyzerConfig config;
+  config.model_dir = absl::GetFlag(FLAGS_model_dir);
+  config.detector = absl::GetFlag(FLAGS_detector);
+  config.device.name = absl::GetFlag(FLAGS_device);
+  ParseCpuKernels(absl::GetFlag(FLAGS_cpu_kernels), &config.device.cpu_kernels);
+  const std::string model = absl::GetFlag(FLAGS_backbone_model);
+  if (model.empty()) return FaceAnalyzer::Load(config);
+  absl::StatusOr<std::unique_ptr<BackboneFaceAnalyzer>> loaded =
+      BackboneFaceAnalyzer::Load(config, model);
+  if (!loaded.ok()) return loaded.status();
+  return std::unique_ptr<FaceAnalyzer>(*std::move(loaded));
+}
+
+// --pft_bundle (null without one), which must have been trained on the
+// analyzer's backbone features.
+absl::StatusOr<std::unique_ptr<pft::ModelBundle>> LoadPftBundleFromFlags(
+    const FaceAnalyzer& analyzer) {
+  const std::string path = absl::GetFlag(FLAGS_pft_bundle);
+  if (path.empty()) return nullptr;
+  absl::StatusOr<pft::ModelBundle> read = pft::ReadModelBundleFile(path);
+  if (!read.ok()) {
+    return absl::Status(read.status().code(),
+                        absl::StrCat("cannot load the PFT bundle: ", read.status().message()));
+  }
+  if (read->backbone_id != analyzer.backbone_id() || read->feature_dim != analyzer.feature_dim() ||
+      read->labels != analyzer.labels()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the PFT bundle ", path, " was trained for backbone ", read->backbone_id, " (",
+                     read->feature_dim, "-d, ", read->labels.size(), " labels), this server runs ",
+                     analyzer.backbone_id(), " (", analyzer.feature_dim(), "-d, ",
+                     analyzer.labels().size(), " labels)"));
+  }
+  return std::make_unique<pft::ModelBundle>(*std::move(read));
+}
+
+// The service's options from the flags, but for its tokens and watchdog.
+ExpressionServiceOptions ServiceOptionsFromFlags() {
+  ExpressionServiceOptions options;
+  options.frame_limits.max_side = absl::GetFlag(FLAGS_max_image_side);
+  options.default_clip_window = absl::GetFlag(FLAGS_clip_window);
+  options.default_min_face_score = absl::GetFlag(FLAGS_min_face_score);
+  options.default_detection_interval = absl::GetFlag(FLAGS_detection_interval);
+  options.server_version = kVersion;
+  options.enrollment.min_face_px = absl::GetFlag(FLAGS_enroll_min_face_px);
+  options.enrollment.min_sharpness = absl::GetFlag(FLAGS_enroll_min_sharpness);
+  options.enrollment.max_yaw = absl::GetFlag(FLAGS_enroll_max_yaw);
+  options.enrollment.max_roll_degrees = absl::GetFlag(FLAGS_enroll_max_roll_degrees);
+  options.store_failure_policy = absl::GetFlag(FLAGS_store_failure_policy) == "fail"
+                                     ? StoreFailurePolicy::kFailClosed
+                                     : StoreFailurePolicy::kGenericFallback;
+  options.adapt_min_features = absl::GetFlag(FLAGS_adapt_min_features);
+  options.adapt.max_steps = absl::GetFlag(FLAGS_adapt_max_steps);
+  options.adapt.threads = absl::GetFlag(FLAGS_adapt_threads);
+  options.adapt_max_steps_limit = kAdaptMaxStepsLimit;
+  options.max_stream_duration = absl::GetFlag(FLAGS_max_stream_duration);
+  options.max_stream_fps = absl::GetFlag(FLAGS_max_stream_fps);
+  return options;
+}
+
+// Message sizes, keepalive, connection age and gRPC's thread limit.
+void ApplyConnectionFlags(grpc::ServerBuilder* builder) {
+  builder->SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  builder->SetMaxSendMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  auto millis = [](absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); };
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                              millis(absl::GetFlag(FLAGS_keepalive_time)));
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                              millis(absl::GetFlag(FLAGS_keepalive_timeout)));
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                              millis(absl::GetFlag(FLAGS_min_client_ping_interval)));
+  if (absl::GetFlag(FLAGS_max_connection_age) > absl::ZeroDuration()) {
+    builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                                millis(absl::GetFlag(FLAGS_max_connection_age)));
+    builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                                millis(absl::GetFlag(FLAGS_max_connection_age_grace)));
+  }
+  if (const int threads = absl::GetFlag(FLAGS_grpc_threads); threads > 0) {
+    grpc::ResourceQuota quota("ferserve");
+    quota.SetMaxThreads(threads);
+    builder->SetResourceQuota(quota);
+  }
+}
+
 int Run() {
   if (const std::string invalid = InvalidFlags(); !invalid.empty()) {
     std::fprintf(stderr, "ferserve: %s\n", invalid.c_str());
@@ -358,23 +445,7 @@ int Run() {
   ConfigureAllocatorForInference();
   ConfigureTorchThreads(absl::GetFlag(FLAGS_threads));
 
-  FaceAnalyzerConfig config;
-  config.model_dir = absl::GetFlag(FLAGS_model_dir);
-  config.detector = absl::GetFlag(FLAGS_detector);
-  config.device.name = absl::GetFlag(FLAGS_device);
-  ParseCpuKernels(absl::GetFlag(FLAGS_cpu_kernels), &config.device.cpu_kernels);
-  absl::StatusOr<std::unique_ptr<FaceAnalyzer>> analyzer;
-  if (const std::string model = absl::GetFlag(FLAGS_backbone_model); model.empty()) {
-    analyzer = FaceAnalyzer::Load(config);
-  } else {
-    absl::StatusOr<std::unique_ptr<BackboneFaceAnalyzer>> loaded =
-        BackboneFaceAnalyzer::Load(config, model);
-    if (loaded.ok()) {
-      analyzer = std::unique_ptr<FaceAnalyzer>(*std::move(loaded));
-    } else {
-      analyzer = loaded.status();
-    }
-  }
+  absl::StatusOr<std::unique_ptr<FaceAnalyzer>> analyzer = LoadAnalyzerFromFlags();
   if (!analyzer.ok()) {
     std::fprintf(stderr, "ferserve: cannot load models: %s\n",
                  std::string(analyzer.status().message()).c_str());
@@ -389,26 +460,10 @@ int Run() {
     return 1;
   }
 
-  // The PFT bundle must have been trained on this backbone's features.
-  std::unique_ptr<pft::ModelBundle> bundle;
-  if (const std::string path = absl::GetFlag(FLAGS_pft_bundle); !path.empty()) {
-    absl::StatusOr<pft::ModelBundle> read = pft::ReadModelBundleFile(path);
-    if (!read.ok()) {
-      std::fprintf(stderr, "ferserve: cannot load the PFT bundle: %s\n",
-                   std::string(read.status().message()).c_str());
-      return 1;
-    }
-    if (read->backbone_id != (*analyzer)->backbone_id() ||
-        read->feature_dim != (*analyzer)->feature_dim() || read->labels != (*analyzer)->labels()) {
-      std::fprintf(stderr,
-                   "ferserve: the PFT bundle %s was trained for backbone %s (%d-d, %zu labels), "
-                   "this server runs %s (%d-d, %zu labels)\n",
-                   path.c_str(), read->backbone_id.c_str(), read->feature_dim, read->labels.size(),
-                   (*analyzer)->backbone_id().c_str(), (*analyzer)->feature_dim(),
-                   (*analyzer)->labels().size());
-      return 1;
-    }
-    bundle = std::make_unique<pft::ModelBundle>(*std::move(read));
+  absl::StatusOr<std::unique_ptr<pft::ModelBundle>> bundle = LoadPftBundleFromFlags(**analyzer);
+  if (!bundle.ok()) {
+    std::fprintf(stderr, "ferserve: %s\n", std::string(bundle.status().message()).c_str());
+    return 1;
   }
   absl::StatusOr<pft::LinearHead> head =
       pft::LinearHeadFromLayer((*analyzer)->ExpressionHead(), (*analyzer)->labels());
@@ -504,29 +559,11 @@ int Run() {
     std::printf("ferserve: models warmed up: %s\n", DescribeWarmup(*warmup).c_str());
   }
   warming_up = false;
-  ExpressionServiceOptions options;
-  options.frame_limits.max_side = absl::GetFlag(FLAGS_max_image_side);
-  options.default_clip_window = absl::GetFlag(FLAGS_clip_window);
-  options.default_min_face_score = absl::GetFlag(FLAGS_min_face_score);
-  options.default_detection_interval = absl::GetFlag(FLAGS_detection_interval);
-  options.server_version = kVersion;
-  options.enrollment.min_face_px = absl::GetFlag(FLAGS_enroll_min_face_px);
-  options.enrollment.min_sharpness = absl::GetFlag(FLAGS_enroll_min_sharpness);
-  options.enrollment.max_yaw = absl::GetFlag(FLAGS_enroll_max_yaw);
-  options.enrollment.max_roll_degrees = absl::GetFlag(FLAGS_enroll_max_roll_degrees);
-  options.store_failure_policy = absl::GetFlag(FLAGS_store_failure_policy) == "fail"
-                                     ? StoreFailurePolicy::kFailClosed
-                                     : StoreFailurePolicy::kGenericFallback;
-  options.adapt_min_features = absl::GetFlag(FLAGS_adapt_min_features);
-  options.adapt.max_steps = absl::GetFlag(FLAGS_adapt_max_steps);
-  options.adapt.threads = absl::GetFlag(FLAGS_adapt_threads);
-  options.adapt_max_steps_limit = kAdaptMaxStepsLimit;
+  ExpressionServiceOptions options = ServiceOptionsFromFlags();
   options.tokens = tokens;
   options.watchdog = &watchdog;
-  options.max_stream_duration = absl::GetFlag(FLAGS_max_stream_duration);
-  options.max_stream_fps = absl::GetFlag(FLAGS_max_stream_fps);
   ExpressionService service(analyzer->get(), &metrics, &admission, &gate, &batcher, store->get(),
-                            Personalization{bundle.get(), *std::move(head), &translator_cache},
+                            Personalization{bundle->get(), *std::move(head), &translator_cache},
                             options);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -537,27 +574,7 @@ int Run() {
   const std::string address = absl::StrCat(bracketed_host, ":", absl::GetFlag(FLAGS_port));
   int bound_port = 0;
   builder.AddListeningPort(address, *credentials, &bound_port);
-  builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
-  auto millis = [](absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); };
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
-                             millis(absl::GetFlag(FLAGS_keepalive_time)));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-                             millis(absl::GetFlag(FLAGS_keepalive_timeout)));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             millis(absl::GetFlag(FLAGS_min_client_ping_interval)));
-  if (absl::GetFlag(FLAGS_max_connection_age) > absl::ZeroDuration()) {
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
-                               millis(absl::GetFlag(FLAGS_max_connection_age)));
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
-                               millis(absl::GetFlag(FLAGS_max_connection_age_grace)));
-  }
-  builder.SetMaxSendMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
-  if (const int threads = absl::GetFlag(FLAGS_grpc_threads); threads > 0) {
-    grpc::ResourceQuota quota("ferserve");
-    quota.SetMaxThreads(threads);
-    builder.SetResourceQuota(quota);
-  }
+  ApplyConnectionFlags(&builder);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
@@ -591,10 +608,10 @@ int Run() {
               tokens ? absl::StrCat("bearer tokens for ", tokens->size(), " token(s)").c_str()
                      : "no authentication (tenant 'default')");
   std::printf("ferserve: PFT %s\n",
-              bundle ? absl::StrCat("bundle ", absl::GetFlag(FLAGS_pft_bundle), ", translator ",
-                                    bundle->translator.num_parameters(), " parameters")
-                           .c_str()
-                     : "bundle not configured (--pft_bundle): Adapt unavailable");
+              *bundle ? absl::StrCat("bundle ", absl::GetFlag(FLAGS_pft_bundle), ", translator ",
+                                     (*bundle)->translator.num_parameters(), " parameters")
+                            .c_str()
+                      : "bundle not configured (--pft_bundle): Adapt unavailable");
   std::fflush(stdout);
 
   // Drain on SIGTERM/SIGINT: refuse new streams, then turn NOT_SERVING so

@@ -253,5 +253,16 @@ TEST_F(ClipModelE2eTest, PersonalizationWorksOnTheClipModelsFeatures) {
   EXPECT_GT(largest_change, 1e-4);
 }
 
+// The face-api backbone's bundle on the clip model's 64-d features would
+// translate features it was never trained on: the server refuses to start.
+TEST(ClipModelStartupE2eTest, ABundleForAnotherBackboneStopsTheServer) {
+  testing::FerserveProcess server(
+      {"--backbone_model=" + ConfigPath(), "--pft_bundle=" + testing::PftBundlePath()});
+  EXPECT_FALSE(server.ok());
+  const int status = server.WaitExit(std::chrono::seconds(60));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  EXPECT_NE(server.Log().find("was trained for backbone"), std::string::npos) << server.Log();
+}
+
 }  // namespace
 }  // namespace fer

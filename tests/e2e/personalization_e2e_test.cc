@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -285,6 +287,24 @@ TEST(AdaptCrashE2eTest, KilledMidAdaptKeepsThePreviousVersion) {
   ASSERT_EQ(served.responses.size(), 1u);
   EXPECT_TRUE(served.responses[0].personalized());
   EXPECT_EQ(served.responses[0].profile_version(), version);
+}
+
+// A bundle that cannot be read stops the server at start-up, saying so,
+// instead of serving without the personalization it was asked for.
+TEST(PftBundleStartupE2eTest, AnUnreadableBundleStopsTheServer) {
+  const std::string path = testing::ProcessTempDir() + "truncated.fpb";
+  {
+    std::ifstream in(testing::PftBundlePath(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_GT(bytes.size(), 100u);
+    std::ofstream(path, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  }
+  testing::FerserveProcess server({"--pft_bundle=" + path});
+  EXPECT_FALSE(server.ok());
+  const int status = server.WaitExit(std::chrono::seconds(60));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  EXPECT_NE(server.Log().find("ferserve: cannot load the PFT bundle: "), std::string::npos)
+      << server.Log();
 }
 
 }  // namespace
