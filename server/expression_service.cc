@@ -458,6 +458,78 @@ absl::Status ExpressionService::UpdateClip(grpc::ServerContext* context, uint64_
   return absl::OkStatus();
 }
 
+absl::Status ExpressionService::AnswerFrame(grpc::ServerContext* context, const std::string& tenant,
+                                            uint64_t index, const fer::v1::Frame& frame,
+                                            Stream* stream, FrameRun* run,
+                                            PredictResponse* response) {
+  const absl::Time received = absl::Now();
+  const StreamSettings& settings = stream->settings;
+  // The user's translator, re-checked every frame (a cache hit unless the
+  // staleness bound passed), so a long stream picks up a new version.
+  absl::StatusOr<FrameTranslator> personal = TranslatorForFrame(tenant, settings.user_id);
+  if (!personal.ok()) return personal.status();
+  const pft::Translator* translator = personal->translator.get();
+
+  AnalyzeTimings timings;
+  AnalyzeOptions analyze;
+  analyze.detect.min_score = settings.min_face_score;
+  analyze.with_features = settings.include_features || translator != nullptr;
+  analyze.timings = &timings;
+  // Largest faces first; the clip follows the largest.
+  absl::StatusOr<std::vector<FaceAnalysis>> faces =
+      AnalyzeFrame(context, frame, analyze, settings.max_faces, run);
+  if (run->undecodable) {
+    metrics_->AddRejectedFrame("invalid_frame");
+    return absl::InvalidArgumentError(faces.status().message());
+  }
+  if (!faces.ok()) {
+    CountRejectedFrame(faces.status());
+    return faces.status();
+  }
+  if (run->stale) return absl::OkStatus();
+  metrics_->ObserveStage(FrameStage::kQueue, run->queue_seconds);
+  metrics_->ObserveStage(FrameStage::kDecode, run->decode_seconds);
+  if (run->detected) {
+    metrics_->ObserveStage(FrameStage::kDetection, timings.detection);
+  } else {
+    metrics_->AddTrackedFrame();
+  }
+  // Landmarks, backbone and, for clip models, the clip's run (below).
+  double backbone_seconds = timings.landmarks + timings.backbone;
+  if (translator != nullptr && !faces->empty()) {
+    const absl::Time personalize_start = absl::Now();
+    if (absl::Status personalized = Personalize(*translator, &*faces); !personalized.ok()) {
+      CountRejectedFrame(personalized);
+      return personalized;
+    }
+    metrics_->ObserveStage(FrameStage::kPersonalization, SecondsSince(personalize_start));
+  }
+
+  response->set_frame_index(index);
+  response->set_timestamp_us(frame.timestamp_us());
+  response->set_frame_width(run->image.width);
+  response->set_frame_height(run->image.height);
+  response->set_face_found(!faces->empty());
+  response->set_detected(run->detected);
+  response->set_personalized(translator != nullptr);
+  response->set_profile_version(personal->profile_version);
+  if (!personal->note.empty()) response->set_personalization_note(personal->note);
+  FillFaces(*faces, analyzer_->labels(), settings.include_landmarks, settings.include_features,
+            response);
+  if (absl::Status clip = UpdateClip(context, index, run->image, *faces, translator, stream,
+                                     &backbone_seconds, response);
+      !clip.ok()) {
+    CountRejectedFrame(clip);
+    return absl::Status(clip.code(), absl::StrCat("clip: ", clip.message()));
+  }
+  metrics_->ObserveStage(FrameStage::kBackbone, backbone_seconds);
+  metrics_->AddFrames(1, static_cast<int>(faces->size()));
+  const double total = SecondsSince(received);
+  response->set_server_latency_us(static_cast<int64_t>(total * 1e6));
+  metrics_->ObserveStage(FrameStage::kTotal, total);
+  return absl::OkStatus();
+}
+
 grpc::Status ExpressionService::StreamPredictImpl(
     grpc::ServerContext* context, const std::string& tenant,
     grpc::ServerReaderWriter<PredictResponse, PredictRequest>* stream) {
@@ -483,110 +555,45 @@ grpc::Status ExpressionService::StreamPredictImpl(
       if (!opened_stream.ok()) return ToGrpcStatus(opened_stream.status());
       state = *std::move(opened_stream);
     }
-    const StreamSettings& settings = state.settings;
     if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
-    // A live stream's frame too late to analyze: answered at once, in order.
-    const auto answer_skipped = [&] {
-      PredictResponse skipped;
-      skipped.set_frame_index(index);
-      skipped.set_timestamp_us(request.frame().timestamp_us());
-      skipped.set_skipped(true);
-      metrics_->AddSkippedFrame();
-      return stream->Write(skipped);
-    };
+    const int64_t timestamp_us = request.frame().timestamp_us();
     FrameRun run;
     run.tracker = state.tracker.get();
+    // A live stream's frame too late to analyze is answered at once, in
+    // order, as skipped: on arrival (not paced either: skipping costs
+    // nothing), or once it waited for the models past its maximum lag.
+    bool skip = false;
     if (state.stale_frames != nullptr) {
-      absl::StatusOr<bool> fresh =
-          state.stale_frames->Admit(request.frame().timestamp_us(), absl::Now());
+      absl::StatusOr<bool> fresh = state.stale_frames->Admit(timestamp_us, absl::Now());
       if (!fresh.ok()) {
         metrics_->AddRejectedFrame("invalid_frame");
         return FrameError(index, fresh.status());
       }
-      if (!*fresh) {
-        // Not paced either: skipping costs nothing.
-        if (!answer_skipped()) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-        continue;
-      }
-      run.stale_at = state.stale_frames->StaleAt(request.frame().timestamp_us());
+      skip = !*fresh;
+      if (!skip) run.stale_at = state.stale_frames->StaleAt(timestamp_us);
     }
-    // Pacing: a stream faster than --max_stream_fps waits (backpressure
-    // through flow control) instead of losing frames.
-    if (frame_interval > absl::ZeroDuration()) {
-      const absl::Time now = absl::Now();
-      if (next_frame > now) absl::SleepFor(next_frame - now);
-      next_frame = std::max(now, next_frame) + frame_interval;
-    }
-    const absl::Time received = absl::Now();
-
-    // The user's translator, re-checked every frame (a cache hit unless the
-    // staleness bound passed), so a long stream picks up a new version.
-    absl::StatusOr<FrameTranslator> personal = TranslatorForFrame(tenant, settings.user_id);
-    if (!personal.ok()) return FrameError(index, personal.status());
-    const pft::Translator* translator = personal->translator.get();
-
-    AnalyzeTimings timings;
-    AnalyzeOptions analyze;
-    analyze.detect.min_score = settings.min_face_score;
-    analyze.with_features = settings.include_features || translator != nullptr;
-    analyze.timings = &timings;
-    // Largest faces first; the clip follows the largest.
-    absl::StatusOr<std::vector<FaceAnalysis>> faces =
-        AnalyzeFrame(context, request.frame(), analyze, settings.max_faces, &run);
-    if (run.undecodable) {
-      metrics_->AddRejectedFrame("invalid_frame");
-      return FrameError(index, absl::InvalidArgumentError(faces.status().message()));
-    }
-    if (!faces.ok()) {
-      CountRejectedFrame(faces.status());
-      return FrameError(index, faces.status());
-    }
-    if (run.stale) {
-      // It waited for the models past its maximum lag.
-      if (!answer_skipped()) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-      continue;
-    }
-    metrics_->ObserveStage(FrameStage::kQueue, run.queue_seconds);
-    metrics_->ObserveStage(FrameStage::kDecode, run.decode_seconds);
-    if (run.detected) {
-      metrics_->ObserveStage(FrameStage::kDetection, timings.detection);
-    } else {
-      metrics_->AddTrackedFrame();
-    }
-    // Landmarks, backbone and, for clip models, the clip's run (below).
-    double backbone_seconds = timings.landmarks + timings.backbone;
-    if (translator != nullptr && !faces->empty()) {
-      const absl::Time personalize_start = absl::Now();
-      if (absl::Status personalized = Personalize(*translator, &*faces); !personalized.ok()) {
-        CountRejectedFrame(personalized);
-        return FrameError(index, personalized);
-      }
-      metrics_->ObserveStage(FrameStage::kPersonalization, SecondsSince(personalize_start));
-    }
-
     PredictResponse response;
-    response.set_frame_index(index);
-    response.set_timestamp_us(request.frame().timestamp_us());
-    response.set_frame_width(run.image.width);
-    response.set_frame_height(run.image.height);
-    response.set_face_found(!faces->empty());
-    response.set_detected(run.detected);
-    response.set_personalized(translator != nullptr);
-    response.set_profile_version(personal->profile_version);
-    if (!personal->note.empty()) response.set_personalization_note(personal->note);
-    FillFaces(*faces, analyzer_->labels(), settings.include_landmarks, settings.include_features,
-              &response);
-    if (absl::Status clip = UpdateClip(context, index, run.image, *faces, translator, &state,
-                                       &backbone_seconds, &response);
-        !clip.ok()) {
-      CountRejectedFrame(clip);
-      return FrameError(index, absl::Status(clip.code(), absl::StrCat("clip: ", clip.message())));
+    if (!skip) {
+      // Pacing: a stream faster than --max_stream_fps waits (backpressure
+      // through flow control) instead of losing frames.
+      if (frame_interval > absl::ZeroDuration()) {
+        const absl::Time now = absl::Now();
+        if (next_frame > now) absl::SleepFor(next_frame - now);
+        next_frame = std::max(now, next_frame) + frame_interval;
+      }
+      if (absl::Status answered =
+              AnswerFrame(context, tenant, index, request.frame(), &state, &run, &response);
+          !answered.ok()) {
+        return FrameError(index, answered);
+      }
+      skip = run.stale;
     }
-    metrics_->ObserveStage(FrameStage::kBackbone, backbone_seconds);
-    metrics_->AddFrames(1, static_cast<int>(faces->size()));
-    const double total = SecondsSince(received);
-    response.set_server_latency_us(static_cast<int64_t>(total * 1e6));
-    metrics_->ObserveStage(FrameStage::kTotal, total);
+    if (skip) {
+      response.set_frame_index(index);
+      response.set_timestamp_us(timestamp_us);
+      response.set_skipped(true);
+      metrics_->AddSkippedFrame();
+    }
     if (!stream->Write(response)) {
       return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
     }

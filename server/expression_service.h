@@ -161,6 +161,13 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
                                                          const fer::v1::Frame& encoded,
                                                          const AnalyzeOptions& analyze,
                                                          int max_faces, FrameRun* run);
+  // A StreamPredict frame's answer, once admitted and paced: the user's
+  // translator, the models (AnalyzeFrame), personalization and the clip.
+  // A frame that waits for the models past its maximum lag is left
+  // unanswered, `run->stale`. An error ends the stream.
+  absl::Status AnswerFrame(grpc::ServerContext* context, const std::string& tenant, uint64_t index,
+                           const fer::v1::Frame& frame, Stream* stream, FrameRun* run,
+                           fer::v1::PredictResponse* response);
   // The detector (or the given boxes) and landmarks, under the inference
   // gate's slot the caller holds: the max_faces largest faces, largest first.
   absl::StatusOr<std::vector<LocatedFace>> LocateFaces(const RgbImage& image,
