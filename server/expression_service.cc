@@ -710,6 +710,36 @@ grpc::Status ExpressionService::EnrollNeutral(grpc::ServerContext* context,
   return Finish("EnrollNeutral", EnrollNeutralImpl(context, *tenant, reader, response));
 }
 
+absl::StatusOr<fer::v1::FrameVerdict> ExpressionService::JudgeEnrollmentFrame(
+    grpc::ServerContext* context, uint64_t index, const fer::v1::Frame& frame,
+    std::vector<float>* features) {
+  fer::v1::FrameVerdict verdict;
+  verdict.set_frame_index(index);
+  AnalyzeOptions analyze;
+  analyze.detect.min_score = options_.default_min_face_score;
+  analyze.with_features = true;
+  FrameRun run;
+  absl::StatusOr<std::vector<FaceAnalysis>> faces =
+      AnalyzeFrame(context, frame, analyze, /*max_faces=*/0, &run);
+  if (run.undecodable) {
+    metrics_->AddRejectedFrame("invalid_frame");
+    verdict.set_reason(fer::v1::FrameVerdict::UNDECODABLE);
+    verdict.set_detail(std::string(faces.status().message()));
+    return verdict;
+  }
+  if (!faces.ok()) return faces.status();
+  metrics_->AddFrames(1, static_cast<int>(faces->size()));
+  const EnrollmentCheck check =
+      CheckEnrollmentFrame(*faces, run.image, neutral_index_, options_.enrollment);
+  verdict.set_reason(ToProto(check.verdict));
+  verdict.set_detail(check.detail);
+  if (check.neutral_probability.has_value()) {
+    verdict.set_neutral_probability(*check.neutral_probability);
+  }
+  if (check.accepted()) *features = faces->front().features;
+  return verdict;
+}
+
 grpc::Status ExpressionService::EnrollNeutralImpl(
     grpc::ServerContext* context, const std::string& tenant,
     grpc::ServerReader<fer::v1::EnrollRequest>* reader, fer::v1::EnrollResponse* response) {
@@ -733,38 +763,17 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
     }
     if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
 
-    fer::v1::FrameVerdict verdict;
-    verdict.set_frame_index(index);
-    AnalyzeOptions analyze;
-    analyze.detect.min_score = options_.default_min_face_score;
-    analyze.with_features = true;
-    FrameRun run;
-    absl::StatusOr<std::vector<FaceAnalysis>> faces =
-        AnalyzeFrame(context, request.frame(), analyze, /*max_faces=*/0, &run);
-    if (run.undecodable) {
-      metrics_->AddRejectedFrame("invalid_frame");
-      verdict.set_reason(fer::v1::FrameVerdict::UNDECODABLE);
-      verdict.set_detail(std::string(faces.status().message()));
-      *response->add_verdicts() = std::move(verdict);
-      response->set_rejected(response->rejected() + 1);
-      continue;
-    }
-    if (!faces.ok()) return FrameError(index, faces.status());
-    metrics_->AddFrames(1, static_cast<int>(faces->size()));
-    const EnrollmentCheck check =
-        CheckEnrollmentFrame(*faces, run.image, neutral_index_, options_.enrollment);
-    verdict.set_reason(ToProto(check.verdict));
-    verdict.set_detail(check.detail);
-    if (check.neutral_probability.has_value()) {
-      verdict.set_neutral_probability(*check.neutral_probability);
-    }
-    if (check.accepted()) {
+    std::vector<float> features;
+    absl::StatusOr<fer::v1::FrameVerdict> verdict =
+        JudgeEnrollmentFrame(context, index, request.frame(), &features);
+    if (!verdict.ok()) return FrameError(index, verdict.status());
+    if (verdict->reason() == fer::v1::FrameVerdict::ACCEPTED) {
       response->set_accepted(response->accepted() + 1);
-      accepted.push_back(faces->front().features);
-      if (!check.detail.empty()) *response->add_verdicts() = std::move(verdict);
+      accepted.push_back(std::move(features));
+      if (!verdict->detail().empty()) *response->add_verdicts() = *std::move(verdict);
     } else {
       response->set_rejected(response->rejected() + 1);
-      *response->add_verdicts() = std::move(verdict);
+      *response->add_verdicts() = *std::move(verdict);
     }
     if (watch != nullptr) watch->Touch();  // idle time is time spent waiting for the client
   }

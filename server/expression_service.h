@@ -133,6 +133,13 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   grpc::Status EnrollNeutralImpl(grpc::ServerContext* context, const std::string& tenant,
                                  grpc::ServerReader<fer::v1::EnrollRequest>* reader,
                                  fer::v1::EnrollResponse* response);
+  // One enrollment frame's verdict (an undecodable frame is one too); an
+  // accepted frame's backbone features go to *features. An error ends the
+  // call.
+  absl::StatusOr<fer::v1::FrameVerdict> JudgeEnrollmentFrame(grpc::ServerContext* context,
+                                                             uint64_t index,
+                                                             const fer::v1::Frame& frame,
+                                                             std::vector<float>* features);
   // One frame's run through AnalyzeFrame: what the caller brings, and what
   // AnalyzeFrame tells about it.
   struct FrameRun {
