@@ -682,6 +682,17 @@ void FillQualityReport(const QualityReport& quality, fer::v1::QualityReport* out
   out->set_early_stopped(quality.early_stopped);
 }
 
+// Adapt's last message: the profile version that serves the user, and its
+// adaptation's quality.
+void WriteAdaptDone(uint64_t version, const QualityReport& quality,
+                    grpc::ServerWriter<fer::v1::AdaptProgress>* writer) {
+  fer::v1::AdaptProgress done;
+  done.set_done(true);
+  done.set_profile_version(version);
+  FillQualityReport(quality, done.mutable_report());
+  writer->Write(done);
+}
+
 fer::v1::FrameVerdict::Reason ToProto(EnrollmentVerdict verdict) {
   switch (verdict) {
     case EnrollmentVerdict::kAccepted:
@@ -850,11 +861,7 @@ grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context, const st
   // Idempotence: nothing changed since the last adaptation, so its result
   // stands.
   if (profile->translator_version != 0 && profile->translator_version == profile->version) {
-    fer::v1::AdaptProgress done;
-    done.set_done(true);
-    done.set_profile_version(profile->translator_version);
-    FillQualityReport(profile->quality, done.mutable_report());
-    writer->Write(done);
+    WriteAdaptDone(profile->translator_version, profile->quality, writer);
     return grpc::Status::OK;
   }
   const int count = static_cast<int>(profile->bank.features.size());
@@ -907,29 +914,31 @@ grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context, const st
                         absl::StrCat("adaptation failed: ", result.status().message()));
   }
   metrics_->ObserveAdaptation(result->report.seconds);
+  return CommitAdaptation(tenant, *profile, *result, writer);
+}
 
-  Profile updated = *profile;
-  updated.translator = pft::EncodeTranslator(result->translator);
+grpc::Status ExpressionService::CommitAdaptation(
+    const std::string& tenant, const Profile& profile, const pft::AdaptResult& result,
+    grpc::ServerWriter<fer::v1::AdaptProgress>* writer) {
+  const std::string& user_id = profile.user_id;
+  Profile updated = profile;
+  updated.translator = pft::EncodeTranslator(result.translator);
   updated.backbone_id = analyzer_->backbone_id();
   updated.adapted_unix_ms = absl::ToUnixMillis(absl::Now());
-  updated.quality.neutral_rate_before = result->report.neutral_rate_before;
-  updated.quality.neutral_rate_after = result->report.neutral_rate_after;
-  updated.quality.mean_kl_to_generic = result->report.mean_kl_to_generic;
-  updated.quality.features_used = static_cast<uint64_t>(count);
-  updated.quality.steps = static_cast<uint64_t>(result->report.steps);
-  updated.quality.early_stopped = result->report.early_stopped;
-  absl::StatusOr<uint64_t> version = store_->Put(updated, profile->version);
-  fer::v1::AdaptProgress done;
-  done.set_done(true);
+  updated.quality.neutral_rate_before = result.report.neutral_rate_before;
+  updated.quality.neutral_rate_after = result.report.neutral_rate_after;
+  updated.quality.mean_kl_to_generic = result.report.mean_kl_to_generic;
+  updated.quality.features_used = profile.bank.features.size();
+  updated.quality.steps = static_cast<uint64_t>(result.report.steps);
+  updated.quality.early_stopped = result.report.early_stopped;
+  absl::StatusOr<uint64_t> version = store_->Put(updated, profile.version);
   if (absl::IsAborted(version.status())) {
     // Another replica committed first. If that was an adaptation of the
     // current enrollment, its result is this call's answer too.
     absl::StatusOr<Profile> now = store_->Get(tenant, user_id, kProfileMeta);
     if (!now.ok()) return StoreError(now.status(), user_id, *store_);
-    if (now->translator_version == now->version && now->version > profile->version) {
-      done.set_profile_version(now->translator_version);
-      FillQualityReport(now->quality, done.mutable_report());
-      writer->Write(done);
+    if (now->translator_version == now->version && now->version > profile.version) {
+      WriteAdaptDone(now->translator_version, now->quality, writer);
       return grpc::Status::OK;
     }
     return grpc::Status(grpc::StatusCode::ABORTED,
@@ -940,10 +949,8 @@ grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context, const st
   if (!version.ok()) return StoreError(version.status(), user_id, *store_);
   personalization_.cache->Put(
       tenant, user_id,
-      UserTranslator{*version, std::make_shared<const pft::Translator>(result->translator)});
-  done.set_profile_version(*version);
-  FillQualityReport(updated.quality, done.mutable_report());
-  writer->Write(done);
+      UserTranslator{*version, std::make_shared<const pft::Translator>(result.translator)});
+  WriteAdaptDone(*version, updated.quality, writer);
   return grpc::Status::OK;
 }
 

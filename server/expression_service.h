@@ -207,6 +207,14 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   grpc::Status AdaptImpl(grpc::ServerContext* context, const std::string& tenant,
                          const fer::v1::AdaptRequest* request,
                          grpc::ServerWriter<fer::v1::AdaptProgress>* writer);
+  // Stores an adaptation's translator over the profile it started from (a
+  // compare-and-set on its version), caches it, and writes Adapt's last
+  // message. When another replica committed first, its adaptation of the
+  // same enrollment is this call's answer too; any other change since is
+  // Aborted.
+  grpc::Status CommitAdaptation(const std::string& tenant, const Profile& profile,
+                                const pft::AdaptResult& result,
+                                grpc::ServerWriter<fer::v1::AdaptProgress>* writer);
 
   FaceAnalyzer* analyzer_;
   ServerMetrics* metrics_;
