@@ -374,13 +374,10 @@ absl::StatusOr<std::unique_ptr<pft::ModelBundle>> LoadPftBundleFromFlags(
     return absl::Status(read.status().code(),
                         absl::StrCat("cannot load the PFT bundle: ", read.status().message()));
   }
-  if (read->backbone_id != analyzer.backbone_id() || read->feature_dim != analyzer.feature_dim() ||
-      read->labels != analyzer.labels()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the PFT bundle ", path, " was trained for backbone ", read->backbone_id, " (",
-                     read->feature_dim, "-d, ", read->labels.size(), " labels), this server runs ",
-                     analyzer.backbone_id(), " (", analyzer.feature_dim(), "-d, ",
-                     analyzer.labels().size(), " labels)"));
+  if (absl::Status fits = pft::CheckBundleFitsBackbone(*read, analyzer.backbone_id(),
+                                                       analyzer.feature_dim(), analyzer.labels());
+      !fits.ok()) {
+    return absl::Status(fits.code(), absl::StrCat(path, ": ", fits.message()));
   }
   return std::make_unique<pft::ModelBundle>(*std::move(read));
 }

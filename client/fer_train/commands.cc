@@ -385,10 +385,11 @@ CommandResult AdaptUser() {
   if (!bundle.ok()) return Done(bundle.status());
   absl::StatusOr<Backbone> backbone = LoadBackbone();
   if (!backbone.ok()) return Done(backbone.status());
-  if (bundle->backbone_id != backbone->analyzer->backbone_id()) {
-    return Done(absl::FailedPreconditionError(
-        absl::StrCat("the bundle was trained for backbone ", bundle->backbone_id, ", ",
-                     absl::GetFlag(FLAGS_model_dir), " is ", backbone->analyzer->backbone_id())));
+  if (absl::Status fits = pft::CheckBundleFitsBackbone(*bundle, backbone->analyzer->backbone_id(),
+                                                       backbone->analyzer->feature_dim(),
+                                                       backbone->analyzer->labels());
+      !fits.ok()) {
+    return Done(fits);
   }
   const LinearHead& head = backbone->head;
   const int dim = head.feature_dim();

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "lib/pft/feature_stats.h"
 #include "lib/pft/translator.h"
 
@@ -34,6 +36,12 @@ struct ModelBundle {
   // strategy, each subject's partner, final losses ...), for provenance.
   std::map<std::string, std::string> training_config;
 };
+
+// OK when `bundle` was trained on the features of this backbone (its id,
+// feature dimension and labels, in order); FailedPrecondition naming both
+// otherwise: its translator would move features it never saw.
+absl::Status CheckBundleFitsBackbone(const ModelBundle& bundle, absl::string_view backbone_id,
+                                     int feature_dim, const std::vector<std::string>& labels);
 
 }  // namespace fer::pft
 
