@@ -914,12 +914,13 @@ grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context, const st
                         absl::StrCat("adaptation failed: ", result.status().message()));
   }
   metrics_->ObserveAdaptation(result->report.seconds);
-  return CommitAdaptation(tenant, *profile, *result, writer);
+  return CommitAdaptation(*profile, *result, writer);
 }
 
 grpc::Status ExpressionService::CommitAdaptation(
-    const std::string& tenant, const Profile& profile, const pft::AdaptResult& result,
+    const Profile& profile, const pft::AdaptResult& result,
     grpc::ServerWriter<fer::v1::AdaptProgress>* writer) {
+  const std::string& tenant = profile.tenant;
   const std::string& user_id = profile.user_id;
   Profile updated = profile;
   updated.translator = pft::EncodeTranslator(result.translator);

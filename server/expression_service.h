@@ -212,8 +212,7 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   // message. When another replica committed first, its adaptation of the
   // same enrollment is this call's answer too; any other change since is
   // Aborted.
-  grpc::Status CommitAdaptation(const std::string& tenant, const Profile& profile,
-                                const pft::AdaptResult& result,
+  grpc::Status CommitAdaptation(const Profile& profile, const pft::AdaptResult& result,
                                 grpc::ServerWriter<fer::v1::AdaptProgress>* writer);
 
   FaceAnalyzer* analyzer_;
