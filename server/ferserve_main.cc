@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -25,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "lib/metrics/metrics_endpoint.h"
@@ -431,6 +433,108 @@ void ApplyConnectionFlags(grpc::ServerBuilder* builder) {
   }
 }
 
+// Tenants' bearer tokens from --auth_tokens_file; null when it is not given.
+absl::StatusOr<std::shared_ptr<const TenantTokens>> LoadTokensFromFlags() {
+  const std::string path = absl::GetFlag(FLAGS_auth_tokens_file);
+  if (path.empty()) return nullptr;
+  absl::StatusOr<TenantTokens> read = TenantTokens::ReadFile(path);
+  if (!read.ok()) return read.status();
+  return std::make_shared<const TenantTokens>(*std::move(read));
+}
+
+TranslatorCacheOptions TranslatorCacheOptionsFromFlags(const FaceAnalyzer& analyzer) {
+  TranslatorCacheOptions options;
+  options.capacity_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_translator_cache_mb)) << 20;
+  options.staleness = absl::GetFlag(FLAGS_profile_staleness);
+  options.backbone_id = analyzer.backbone_id();
+  options.feature_dim = analyzer.feature_dim();
+  return options;
+}
+
+DynamicBatcherOptions BatchingFromFlags() {
+  DynamicBatcherOptions options;
+  options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  options.max_batch_delay = absl::GetFlag(FLAGS_max_batch_delay);
+  options.queue_limit = absl::GetFlag(FLAGS_batch_queue_limit);
+  options.threads = absl::GetFlag(FLAGS_inference_threads);
+  return options;
+}
+
+// Prints "ferserve: <context><why>" and gives the exit status of a failed start.
+int StartupFailure(absl::string_view context, const absl::Status& status,
+                   absl::string_view hint = "") {
+  std::fprintf(stderr, "ferserve: %s%s%s\n", std::string(context).c_str(),
+               std::string(status.message()).c_str(), std::string(hint).c_str());
+  return 1;
+}
+
+// What the server runs with, printed once it listens.
+struct ServingSummary {
+  std::string address;
+  const MetricsEndpoint* metrics_endpoint = nullptr;
+  const FaceAnalyzer* analyzer = nullptr;
+  const ProfileStore* store = nullptr;
+  std::string encryption;
+  const TenantTokens* tokens = nullptr;
+  const pft::ModelBundle* bundle = nullptr;
+};
+
+void PrintServingSummary(const ServingSummary& summary) {
+  const FaceAnalyzer& analyzer = *summary.analyzer;
+  std::printf("ferserve %s listening on %s (gRPC) %s; %s; detector %s; %s\n", kVersion,
+              summary.address.c_str(),
+              summary.metrics_endpoint
+                  ? absl::StrCat("and :", summary.metrics_endpoint->port(), " (metrics)").c_str()
+                  : "without a metrics endpoint",
+              analyzer.device_name().c_str(), analyzer.detector_name().c_str(),
+              TorchRuntimeSummary().c_str());
+  std::printf("ferserve: backbone %s, %d-d features, %zu labels, %d x %d input%s\n",
+              analyzer.backbone_id().c_str(), analyzer.feature_dim(), analyzer.labels().size(),
+              analyzer.input_size(), analyzer.input_size(),
+              analyzer.clip_frames() > 1
+                  ? absl::StrCat(", clips of ", analyzer.clip_frames(), " frames every ",
+                                 analyzer.clip_stride(), " frames")
+                        .c_str()
+                  : "");
+  std::printf("ferserve: profile store %s; %s\n", summary.store->Describe().c_str(),
+              summary.encryption.c_str());
+  std::printf("ferserve: %s; %s\n",
+              absl::GetFlag(FLAGS_tls_cert_file).empty()
+                  ? "plaintext gRPC"
+                  : (absl::GetFlag(FLAGS_tls_client_ca_file).empty() ? "TLS" : "mutual TLS"),
+              summary.tokens
+                  ? absl::StrCat("bearer tokens for ", summary.tokens->size(), " token(s)").c_str()
+                  : "no authentication (tenant 'default')");
+  std::printf("ferserve: PFT %s\n",
+              summary.bundle
+                  ? absl::StrCat("bundle ", absl::GetFlag(FLAGS_pft_bundle), ", translator ",
+                                 summary.bundle->translator.num_parameters(), " parameters")
+                        .c_str()
+                  : "bundle not configured (--pft_bundle): Adapt unavailable");
+  std::fflush(stdout);
+}
+
+// Waits for SIGTERM/SIGINT, then drains: refuse new streams, then turn
+// NOT_SERVING so load balancers stop sending (in this order, a client that
+// has seen NOT_SERVING is never admitted), let open streams finish within
+// --grace_period, then shut the server down.
+void DrainOnTerminationSignal(StreamAdmission* admission, grpc::HealthCheckServiceInterface* health,
+                              ServerMetrics* metrics, grpc::Server* server) {
+  const int signal = WaitForTerminationSignal();
+  const absl::Duration grace = absl::GetFlag(FLAGS_grace_period);
+  std::printf("ferserve: signal %d, draining for up to %s\n", signal,
+              absl::FormatDuration(grace).c_str());
+  std::fflush(stdout);
+  admission->StartDraining();
+  health->SetServingStatus(false);
+  metrics->SetServing(false);
+  const bool idle = admission->WaitIdle(absl::Now() + grace);
+  std::printf("ferserve: %s; shutting down\n",
+              idle ? "all streams finished" : "grace period over, cancelling open streams");
+  std::fflush(stdout);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+}
+
 int Run() {
   if (const std::string invalid = InvalidFlags(); !invalid.empty()) {
     std::fprintf(stderr, "ferserve: %s\n", invalid.c_str());
@@ -442,61 +546,31 @@ int Run() {
   ConfigureAllocatorForInference();
   ConfigureTorchThreads(absl::GetFlag(FLAGS_threads));
 
-  absl::StatusOr<std::unique_ptr<FaceAnalyzer>> analyzer = LoadAnalyzerFromFlags();
-  if (!analyzer.ok()) {
-    std::fprintf(stderr, "ferserve: cannot load models: %s\n",
-                 std::string(analyzer.status().message()).c_str());
-    return 1;
-  }
-
+  absl::StatusOr<std::unique_ptr<FaceAnalyzer>> loaded = LoadAnalyzerFromFlags();
+  if (!loaded.ok()) return StartupFailure("cannot load models: ", loaded.status());
+  FaceAnalyzer& analyzer = **loaded;
   std::string encryption;
   absl::StatusOr<std::unique_ptr<ProfileStore>> store = OpenStoreFromFlags(&encryption);
   if (!store.ok()) {
-    std::fprintf(stderr, "ferserve: cannot open the profile store %s: %s\n",
-                 absl::GetFlag(FLAGS_store).c_str(), std::string(store.status().message()).c_str());
-    return 1;
+    return StartupFailure(
+        absl::StrCat("cannot open the profile store ", absl::GetFlag(FLAGS_store), ": "),
+        store.status());
   }
-
-  absl::StatusOr<std::unique_ptr<pft::ModelBundle>> bundle = LoadPftBundleFromFlags(**analyzer);
-  if (!bundle.ok()) {
-    std::fprintf(stderr, "ferserve: %s\n", std::string(bundle.status().message()).c_str());
-    return 1;
-  }
+  absl::StatusOr<std::unique_ptr<pft::ModelBundle>> bundle = LoadPftBundleFromFlags(analyzer);
+  if (!bundle.ok()) return StartupFailure("", bundle.status());
   absl::StatusOr<pft::LinearHead> head =
-      pft::LinearHeadFromLayer((*analyzer)->ExpressionHead(), (*analyzer)->labels());
-  if (!head.ok()) {
-    std::fprintf(stderr, "ferserve: %s\n", std::string(head.status().message()).c_str());
-    return 1;
-  }
-  TranslatorCacheOptions cache_options;
-  cache_options.capacity_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_translator_cache_mb))
-                                 << 20;
-  cache_options.staleness = absl::GetFlag(FLAGS_profile_staleness);
-  cache_options.backbone_id = (*analyzer)->backbone_id();
-  cache_options.feature_dim = (*analyzer)->feature_dim();
-  TranslatorCache translator_cache(store->get(), cache_options);
-
-  ServerMetrics metrics;
-  metrics.SetModelInfo({(*analyzer)->backbone_id(), (*analyzer)->detector_name(),
-                        (*analyzer)->device_name(), (*analyzer)->feature_dim(),
-                        static_cast<int>((*analyzer)->labels().size())});
-  std::shared_ptr<const TenantTokens> tokens;
-  if (const std::string path = absl::GetFlag(FLAGS_auth_tokens_file); !path.empty()) {
-    absl::StatusOr<TenantTokens> read = TenantTokens::ReadFile(path);
-    if (!read.ok()) {
-      std::fprintf(stderr, "ferserve: %s\n", std::string(read.status().message()).c_str());
-      return 1;
-    }
-    tokens = std::make_shared<const TenantTokens>(*std::move(read));
-  }
+      pft::LinearHeadFromLayer(analyzer.ExpressionHead(), analyzer.labels());
+  if (!head.ok()) return StartupFailure("", head.status());
+  TranslatorCache translator_cache(store->get(), TranslatorCacheOptionsFromFlags(analyzer));
+  absl::StatusOr<std::shared_ptr<const TenantTokens>> tokens = LoadTokensFromFlags();
+  if (!tokens.ok()) return StartupFailure("", tokens.status());
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentialsFromFlags();
-  if (!credentials.ok()) {
-    std::fprintf(stderr, "ferserve: TLS: %s\n",
-                 std::string(credentials.status().message()).c_str());
-    return 1;
-  }
+  if (!credentials.ok()) return StartupFailure("TLS: ", credentials.status());
 
+  ServerMetrics metrics;
+  metrics.SetModelInfo({analyzer.backbone_id(), analyzer.detector_name(), analyzer.device_name(),
+                        analyzer.feature_dim(), static_cast<int>(analyzer.labels().size())});
   StreamAdmission admission(absl::GetFlag(FLAGS_max_concurrent_streams));
   StreamWatchdog watchdog(absl::GetFlag(FLAGS_stream_idle_timeout));
   InferenceGate gate(absl::GetFlag(FLAGS_inference_concurrency) > 0
@@ -505,22 +579,16 @@ int Run() {
   // The backbone runs on batches of faces from all streams; a batch is one
   // model execution, so it takes a gate slot like a frame's detection does,
   // ahead of frames still waiting for their detection: its faces' frames
-  // are past theirs.
-  DynamicBatcherOptions batching;
-  batching.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
-  batching.max_batch_delay = absl::GetFlag(FLAGS_max_batch_delay);
-  batching.queue_limit = absl::GetFlag(FLAGS_batch_queue_limit);
-  batching.threads = absl::GetFlag(FLAGS_inference_threads);
-  FaceAnalyzer* backbone = analyzer->get();
-  // Warm-up batches are not traffic: the batch metrics start after them.
+  // are past theirs. Warm-up batches are not traffic: the batch metrics
+  // start after them.
   std::atomic<bool> warming_up{true};
   DynamicBatcher batcher(
-      [backbone, &gate](const std::vector<RgbImage>& crops) {
+      [&analyzer, &gate](const std::vector<RgbImage>& crops) {
         const std::optional<InferenceGate::Slot> slot =
             gate.Take(absl::InfiniteFuture(), InferenceGate::Priority::kFinishing);
-        return backbone->RunBackbone(crops);
+        return analyzer.RunBackbone(crops);
       },
-      batching,
+      BatchingFromFlags(),
       [&metrics, &warming_up](const BatchStats& batch) {
         if (!warming_up) metrics.ObserveBatch(batch.crops, batch.queue_seconds);
       });
@@ -532,15 +600,12 @@ int Run() {
           metrics.SetQueueDepths(gate.waiting(), batcher.queued_crops());
           return metrics.Serialize();
         });
-    if (!endpoint.ok()) {
-      std::fprintf(stderr, "ferserve: %s\n", std::string(endpoint.status().message()).c_str());
-      return 1;
-    }
+    if (!endpoint.ok()) return StartupFailure("", endpoint.status());
     metrics_endpoint = *std::move(endpoint);
   }
   if (absl::GetFlag(FLAGS_warmup)) {
     absl::StatusOr<std::vector<WarmupStep>> warmup =
-        WarmUpModels(**analyzer,
+        WarmUpModels(analyzer,
                      [&batcher](const std::vector<RgbImage>& crops) {
                        BatchRequest request;
                        request.crops = crops;
@@ -548,18 +613,17 @@ int Run() {
                      },
                      {1, absl::GetFlag(FLAGS_max_batch_size)});
     if (!warmup.ok()) {
-      std::fprintf(stderr, "ferserve: warm-up failed: %s%s\n",
-                   std::string(warmup.status().message()).c_str(),
-                   absl::IsResourceExhausted(warmup.status()) ? " (lower --max_batch_size)" : "");
-      return 1;
+      return StartupFailure(
+          "warm-up failed: ", warmup.status(),
+          absl::IsResourceExhausted(warmup.status()) ? " (lower --max_batch_size)" : "");
     }
     std::printf("ferserve: models warmed up: %s\n", DescribeWarmup(*warmup).c_str());
   }
   warming_up = false;
   ExpressionServiceOptions options = ServiceOptionsFromFlags();
-  options.tokens = tokens;
+  options.tokens = *tokens;
   options.watchdog = &watchdog;
-  ExpressionService service(analyzer->get(), &metrics, &admission, &gate, &batcher, store->get(),
+  ExpressionService service(&analyzer, &metrics, &admission, &gate, &batcher, store->get(),
                             Personalization{bundle->get(), *std::move(head), &translator_cache},
                             options);
 
@@ -582,54 +646,10 @@ int Run() {
   health->SetServingStatus("fer.v1.ExpressionService", true);
   health->SetServingStatus(true);
   metrics.SetServing(true);
-  std::printf("ferserve %s listening on %s (gRPC) %s; %s; detector %s; %s\n", kVersion,
-              absl::StrCat(bracketed_host, ":", bound_port).c_str(),
-              metrics_endpoint
-                  ? absl::StrCat("and :", metrics_endpoint->port(), " (metrics)").c_str()
-                  : "without a metrics endpoint",
-              (*analyzer)->device_name().c_str(), (*analyzer)->detector_name().c_str(),
-              TorchRuntimeSummary().c_str());
-  std::printf("ferserve: backbone %s, %d-d features, %zu labels, %d x %d input%s\n",
-              (*analyzer)->backbone_id().c_str(), (*analyzer)->feature_dim(),
-              (*analyzer)->labels().size(), (*analyzer)->input_size(), (*analyzer)->input_size(),
-              (*analyzer)->clip_frames() > 1
-                  ? absl::StrCat(", clips of ", (*analyzer)->clip_frames(), " frames every ",
-                                 (*analyzer)->clip_stride(), " frames")
-                        .c_str()
-                  : "");
-  std::printf("ferserve: profile store %s; %s\n", (*store)->Describe().c_str(), encryption.c_str());
-  std::printf("ferserve: %s; %s\n",
-              absl::GetFlag(FLAGS_tls_cert_file).empty()
-                  ? "plaintext gRPC"
-                  : (absl::GetFlag(FLAGS_tls_client_ca_file).empty() ? "TLS" : "mutual TLS"),
-              tokens ? absl::StrCat("bearer tokens for ", tokens->size(), " token(s)").c_str()
-                     : "no authentication (tenant 'default')");
-  std::printf("ferserve: PFT %s\n",
-              *bundle ? absl::StrCat("bundle ", absl::GetFlag(FLAGS_pft_bundle), ", translator ",
-                                     (*bundle)->translator.num_parameters(), " parameters")
-                            .c_str()
-                      : "bundle not configured (--pft_bundle): Adapt unavailable");
-  std::fflush(stdout);
+  PrintServingSummary({absl::StrCat(bracketed_host, ":", bound_port), metrics_endpoint.get(),
+                       &analyzer, store->get(), encryption, tokens->get(), bundle->get()});
 
-  // Drain on SIGTERM/SIGINT: refuse new streams, then turn NOT_SERVING so
-  // load balancers stop sending (in this order, a client that has seen
-  // NOT_SERVING is never admitted), let open streams finish within the grace
-  // period, then shut down.
-  std::thread drainer([&] {
-    const int signal = WaitForTerminationSignal();
-    const absl::Duration grace = absl::GetFlag(FLAGS_grace_period);
-    std::printf("ferserve: signal %d, draining for up to %s\n", signal,
-                absl::FormatDuration(grace).c_str());
-    std::fflush(stdout);
-    admission.StartDraining();
-    health->SetServingStatus(false);
-    metrics.SetServing(false);
-    const bool idle = admission.WaitIdle(absl::Now() + grace);
-    std::printf("ferserve: %s; shutting down\n",
-                idle ? "all streams finished" : "grace period over, cancelling open streams");
-    std::fflush(stdout);
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
-  });
+  std::thread drainer(DrainOnTerminationSignal, &admission, health, &metrics, server.get());
   server->Wait();
   drainer.join();
   return 0;
