@@ -77,12 +77,9 @@ class ScopedIntraOpThreads {
   const int saved_;
 };
 
-}  // namespace
-
-absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& head,
-                                  const std::vector<float>& features, int count,
-                                  const AdaptOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
+absl::Status CheckAdaptInputs(const ModelBundle& bundle, const LinearHead& head,
+                              const std::vector<float>& features, int count,
+                              const AdaptOptions& options) {
   FER_RETURN_IF_ERROR(head.Validate());
   const int dim = head.feature_dim();
   if (bundle.translator.dim() != dim || bundle.feature_dim != dim) {
@@ -104,93 +101,186 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
   if (options.max_steps < 0 || options.learning_rate <= 0 || options.eval_every <= 0) {
     return absl::InvalidArgumentError("adaptation needs max_steps >= 0, lr > 0, eval_every > 0");
   }
+  return absl::OkStatus();
+}
 
-  // Split: shuffled rows, the first `holdout` held out.
-  std::mt19937_64 rng(options.seed ^ 0xD1B54A32D192ED03ull);
+// The rows of `count` features in a shuffled order, the first ones held out
+// to decide when to stop (none for fewer than 6 rows; 2 always train).
+struct HoldoutSplit {
+  std::vector<int64_t> train, held;
+};
+
+HoldoutSplit SplitForHoldout(int count, double holdout_fraction, std::mt19937_64& rng) {
   std::vector<int64_t> order(count);
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
-  int holdout = count >= 6 ? std::max(2, static_cast<int>(options.holdout_fraction * count)) : 0;
-  if (options.holdout_fraction <= 0) holdout = 0;
+  int holdout = count >= 6 ? std::max(2, static_cast<int>(holdout_fraction * count)) : 0;
+  if (holdout_fraction <= 0) holdout = 0;
   holdout = std::min(holdout, count - 2);
-  const std::vector<int64_t> held(order.begin(), order.begin() + holdout);
-  const std::vector<int64_t> train(order.begin() + holdout, order.end());
+  return {std::vector<int64_t>(order.begin() + holdout, order.end()),
+          std::vector<int64_t>(order.begin(), order.begin() + holdout)};
+}
+
+// What adaptation minimizes, on the user's neutral features x: the frozen
+// head's cross-entropy towards neutral, the KL to the head's prediction on
+// the untranslated features, the translated features' alignment to the
+// bundle's neutral moments, and the preservation of expressions. For the
+// last, each neutral feature is moved along each class's direction
+// d_c = (w_c - w_n) / |w_c - w_n|² until, through the starting translator,
+// the head puts class c `probe_margin` logits above neutral; the adapted
+// translator must keep those probes in their classes.
+class AdaptObjective {
+ public:
+  AdaptObjective(const ModelBundle& bundle, const LinearHead& head, const AdaptOptions& options)
+      : options_(options),
+        head_(HeadTensors::From(head)),
+        neutral_(bundle.neutral_index),
+        dim_(head.feature_dim()),
+        target_mean_(StatsMean(bundle.source_neutral_translated)),
+        target_cov_(StatsCov(bundle.source_neutral_translated)) {
+    std::vector<int64_t> classes;
+    std::vector<torch::Tensor> directions;
+    for (int c = 0; c < head.num_classes(); ++c) {
+      if (c == neutral_) continue;
+      const torch::Tensor d = head_.weight[c] - head_.weight[neutral_];
+      directions.push_back(d / d.pow(2).sum().clamp_min(1e-12));
+      classes.push_back(c);
+    }
+    probe_dirs_ = torch::stack(directions, 0);  // [C-1, D]
+    probe_classes_ = torch::tensor(classes, torch::kInt64);
+  }
+
+  const torch::Tensor& target_mean() const { return target_mean_; }
+
+  // The head's log-probabilities, the reference of the consistency term.
+  torch::Tensor Reference(const torch::Tensor& x) const {
+    return torch::log_softmax(head_.Logits(x), 1);
+  }
+
+  // [rows, C-1, D] expression probes of x through `translator`.
+  torch::Tensor Probes(const TranslatorTensors& translator, const torch::Tensor& x) const {
+    const torch::Tensor logits = head_.Logits(translator.Forward(x));
+    const torch::Tensor gap = options_.probe_margin - (logits.index_select(1, probe_classes_) -
+                                                       logits.select(1, neutral_).unsqueeze(1));
+    return x.unsqueeze(1) + gap.unsqueeze(2) * probe_dirs_.unsqueeze(0);
+  }
+
+  Terms Evaluate(const TranslatorTensors& t, const torch::Tensor& x, const torch::Tensor& ref,
+                 const torch::Tensor& probes) const {
+    const torch::Tensor translated = t.Forward(x);  // once for all terms
+    const torch::Tensor logits = head_.Logits(translated);
+    const torch::Tensor target = torch::full({x.size(0)}, neutral_, torch::kInt64);
+    return {CrossEntropy(logits, target), ConsistencyKl(logits, ref), Alignment(translated),
+            Preservation(t, probes)};
+  }
+
+  // The weighted data loss without gradients, for held-out evaluation.
+  double Loss(const TranslatorTensors& t, const torch::Tensor& x, const torch::Tensor& ref,
+              const torch::Tensor& probes) const {
+    c10::InferenceMode inference;
+    const Terms h = Evaluate(t, x, ref, probes);
+    return WeightedDataLoss(options_, h.ce, h.kl, h.align, h.preserve).item<double>();
+  }
+
+  // The head's log-probabilities for x through `translator`, and the share
+  // of rows they call neutral.
+  torch::Tensor LogProbabilities(const TranslatorTensors& translator,
+                                 const torch::Tensor& x) const {
+    return torch::log_softmax(head_.Logits(translator.Forward(x)), 1);
+  }
+  double NeutralRate(const torch::Tensor& log_probabilities) const {
+    return (log_probabilities.argmax(1) == neutral_).to(torch::kFloat64).mean().item<double>();
+  }
+
+ private:
+  torch::Tensor Alignment(const torch::Tensor& translated) const {
+    if (options_.align_covariance) return MomentAlignment(translated, target_mean_, target_cov_);
+    return MeanAlignment(translated, target_mean_);
+  }
+  torch::Tensor Preservation(const TranslatorTensors& t, const torch::Tensor& probes) const {
+    const int64_t n = probes.size(0), k = probes.size(1);
+    const torch::Tensor logits = head_.Logits(t.Forward(probes.reshape({n * k, dim_})));
+    return CrossEntropy(logits, probe_classes_.repeat({n}));
+  }
+
+  const AdaptOptions& options_;
+  const HeadTensors head_;
+  const int neutral_;
+  const int dim_;
+  const torch::Tensor target_mean_, target_cov_;
+  torch::Tensor probe_dirs_, probe_classes_;
+};
+
+// One optimizer step on the batch x (with its reference and probes); gives
+// the batch's losses before the step.
+AdaptLosses TakeStep(const AdaptObjective& objective, const AdaptOptions& options,
+                     const TranslatorTensors& params, const std::vector<torch::Tensor>& theta0,
+                     torch::optim::Adam& optimizer, const torch::Tensor& x,
+                     const torch::Tensor& ref, const torch::Tensor& probes) {
+  const std::vector<torch::Tensor> theta = params.Parameters();
+  Terms t;
+  {
+    torch::AutoGradMode enable_grad(true);
+    // One forward pass for all data terms; the anchor's gradient is added in
+    // closed form below instead of through autograd.
+    t = objective.Evaluate(params, x, ref, probes);
+    optimizer.zero_grad();
+    WeightedDataLoss(options, t.ce, t.kl, t.align, t.preserve).backward();
+  }
+  // d/dθ w·||θ - θ0||² = 2w(θ - θ0), on the anchored tensors.
+  double anchor = 0;
+  for (size_t p = 0; p < theta.size(); ++p) {
+    if (!options.anchor_biases && theta[p].dim() == 1) continue;
+    const torch::Tensor diff = theta[p] - theta0[p];
+    anchor += diff.pow(2).sum().item<double>();
+    if (options.anchor_weight != 0) theta[p].mutable_grad().add_(diff, 2.0 * options.anchor_weight);
+  }
+  optimizer.step();
+  const double c = t.ce.item<double>(), k = t.kl.item<double>(), a = t.align.item<double>(),
+               e = t.preserve.item<double>();
+  return {
+      WeightedDataLoss(options, c, k, a, e) + options.anchor_weight * anchor, c, k, a, anchor, e};
+}
+
+}  // namespace
+
+absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& head,
+                                  const std::vector<float>& features, int count,
+                                  const AdaptOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  FER_RETURN_IF_ERROR(CheckAdaptInputs(bundle, head, features, count, options));
+  std::mt19937_64 rng(options.seed ^ 0xD1B54A32D192ED03ull);
+  const HoldoutSplit split = SplitForHoldout(count, options.holdout_fraction, rng);
+  const int holdout = static_cast<int>(split.held.size());
 
   ScopedIntraOpThreads threads(options.threads);
   torch::NoGradGuard no_grad;
-  const HeadTensors head_t = HeadTensors::From(head);
-  const torch::Tensor all = FeaturesTensor(features, count, dim);
-  const torch::Tensor x_train = Rows(all, train);
-  const torch::Tensor x_held = holdout > 0 ? Rows(all, held) : x_train;
-  const torch::Tensor target_mean = StatsMean(bundle.source_neutral_translated);
-  const torch::Tensor target_cov = StatsCov(bundle.source_neutral_translated);
-  const torch::Tensor ref_train = torch::log_softmax(head_t.Logits(x_train), 1);
-  const torch::Tensor ref_held = torch::log_softmax(head_t.Logits(x_held), 1);
-  const int neutral = bundle.neutral_index;
-  auto alignment = [&](const torch::Tensor& translated) {
-    if (options.align_covariance) return MomentAlignment(translated, target_mean, target_cov);
-    return MeanAlignment(translated, target_mean);
-  };
+  const AdaptObjective objective(bundle, head, options);
+  const torch::Tensor all = FeaturesTensor(features, count, head.feature_dim());
+  const torch::Tensor x_train = Rows(all, split.train);
+  const torch::Tensor x_held = holdout > 0 ? Rows(all, split.held) : x_train;
+  const torch::Tensor ref_train = objective.Reference(x_train);
+  const torch::Tensor ref_held = objective.Reference(x_held);
 
   const TranslatorTensors initial = TranslatorTensors::From(bundle.translator, false);
   TranslatorTensors params = TranslatorTensors::From(bundle.translator, true);
   if (options.init_mean_alignment) {
-    params.b2.add_(target_mean - params.Forward(x_train).mean(0));
+    params.b2.add_(objective.target_mean() - params.Forward(x_train).mean(0));
   }
-  // Expression probes: each neutral feature moved along each class's
-  // direction d_c = (w_c - w_n) / |w_c - w_n|² until, through the starting
-  // translator, the head puts class c `probe_margin` logits above neutral.
-  // [rows, C-1, D] probes and their [C-1] classes.
-  const int classes = head.num_classes();
-  std::vector<int64_t> probe_class_list;
-  std::vector<torch::Tensor> directions;
-  for (int c = 0; c < classes; ++c) {
-    if (c == neutral) continue;
-    const torch::Tensor d = head_t.weight[c] - head_t.weight[neutral];
-    directions.push_back(d / d.pow(2).sum().clamp_min(1e-12));
-    probe_class_list.push_back(c);
-  }
-  const torch::Tensor probe_dirs = torch::stack(directions, 0);  // [C-1, D]
-  const torch::Tensor probe_classes = torch::tensor(probe_class_list, torch::kInt64);
-  auto make_probes = [&](const torch::Tensor& x) {
-    const torch::Tensor logits = head_t.Logits(params.Forward(x));
-    const torch::Tensor gap = options.probe_margin - (logits.index_select(1, probe_classes) -
-                                                      logits.select(1, neutral).unsqueeze(1));
-    return x.unsqueeze(1) + gap.unsqueeze(2) * probe_dirs.unsqueeze(0);
-  };
-  const torch::Tensor probes_train = make_probes(x_train);
-  const torch::Tensor probes_held = make_probes(x_held);
-  auto preservation = [&](const TranslatorTensors& t, const torch::Tensor& probes) {
-    const int64_t n = probes.size(0), k = probes.size(1);
-    const torch::Tensor logits = head_t.Logits(t.Forward(probes.reshape({n * k, dim})));
-    return CrossEntropy(logits, probe_classes.repeat({n}));
-  };
-
-  const std::vector<torch::Tensor> theta = params.Parameters();
+  // The probes are made once, through the starting translator.
+  const torch::Tensor probes_train = objective.Probes(params, x_train);
+  const torch::Tensor probes_held = objective.Probes(params, x_held);
   const std::vector<torch::Tensor> theta0 = initial.Parameters();
-  torch::optim::Adam optimizer(theta, torch::optim::AdamOptions(options.learning_rate));
-
-  auto terms = [&](const TranslatorTensors& t, const torch::Tensor& x, const torch::Tensor& ref,
-                   const torch::Tensor& probes) -> Terms {
-    const torch::Tensor translated = t.Forward(x);  // once for all terms
-    const torch::Tensor logits = head_t.Logits(translated);
-    const torch::Tensor target = torch::full({x.size(0)}, neutral, torch::kInt64);
-    return {CrossEntropy(logits, target), ConsistencyKl(logits, ref), alignment(translated),
-            preservation(t, probes)};
-  };
-  auto held_loss = [&](const TranslatorTensors& t) {
-    c10::InferenceMode inference;
-    const Terms h = terms(t, x_held, ref_held, probes_held);
-    return WeightedDataLoss(options, h.ce, h.kl, h.align, h.preserve).item<double>();
-  };
+  torch::optim::Adam optimizer(params.Parameters(),
+                               torch::optim::AdamOptions(options.learning_rate));
 
   AdaptReport report;
-  report.train_count = static_cast<int>(train.size());
+  report.train_count = static_cast<int>(split.train.size());
   report.holdout_count = holdout;
-  double best = held_loss(params);
+  double best = objective.Loss(params, x_held, ref_held, probes_held);
   TranslatorTensors best_params = params.Clone();
   int since_best = 0;
-  const int rows = static_cast<int>(train.size());
+  const int rows = report.train_count;
   const int batch = options.batch_size > 0 ? std::min(options.batch_size, rows) : rows;
   ShuffledCycle batches(rows);
   // Each step's probes come from `probe_rows` training rows, taken in turn
@@ -211,42 +301,13 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
       x = Rows(x_train, pick);
       ref = Rows(ref_train, pick);
     }
-    AdaptLosses losses;
-    {
-      Terms t;
-      {
-        torch::AutoGradMode enable_grad(true);
-        // One forward pass for all data terms; the anchor's gradient is
-        // added in closed form below instead of through autograd.
-        t = terms(params, x, ref, probes);
-        optimizer.zero_grad();
-        WeightedDataLoss(options, t.ce, t.kl, t.align, t.preserve).backward();
-      }
-      // d/dθ w·||θ - θ0||² = 2w(θ - θ0), on the anchored tensors.
-      double anchor = 0;
-      for (size_t p = 0; p < theta.size(); ++p) {
-        if (!options.anchor_biases && theta[p].dim() == 1) continue;
-        const torch::Tensor diff = theta[p] - theta0[p];
-        anchor += diff.pow(2).sum().item<double>();
-        if (options.anchor_weight != 0) {
-          theta[p].mutable_grad().add_(diff, 2.0 * options.anchor_weight);
-        }
-      }
-      optimizer.step();
-      const double c = t.ce.item<double>(), k = t.kl.item<double>(), a = t.align.item<double>(),
-                   e = t.preserve.item<double>();
-      losses = {WeightedDataLoss(options, c, k, a, e) + options.anchor_weight * anchor,
-                c,
-                k,
-                a,
-                anchor,
-                e};
-    }
+    const AdaptLosses losses =
+        TakeStep(objective, options, params, theta0, optimizer, x, ref, probes);
     report.steps = step;
     report.final_train = losses;
     if (options.progress) options.progress({step, options.max_steps, losses});
     if (step % options.eval_every == 0 || step == options.max_steps) {
-      const double h = held_loss(params);
+      const double h = objective.Loss(params, x_held, ref_held, probes_held);
       if (h < best) {
         best = h;
         best_params = params.Clone();
@@ -261,12 +322,10 @@ absl::StatusOr<AdaptResult> Adapt(const ModelBundle& bundle, const LinearHead& h
   report.best_holdout_loss = best;
 
   // Before/after on the held-out split.
-  const torch::Tensor before = torch::log_softmax(head_t.Logits(initial.Forward(x_held)), 1);
-  const torch::Tensor after = torch::log_softmax(head_t.Logits(best_params.Forward(x_held)), 1);
-  report.neutral_rate_before =
-      (before.argmax(1) == neutral).to(torch::kFloat64).mean().item<double>();
-  report.neutral_rate_after =
-      (after.argmax(1) == neutral).to(torch::kFloat64).mean().item<double>();
+  const torch::Tensor before = objective.LogProbabilities(initial, x_held);
+  const torch::Tensor after = objective.LogProbabilities(best_params, x_held);
+  report.neutral_rate_before = objective.NeutralRate(before);
+  report.neutral_rate_after = objective.NeutralRate(after);
   report.mean_kl_to_generic = (after.exp() * (after - before)).sum(1).mean().item<double>();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return AdaptResult{best_params.ToTranslator(), report};
