@@ -99,6 +99,69 @@ bool IsIpAddress(const std::string& host) {
          inet_pton(AF_INET6, host.c_str(), &addr) == 1;
 }
 
+// A TCP connection to host:port (the first of its addresses that accepts
+// within `timeout`); the socket is non-blocking. The error says why not.
+absl::StatusOr<int> ConnectTcp(const std::string& host, int port, absl::Duration timeout) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* addresses = nullptr;
+  const int gai = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &addresses);
+  if (gai != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot resolve host: ", gai_strerror(gai)));
+  }
+  const int timeout_ms = static_cast<int>(std::max<int64_t>(1, absl::ToInt64Milliseconds(timeout)));
+  std::string error = "no address";
+  int connected = -1;
+  for (addrinfo* a = addresses; a != nullptr && connected < 0; a = a->ai_next) {
+    const int fd =
+        socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (fd < 0) {
+      error = std::strerror(errno);
+      continue;
+    }
+    int rc = connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      do {
+        rc = poll(&p, 1, timeout_ms);
+      } while (rc < 0 && errno == EINTR);
+      if (rc <= 0) {
+        error = rc == 0 ? absl::StrCat("connect timed out after ", timeout_ms, " ms")
+                        : absl::StrCat("poll: ", std::strerror(errno));
+        close(fd);
+        continue;
+      }
+      int so_error = 0;
+      socklen_t len = sizeof(so_error);
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+      rc = so_error == 0 ? 0 : -1;
+      errno = so_error;
+    }
+    if (rc != 0) {
+      error = absl::StrCat("connect: ", std::strerror(errno));
+      close(fd);
+      continue;
+    }
+    connected = fd;
+  }
+  freeaddrinfo(addresses);
+  if (connected < 0) return absl::UnavailableError(error);
+  return connected;
+}
+
+// Blocking I/O on `fd`, each send and receive bounded by `timeout`, without
+// Nagle's delay.
+void UseBlockingIoWithTimeout(int fd, absl::Duration timeout) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  const int64_t us = std::max<int64_t>(1000, absl::ToInt64Microseconds(timeout));
+  timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 }  // namespace
 
 std::string RedisEndpoint::Describe() const {
@@ -149,61 +212,16 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
 absl::Status RedisConnection::Open() {
   reader_ = redisReaderCreate();
   if (reader_ == nullptr) return absl::ResourceExhaustedError("cannot allocate a Redis reader");
+  absl::StatusOr<int> fd = ConnectTcp(endpoint_.host, endpoint_.port, endpoint_.connect_timeout);
+  if (!fd.ok()) return Fail(fd.status().message());
+  fd_ = *fd;
+  UseBlockingIoWithTimeout(fd_, endpoint_.command_timeout);
+  return endpoint_.tls ? StartTls() : absl::OkStatus();
+}
 
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* addresses = nullptr;
-  const int gai = getaddrinfo(endpoint_.host.c_str(), std::to_string(endpoint_.port).c_str(),
-                              &hints, &addresses);
-  if (gai != 0) return Fail(absl::StrCat("cannot resolve host: ", gai_strerror(gai)));
-  const int timeout_ms =
-      static_cast<int>(std::max<int64_t>(1, absl::ToInt64Milliseconds(endpoint_.connect_timeout)));
-  std::string error = "no address";
-  for (addrinfo* a = addresses; a != nullptr && fd_ < 0; a = a->ai_next) {
-    const int fd =
-        socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-    if (fd < 0) {
-      error = std::strerror(errno);
-      continue;
-    }
-    int rc = connect(fd, a->ai_addr, a->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      rc = poll(&p, 1, timeout_ms);
-      if (rc == 0) {
-        error = absl::StrCat("connect timed out after ", timeout_ms, " ms");
-        close(fd);
-        continue;
-      }
-      int so_error = 0;
-      socklen_t len = sizeof(so_error);
-      getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
-      rc = so_error == 0 ? 0 : -1;
-      errno = so_error;
-    }
-    if (rc != 0) {
-      error = absl::StrCat("connect: ", std::strerror(errno));
-      close(fd);
-      continue;
-    }
-    fd_ = fd;
-  }
-  freeaddrinfo(addresses);
-  if (fd_ < 0) return Fail(error);
-
-  // Blocking I/O bounded by the command timeout from here on.
-  fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
-  const int64_t command_us =
-      std::max<int64_t>(1000, absl::ToInt64Microseconds(endpoint_.command_timeout));
-  timeval tv{static_cast<time_t>(command_us / 1000000),
-             static_cast<suseconds_t>(command_us % 1000000)};
-  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  const int one = 1;
-  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-
-  if (!endpoint_.tls) return absl::OkStatus();
+// Verifies the server's certificate (against the endpoint's CA file or the
+// system's) and its name, and presents the client certificate if one is set.
+absl::Status RedisConnection::StartTls() {
   ssl_ctx_ = SSL_CTX_new(TLS_client_method());
   if (ssl_ctx_ == nullptr) return Fail(OpenSslError());
   SSL_CTX_set_min_proto_version(ssl_ctx_, TLS1_2_VERSION);

@@ -68,6 +68,7 @@ class RedisConnection {
  private:
   explicit RedisConnection(const RedisEndpoint& endpoint);
   absl::Status Open();
+  absl::Status StartTls();
   absl::Status WriteAll(const std::string& data);
   absl::StatusOr<RedisReply> ReadReply();
   absl::Status Fail(absl::string_view what);
