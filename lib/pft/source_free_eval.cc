@@ -74,6 +74,69 @@ absl::StatusOr<MethodScore> ScoreFeatures(const LinearHead& head,
   return score;
 }
 
+namespace {
+
+// Scores every method on one target subject: the source-only head, the two
+// statistics baselines and PFT with each pairing strategy, pre-trained on the
+// other subjects and adapted on the target's enrollment frames.
+absl::StatusOr<SubjectEval> EvaluateTarget(const std::vector<SourceSubject>& subjects, size_t t,
+                                           const TargetSplit& split, const LinearHead& head,
+                                           const SourceFreeEvalOptions& options) {
+  const int dim = head.feature_dim();
+  std::vector<SourceSubject> sources;
+  for (size_t s = 0; s < subjects.size(); ++s) {
+    if (s != t) sources.push_back(subjects[s]);
+  }
+  SubjectEval result;
+  result.subject = subjects[t].id;
+  result.adapt_count = split.enroll_count;
+  result.test_count = static_cast<int>(split.test_labels.size());
+  const int test_count = result.test_count;
+
+  FER_ASSIGN_OR_RETURN(MethodScore source_only, ScoreFeatures(head, split.test, split.test_labels));
+  result.scores.push_back(source_only);
+
+  // One bundle per pairing strategy; the baselines use the first one's raw
+  // source neutral statistics (the same for every pairing).
+  std::vector<ModelBundle> bundles;
+  for (PairingStrategy pairing : options.pairings) {
+    PretrainOptions pretrain = options.pretrain;
+    pretrain.pairing.strategy = pairing;
+    pretrain.progress = nullptr;
+    FER_ASSIGN_OR_RETURN(ModelBundle b, Pretrain(sources, head, pretrain));
+    bundles.push_back(std::move(b));
+  }
+  const ModelBundle& bundle = bundles.front();
+
+  FER_ASSIGN_OR_RETURN(const std::vector<float> user_mean,
+                       MeanFeature(split.enroll, split.enroll_count, dim));
+  FER_ASSIGN_OR_RETURN(
+      const std::vector<float> shifted,
+      NeutralMeanShift(split.test, test_count, user_mean, bundle.source_neutral.mean));
+  FER_ASSIGN_OR_RETURN(MethodScore neutral_mean, ScoreFeatures(head, shifted, split.test_labels));
+  result.scores.push_back(neutral_mean);
+
+  FER_ASSIGN_OR_RETURN(const FeatureStats user_stats,
+                       ComputeFeatureStats(split.enroll, split.enroll_count, dim));
+  FER_ASSIGN_OR_RETURN(const StatisticsAlignment alignment,
+                       StatisticsAlignment::Fit(user_stats, bundle.source_neutral));
+  FER_ASSIGN_OR_RETURN(const std::vector<float> aligned, alignment.Apply(split.test, test_count));
+  FER_ASSIGN_OR_RETURN(MethodScore stats_align, ScoreFeatures(head, aligned, split.test_labels));
+  result.scores.push_back(stats_align);
+
+  for (const ModelBundle& b : bundles) {
+    FER_ASSIGN_OR_RETURN(const AdaptResult adapted,
+                         Adapt(b, head, split.enroll, split.enroll_count, options.adapt));
+    FER_ASSIGN_OR_RETURN(const std::vector<float> translated,
+                         adapted.translator.Forward(split.test, test_count));
+    FER_ASSIGN_OR_RETURN(MethodScore pft, ScoreFeatures(head, translated, split.test_labels));
+    result.scores.push_back(pft);
+  }
+  return result;
+}
+
+}  // namespace
+
 absl::StatusOr<SourceFreeEval> EvaluateSourceFree(const std::vector<SourceSubject>& subjects,
                                                   const LinearHead& head, int neutral_index,
                                                   const SourceFreeEvalOptions& options) {
@@ -105,56 +168,7 @@ absl::StatusOr<SourceFreeEval> EvaluateSourceFree(const std::vector<SourceSubjec
                                    options.adapt_frames));
       continue;
     }
-    std::vector<SourceSubject> sources;
-    for (size_t s = 0; s < subjects.size(); ++s) {
-      if (s != t) sources.push_back(subjects[s]);
-    }
-    SubjectEval result;
-    result.subject = target.id;
-    result.adapt_count = split.enroll_count;
-    result.test_count = static_cast<int>(split.test_labels.size());
-    const int test_count = result.test_count;
-
-    FER_ASSIGN_OR_RETURN(MethodScore source_only,
-                         ScoreFeatures(head, split.test, split.test_labels));
-    result.scores.push_back(source_only);
-
-    // One bundle per pairing strategy; the baselines use the first one's raw
-    // source neutral statistics (the same for every pairing).
-    std::vector<ModelBundle> bundles;
-    for (PairingStrategy pairing : options.pairings) {
-      PretrainOptions pretrain = options.pretrain;
-      pretrain.pairing.strategy = pairing;
-      pretrain.progress = nullptr;
-      FER_ASSIGN_OR_RETURN(ModelBundle b, Pretrain(sources, head, pretrain));
-      bundles.push_back(std::move(b));
-    }
-    const ModelBundle& bundle = bundles.front();
-
-    FER_ASSIGN_OR_RETURN(const std::vector<float> user_mean,
-                         MeanFeature(split.enroll, split.enroll_count, dim));
-    FER_ASSIGN_OR_RETURN(
-        const std::vector<float> shifted,
-        NeutralMeanShift(split.test, test_count, user_mean, bundle.source_neutral.mean));
-    FER_ASSIGN_OR_RETURN(MethodScore neutral_mean, ScoreFeatures(head, shifted, split.test_labels));
-    result.scores.push_back(neutral_mean);
-
-    FER_ASSIGN_OR_RETURN(const FeatureStats user_stats,
-                         ComputeFeatureStats(split.enroll, split.enroll_count, dim));
-    FER_ASSIGN_OR_RETURN(const StatisticsAlignment alignment,
-                         StatisticsAlignment::Fit(user_stats, bundle.source_neutral));
-    FER_ASSIGN_OR_RETURN(const std::vector<float> aligned, alignment.Apply(split.test, test_count));
-    FER_ASSIGN_OR_RETURN(MethodScore stats_align, ScoreFeatures(head, aligned, split.test_labels));
-    result.scores.push_back(stats_align);
-
-    for (const ModelBundle& b : bundles) {
-      FER_ASSIGN_OR_RETURN(const AdaptResult adapted,
-                           Adapt(b, head, split.enroll, split.enroll_count, options.adapt));
-      FER_ASSIGN_OR_RETURN(const std::vector<float> translated,
-                           adapted.translator.Forward(split.test, test_count));
-      FER_ASSIGN_OR_RETURN(MethodScore pft, ScoreFeatures(head, translated, split.test_labels));
-      result.scores.push_back(pft);
-    }
+    FER_ASSIGN_OR_RETURN(SubjectEval result, EvaluateTarget(subjects, t, split, head, options));
     for (size_t m = 0; m < result.scores.size(); ++m) result.scores[m].method = eval.methods[m];
     std::string line = absl::StrFormat("%s (%d enroll, %d test):", target.id, result.adapt_count,
                                        result.test_count);
