@@ -682,6 +682,21 @@ void FillQualityReport(const QualityReport& quality, fer::v1::QualityReport* out
   out->set_early_stopped(quality.early_stopped);
 }
 
+// One step of Adapt's training: its loss and the loss's terms.
+fer::v1::AdaptProgress ProgressMessage(const pft::AdaptProgress& progress) {
+  fer::v1::AdaptProgress message;
+  message.set_step(static_cast<uint32_t>(progress.step));
+  message.set_total_steps(static_cast<uint32_t>(progress.total_steps));
+  message.set_loss(static_cast<float>(progress.train.total));
+  auto& terms = *message.mutable_loss_terms();
+  terms["ce"] = static_cast<float>(progress.train.cross_entropy);
+  terms["consistency"] = static_cast<float>(progress.train.consistency);
+  terms["alignment"] = static_cast<float>(progress.train.alignment);
+  terms["anchor"] = static_cast<float>(progress.train.anchor);
+  terms["preservation"] = static_cast<float>(progress.train.preservation);
+  return message;
+}
+
 // Adapt's last message: the profile version that serves the user, and its
 // adaptation's quality.
 void WriteAdaptDone(uint64_t version, const QualityReport& quality,
@@ -871,28 +886,12 @@ grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context, const st
                                      " enrolled neutral features; adaptation needs at least ",
                                      options_.adapt_min_features, " (EnrollNeutral more frames)"));
   }
-  std::vector<float> features;
-  features.reserve(static_cast<size_t>(count) * profile->bank.dim);
-  for (const std::vector<float>& f : profile->bank.features) {
-    features.insert(features.end(), f.begin(), f.end());
-  }
+  const std::vector<float> features = profile->bank.Flattened();
 
   pft::AdaptOptions adapt = options_.adapt;
   if (request->max_steps() != 0) adapt.max_steps = static_cast<int>(request->max_steps());
   if (request->seed() != 0) adapt.seed = request->seed();
-  adapt.progress = [writer](const pft::AdaptProgress& p) {
-    fer::v1::AdaptProgress message;
-    message.set_step(static_cast<uint32_t>(p.step));
-    message.set_total_steps(static_cast<uint32_t>(p.total_steps));
-    message.set_loss(static_cast<float>(p.train.total));
-    auto& terms = *message.mutable_loss_terms();
-    terms["ce"] = static_cast<float>(p.train.cross_entropy);
-    terms["consistency"] = static_cast<float>(p.train.consistency);
-    terms["alignment"] = static_cast<float>(p.train.alignment);
-    terms["anchor"] = static_cast<float>(p.train.anchor);
-    terms["preservation"] = static_cast<float>(p.train.preservation);
-    writer->Write(message);
-  };
+  adapt.progress = [writer](const pft::AdaptProgress& p) { writer->Write(ProgressMessage(p)); };
   adapt.cancelled = [context] { return context->IsCancelled(); };
 
   // Adaptation is model work: it takes an inference slot like a frame does.

@@ -48,6 +48,14 @@ struct FeatureBank {
     return true;
   }
 
+  // All features in one row-major [count, dim] array.
+  std::vector<float> Flattened() const {
+    std::vector<float> all;
+    all.reserve(features.size() * dim);
+    for (const std::vector<float>& f : features) all.insert(all.end(), f.begin(), f.end());
+    return all;
+  }
+
   bool operator==(const FeatureBank& other) const {
     return dim == other.dim && max_count == other.max_count && features == other.features;
   }

@@ -127,6 +127,8 @@ TEST(FeatureBankTest, EvictsOldestAndRejectsMismatchedDimensions) {
   EXPECT_EQ(bank.features[0][0], 2);
   EXPECT_EQ(bank.features[1][0], 3);
   EXPECT_EQ(bank.dim, 2u);
+  EXPECT_EQ(bank.Flattened(), (std::vector<float>{2, 2, 3, 3}));  // oldest first
+  EXPECT_TRUE(FeatureBank().Flattened().empty());
 }
 
 }  // namespace
