@@ -511,6 +511,61 @@ std::string Fixed(double v, const char* suffix = "") {
   return absl::StrFormat("%.1f%s", v, suffix);
 }
 
+// The backbone's figures of one run: ours on all threads and on one, the
+// same network on LibTorch's operators, and the TF.js peer (the last two
+// empty when not measured).
+struct BackboneFigures {
+  std::vector<BatchFigure> ours, one_thread, port, peer;
+};
+
+void PrintBackboneTable(const BackboneFigures& figures, const FaceAnalyzer& analyzer,
+                        size_t crop_count, bool fused_kernels, int threads, double sgemm_gflops) {
+  std::printf(
+      "backbone + expression head on %zu real 112x112 face crops (median per batch; "
+      "device %s, %s, %d threads unless said)\n",
+      crop_count, analyzer.device_name().c_str(),
+      fused_kernels ? "fused CPU kernels" : "LibTorch's operators", threads);
+  std::printf("%6s %13s %10s %10s %7s %13s %13s %14s %8s %8s\n", "batch", "ferserve f/s",
+              "ms/batch", "GFLOP/s", "%sgemm", "1 thread f/s", "LibTorch f/s", "TF.js wasm f/s",
+              "ratio", "ratio 1t");
+  auto find = [](const std::vector<BatchFigure>& list, int batch) -> const BatchFigure* {
+    for (const BatchFigure& f : list) {
+      if (f.batch == batch) return &f;
+    }
+    return nullptr;
+  };
+  for (size_t i = 0; i < figures.ours.size(); ++i) {
+    const BatchFigure& f = figures.ours[i];
+    const BatchFigure* p = find(figures.peer, f.batch);
+    const BatchFigure* t = find(figures.port, f.batch);
+    std::printf("%6d %13.1f %10.2f %10.1f %6.1f%% %13.1f %13s %14s %8s %8s\n", f.batch,
+                f.faces_per_s, f.ms_per_batch, f.faces_per_s * kGflopPerFace,
+                100.0 * f.faces_per_s * kGflopPerFace / sgemm_gflops,
+                figures.one_thread[i].faces_per_s, t ? Fixed(t->faces_per_s).c_str() : "-",
+                p ? Fixed(p->faces_per_s).c_str() : "-",
+                p ? Fixed(f.faces_per_s / p->faces_per_s, "x").c_str() : "-",
+                p ? Fixed(figures.one_thread[i].faces_per_s / p->faces_per_s, "x").c_str() : "-");
+  }
+  std::printf(
+      "(TF.js wasm runs single-threaded under Node.js; 'ratio 1t' compares one core "
+      "with one core; 'LibTorch' is the same network on LibTorch's operators)\n");
+}
+
+// Each detector's time per frame, and on LibTorch's operators where measured.
+void PrintDetectorTimes(const std::vector<double>& detector_ms,
+                        const std::vector<double>& port_detector_ms) {
+  for (size_t i = 0; i < std::size(kDetectors); ++i) {
+    const DetectorSpec& d = kDetectors[i];
+    const double ms = detector_ms[i];
+    std::printf("face detector %s (%dx%d, %.2g GFLOP) per frame: %.1f ms (%.0f GFLOP/s)", d.name,
+                d.input_size, d.input_size, d.gflop, ms, ms > 0 ? d.gflop / ms * 1000 : 0.0);
+    if (i < port_detector_ms.size() && port_detector_ms[i] > 0) {
+      std::printf(", LibTorch %.1f ms", port_detector_ms[i]);
+    }
+    std::printf("\n");
+  }
+}
+
 int Run() {
   if (const std::string blas = MatchBlasKernelsToCpu(); !blas.empty()) {
     std::printf("# %s\n", blas.c_str());
@@ -589,47 +644,11 @@ int Run() {
   const std::vector<BatchFigure> ours_1t = BenchBackbone(**analyzer, crops, batches, seconds);
   ConfigureTorchThreads(absl::GetFlag(FLAGS_threads));
   const std::vector<BatchFigure> peer = BenchPeer(crops, batches, seconds);
-  std::printf(
-      "backbone + expression head on %zu real 112x112 face crops (median per batch; "
-      "device %s, %s, %d threads unless said)\n",
-      crops.size(), (*analyzer)->device_name().c_str(),
-      UsesFusedKernels(config.device.cpu_kernels) ? "fused CPU kernels" : "LibTorch's operators",
-      threads);
-  std::printf("%6s %13s %10s %10s %7s %13s %13s %14s %8s %8s\n", "batch", "ferserve f/s",
-              "ms/batch", "GFLOP/s", "%sgemm", "1 thread f/s", "LibTorch f/s", "TF.js wasm f/s",
-              "ratio", "ratio 1t");
-  auto find = [](const std::vector<BatchFigure>& figures, int batch) -> const BatchFigure* {
-    for (const BatchFigure& f : figures) {
-      if (f.batch == batch) return &f;
-    }
-    return nullptr;
-  };
-  for (size_t i = 0; i < ours.size(); ++i) {
-    const BatchFigure& f = ours[i];
-    const BatchFigure* p = find(peer, f.batch);
-    const BatchFigure* t = find(port, f.batch);
-    std::printf("%6d %13.1f %10.2f %10.1f %6.1f%% %13.1f %13s %14s %8s %8s\n", f.batch,
-                f.faces_per_s, f.ms_per_batch, f.faces_per_s * kGflopPerFace,
-                100.0 * f.faces_per_s * kGflopPerFace / *sgemm, ours_1t[i].faces_per_s,
-                t ? Fixed(t->faces_per_s).c_str() : "-", p ? Fixed(p->faces_per_s).c_str() : "-",
-                p ? Fixed(f.faces_per_s / p->faces_per_s, "x").c_str() : "-",
-                p ? Fixed(ours_1t[i].faces_per_s / p->faces_per_s, "x").c_str() : "-");
-  }
-  std::printf(
-      "(TF.js wasm runs single-threaded under Node.js; 'ratio 1t' compares one core "
-      "with one core; 'LibTorch' is the same network on LibTorch's operators)\n");
+  PrintBackboneTable({ours, ours_1t, port, peer}, **analyzer, crops.size(),
+                     UsesFusedKernels(config.device.cpu_kernels), threads, *sgemm);
   if (reference) PrintAgreement(**analyzer, *reference, crops, reference_name);
   std::printf("\n");
-  for (size_t i = 0; i < std::size(kDetectors); ++i) {
-    const DetectorSpec& d = kDetectors[i];
-    const double ms = detector_ms[i];
-    std::printf("face detector %s (%dx%d, %.2g GFLOP) per frame: %.1f ms (%.0f GFLOP/s)", d.name,
-                d.input_size, d.input_size, d.gflop, ms, ms > 0 ? d.gflop / ms * 1000 : 0.0);
-    if (i < port_detector_ms.size() && port_detector_ms[i] > 0) {
-      std::printf(", LibTorch %.1f ms", port_detector_ms[i]);
-    }
-    std::printf("\n");
-  }
+  PrintDetectorTimes(detector_ms, port_detector_ms);
   PrintPersonalizationOverhead(**analyzer, crops, ours.front(), seconds);
   struct rusage usage = {};
   getrusage(RUSAGE_SELF, &usage);
