@@ -28,8 +28,11 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "lib/model/torch_runtime.h"
 #include "lib/pft/translator.h"
 #include "lib/pft/translator_codec.h"
@@ -105,6 +108,85 @@ Profile RandomProfile(int i, std::mt19937& rng, const std::string& translator) {
   return p;
 }
 
+// Writes `profiles` random profiles (over any already there) and prints the
+// rate.
+absl::Status FillStore(ProfileStore& store, int profiles,
+                       const std::vector<std::string>& translators, std::mt19937& rng) {
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < profiles; ++i) {
+    Profile p = RandomProfile(i, rng, translators[i % translators.size()]);
+    uint64_t expected = 0;
+    if (auto existing = store.Get(kTenant, p.user_id, kProfileMeta); existing.ok()) {
+      expected = existing->version;
+    }
+    absl::StatusOr<uint64_t> put = store.Put(p, expected);
+    if (!put.ok())
+      return absl::Status(put.status().code(),
+                          absl::StrCat("put ", i, ": ", put.status().message()));
+    if ((i + 1) % 1000 == 0) {
+      std::printf("  filled %d\n", i + 1);
+      std::fflush(stdout);
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("fill: %.1f s, %.0f profiles/s\n", seconds, profiles / seconds);
+  return absl::OkStatus();
+}
+
+TranslatorCacheOptions CacheOptions(size_t capacity_bytes, absl::Duration staleness) {
+  TranslatorCacheOptions options;
+  options.backbone_id = kBackbone;
+  options.feature_dim = kDim;
+  options.capacity_bytes = capacity_bytes;
+  options.staleness = staleness;
+  return options;
+}
+
+// Memory held per cached translator, over the first `cached` users. Measured
+// before the lookups, so that no freed memory is reused.
+absl::Status PrintCachedTranslatorMemory(ProfileStore* store, int cached) {
+  TranslatorCache hold(store, CacheOptions(size_t{1} << 40, absl::Hours(1)));
+  malloc_trim(0);  // return what the fill freed, so that it is not reused unseen
+  const long before = ResidentBytes();
+  for (int i = 0; i < cached; ++i) {
+    if (absl::StatusOr<TranslatorLookup> lookup = hold.Get(kTenant, UserId(i)); !lookup.ok()) {
+      return lookup.status();
+    }
+  }
+  const long after = ResidentBytes();
+  std::printf("cache: %d translators, %.2f MiB resident each (%.2f MiB of weights each)\n", cached,
+              (after - before) / 1048576.0 / cached, hold.bytes() / 1048576.0 / cached);
+  return absl::OkStatus();
+}
+
+// `lookups` profile loads of random users, each a cache miss (a capacity
+// below one translator, no staleness): their p50 and p99.
+absl::Status PrintProfileLoadTimes(ProfileStore* store, int profiles, int lookups,
+                                   std::mt19937& rng) {
+  TranslatorCache misses(store, CacheOptions(1, absl::ZeroDuration()));
+  std::uniform_int_distribution<int> pick(0, profiles - 1);
+  std::vector<double> load_ms;
+  for (int i = 0; i < lookups; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<TranslatorLookup> lookup = misses.Get(kTenant, UserId(pick(rng)));
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (!lookup.ok()) {
+      return absl::Status(lookup.status().code(),
+                          absl::StrCat("lookup failed: ", lookup.status().message()));
+    }
+    if (lookup->user.translator == nullptr)
+      return absl::NotFoundError("lookup failed: no translator");
+    load_ms.push_back(ms);
+  }
+  std::printf(
+      "profile load (cache miss: meta + translator + decode), %zu lookups: p50 %.3f ms, "
+      "p99 %.3f ms\n",
+      load_ms.size(), Percentile(load_ms, 0.5), Percentile(load_ms, 0.99));
+  return absl::OkStatus();
+}
+
 int Run() {
   ConfigureAllocatorForInference();  // the allocator settings ferserve runs with
   const std::string url = absl::GetFlag(FLAGS_store);
@@ -138,77 +220,23 @@ int Run() {
   std::printf("encoded records per profile: %.1f KiB (meta + bank + translator)\n",
               record_bytes / 1024.0);
 
-  if (absl::GetFlag(FLAGS_fill)) {
-    const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < profiles; ++i) {
-      Profile p = RandomProfile(i, rng, translators[i % translators.size()]);
-      uint64_t expected = 0;
-      if (auto existing = (*store)->Get(kTenant, p.user_id, kProfileMeta); existing.ok()) {
-        expected = existing->version;
-      }
-      absl::StatusOr<uint64_t> put = (*store)->Put(p, expected);
-      if (!put.ok()) {
-        std::fprintf(stderr, "fer-store-bench: put %d: %s\n", i,
-                     std::string(put.status().message()).c_str());
-        return 1;
-      }
-      if ((i + 1) % 1000 == 0) {
-        std::printf("  filled %d\n", i + 1);
-        std::fflush(stdout);
-      }
-    }
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("fill: %.1f s, %.0f profiles/s\n", seconds, profiles / seconds);
-  }
-  if (!rocksdb_path.empty()) {
+  absl::Status status = absl::OkStatus();
+  if (absl::GetFlag(FLAGS_fill)) status = FillStore(**store, profiles, translators, rng);
+  if (status.ok() && !rocksdb_path.empty()) {
     std::printf("RocksDB folder: %.1f KiB per profile on disk\n",
                 FolderBytes(rocksdb_path) / 1024.0 / profiles);
   }
-
-  // Memory held per cached translator, measured first so that no freed
-  // memory is reused.
-  TranslatorCacheOptions hold_options;
-  hold_options.backbone_id = kBackbone;
-  hold_options.feature_dim = kDim;
-  hold_options.capacity_bytes = size_t{1} << 40;
-  hold_options.staleness = absl::Hours(1);
-  TranslatorCache hold(store->get(), hold_options);
-  const int cached = std::min(absl::GetFlag(FLAGS_cached), profiles);
-  malloc_trim(0);  // return what the fill freed, so that it is not reused unseen
-  const long before = ResidentBytes();
-  for (int i = 0; i < cached; ++i) {
-    if (!hold.Get(kTenant, UserId(i)).ok()) return 1;
+  if (status.ok()) {
+    status =
+        PrintCachedTranslatorMemory(store->get(), std::min(absl::GetFlag(FLAGS_cached), profiles));
   }
-  const long after = ResidentBytes();
-  std::printf("cache: %d translators, %.2f MiB resident each (%.2f MiB of weights each)\n", cached,
-              (after - before) / 1048576.0 / cached, hold.bytes() / 1048576.0 / cached);
-  // Every lookup a miss: capacity below one translator, no staleness.
-  TranslatorCacheOptions miss_options;
-  miss_options.capacity_bytes = 1;
-  miss_options.staleness = absl::ZeroDuration();
-  miss_options.backbone_id = kBackbone;
-  miss_options.feature_dim = kDim;
-  TranslatorCache misses(store->get(), miss_options);
-  std::uniform_int_distribution<int> pick(0, profiles - 1);
-  std::vector<double> load_ms;
-  for (int i = 0; i < absl::GetFlag(FLAGS_lookups); ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<TranslatorLookup> lookup = misses.Get(kTenant, UserId(pick(rng)));
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (!lookup.ok() || lookup->user.translator == nullptr) {
-      std::fprintf(stderr, "fer-store-bench: lookup failed: %s\n",
-                   lookup.ok() ? "no translator" : std::string(lookup.status().message()).c_str());
-      return 1;
-    }
-    load_ms.push_back(ms);
+  if (status.ok()) {
+    status = PrintProfileLoadTimes(store->get(), profiles, absl::GetFlag(FLAGS_lookups), rng);
   }
-  std::printf(
-      "profile load (cache miss: meta + translator + decode), %zu lookups: p50 %.3f ms, "
-      "p99 %.3f ms\n",
-      load_ms.size(), Percentile(load_ms, 0.5), Percentile(load_ms, 0.99));
-
+  if (!status.ok()) {
+    std::fprintf(stderr, "fer-store-bench: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
   return 0;
 }
 
