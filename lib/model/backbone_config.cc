@@ -5,9 +5,12 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "lib/model/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace fer {
@@ -75,6 +78,52 @@ absl::StatusOr<OutputRef> ParseOutputRef(const json& value, const std::string& f
   return ref;
 }
 
+// "labels": 2 or more distinct, non-empty class names.
+absl::StatusOr<std::vector<std::string>> ParseLabels(const json& config) {
+  if (!config.contains("labels")) return FieldError("labels", "missing");
+  const json& labels = config.at("labels");
+  if (!labels.is_array() || labels.size() < 2) {
+    return FieldError("labels", "must be an array of at least 2 class names");
+  }
+  std::vector<std::string> names;
+  std::set<std::string> seen;
+  for (const json& label : labels) {
+    if (!label.is_string() || label.get<std::string>().empty()) {
+      return FieldError("labels", "every label must be a non-empty string");
+    }
+    if (!seen.insert(label.get<std::string>()).second) {
+      return FieldError("labels", absl::StrCat("\"", label.get<std::string>(), "\" appears twice"));
+    }
+    names.push_back(label.get<std::string>());
+  }
+  return names;
+}
+
+// "outputs": the features output and exactly one of the logits and the
+// probabilities, two different outputs.
+absl::Status ParseOutputs(const json& config, BackboneConfig* c) {
+  if (!config.contains("outputs")) return FieldError("outputs", "missing");
+  const json& outputs = config.at("outputs");
+  if (!outputs.is_object()) return FieldError("outputs", "must be an object");
+  if (!outputs.contains("features")) return FieldError("outputs.features", "missing");
+  FER_ASSIGN_OR_RETURN(c->features_output,
+                       ParseOutputRef(outputs.at("features"), "outputs.features"));
+  const bool has_logits = outputs.contains("logits");
+  const bool has_probabilities = outputs.contains("probabilities");
+  if (has_logits == has_probabilities) {
+    return FieldError("outputs", "give exactly one of \"logits\" and \"probabilities\"");
+  }
+  c->scores_are_probabilities = has_probabilities;
+  FER_ASSIGN_OR_RETURN(c->scores_output,
+                       ParseOutputRef(outputs.at(has_logits ? "logits" : "probabilities"),
+                                      has_logits ? "outputs.logits" : "outputs.probabilities"));
+  if (c->scores_output.name == c->features_output.name &&
+      c->scores_output.index == c->features_output.index) {
+    return FieldError("outputs", "features and scores must be different outputs");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<BackboneConfig> ParseBackboneConfig(absl::string_view text,
@@ -84,28 +133,16 @@ absl::StatusOr<BackboneConfig> ParseBackboneConfig(absl::string_view text,
   if (!config.is_object()) return absl::InvalidArgumentError("model config must be a JSON object");
 
   BackboneConfig c;
-  if (absl::StatusOr<std::string> name = RequiredString(config, "name"); name.ok()) {
-    c.name = *std::move(name);
-  } else {
-    return name.status();
-  }
-  absl::StatusOr<std::string> model_file = RequiredString(config, "model_file");
-  if (!model_file.ok()) return model_file.status();
-  const std::filesystem::path file(*model_file);
+  FER_ASSIGN_OR_RETURN(c.name, RequiredString(config, "name"));
+  FER_ASSIGN_OR_RETURN(const std::string model_file, RequiredString(config, "model_file"));
+  const std::filesystem::path file(model_file);
   c.model_path = file.is_absolute() || base_dir.empty()
                      ? file.string()
                      : (std::filesystem::path(base_dir) / file).string();
 
-  absl::StatusOr<int> input_size = IntInRange(config, "input_size", 8, kMaxInputSize, true, 0);
-  if (!input_size.ok()) return input_size.status();
-  c.input_size = *input_size;
-  absl::StatusOr<int> frames = IntInRange(config, "frames", 1, kMaxFrames, true, 1);
-  if (!frames.ok()) return frames.status();
-  c.frames = *frames;
-  absl::StatusOr<int> stride = IntInRange(config, "stride", 1, kMaxFrames, false, c.frames);
-  if (!stride.ok()) return stride.status();
-  c.stride = *stride;
-
+  FER_ASSIGN_OR_RETURN(c.input_size, IntInRange(config, "input_size", 8, kMaxInputSize, true, 0));
+  FER_ASSIGN_OR_RETURN(c.frames, IntInRange(config, "frames", 1, kMaxFrames, true, 1));
+  FER_ASSIGN_OR_RETURN(c.stride, IntInRange(config, "stride", 1, kMaxFrames, false, c.frames));
   if (config.contains("image_input")) {
     const json& value = config.at("image_input");
     if (value == "repeat") {
@@ -116,55 +153,12 @@ absl::StatusOr<BackboneConfig> ParseBackboneConfig(absl::string_view text,
       return FieldError("image_input", "must be \"repeat\" or \"native\"");
     }
   }
-  absl::StatusOr<std::array<float, 3>> mean = RgbTriple(config, "mean", c.mean, false);
-  if (!mean.ok()) return mean.status();
-  c.mean = *mean;
-  absl::StatusOr<std::array<float, 3>> std_dev = RgbTriple(config, "std", c.std, true);
-  if (!std_dev.ok()) return std_dev.status();
-  c.std = *std_dev;
-
-  absl::StatusOr<int> dim = IntInRange(config, "feature_dim", 1, kMaxFeatureDim, true, 0);
-  if (!dim.ok()) return dim.status();
-  c.feature_dim = *dim;
-
-  if (!config.contains("labels")) return FieldError("labels", "missing");
-  const json& labels = config.at("labels");
-  if (!labels.is_array() || labels.size() < 2) {
-    return FieldError("labels", "must be an array of at least 2 class names");
-  }
-  std::set<std::string> seen;
-  for (const json& label : labels) {
-    if (!label.is_string() || label.get<std::string>().empty()) {
-      return FieldError("labels", "every label must be a non-empty string");
-    }
-    if (!seen.insert(label.get<std::string>()).second) {
-      return FieldError("labels", absl::StrCat("\"", label.get<std::string>(), "\" appears twice"));
-    }
-    c.labels.push_back(label.get<std::string>());
-  }
-
-  if (!config.contains("outputs")) return FieldError("outputs", "missing");
-  const json& outputs = config.at("outputs");
-  if (!outputs.is_object()) return FieldError("outputs", "must be an object");
-  if (!outputs.contains("features")) return FieldError("outputs.features", "missing");
-  absl::StatusOr<OutputRef> features = ParseOutputRef(outputs.at("features"), "outputs.features");
-  if (!features.ok()) return features.status();
-  c.features_output = *features;
-  const bool has_logits = outputs.contains("logits");
-  const bool has_probabilities = outputs.contains("probabilities");
-  if (has_logits == has_probabilities) {
-    return FieldError("outputs", "give exactly one of \"logits\" and \"probabilities\"");
-  }
-  c.scores_are_probabilities = has_probabilities;
-  const char* scores_field = has_logits ? "outputs.logits" : "outputs.probabilities";
-  absl::StatusOr<OutputRef> scores =
-      ParseOutputRef(outputs.at(has_logits ? "logits" : "probabilities"), scores_field);
-  if (!scores.ok()) return scores.status();
-  c.scores_output = *scores;
-  if (c.scores_output.name == c.features_output.name &&
-      c.scores_output.index == c.features_output.index) {
-    return FieldError("outputs", "features and scores must be different outputs");
-  }
+  FER_ASSIGN_OR_RETURN(c.mean, RgbTriple(config, "mean", c.mean, false));
+  FER_ASSIGN_OR_RETURN(c.std, RgbTriple(config, "std", c.std, true));
+  FER_ASSIGN_OR_RETURN(c.feature_dim,
+                       IntInRange(config, "feature_dim", 1, kMaxFeatureDim, true, 0));
+  FER_ASSIGN_OR_RETURN(c.labels, ParseLabels(config));
+  FER_RETURN_IF_ERROR(ParseOutputs(config, &c));
 
   if (!config.contains("head")) return FieldError("head", "missing");
   const json& head = config.at("head");
