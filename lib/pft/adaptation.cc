@@ -18,10 +18,6 @@
 namespace fer::pft {
 namespace {
 
-torch::Tensor Rows(const torch::Tensor& t, const std::vector<int64_t>& rows) {
-  return t.index_select(0, torch::tensor(rows, torch::kInt64));
-}
-
 torch::Tensor StatsMean(const FeatureStats& s) { return torch::tensor(s.mean, torch::kFloat32); }
 torch::Tensor StatsCov(const FeatureStats& s) {
   return torch::tensor(s.covariance, torch::kFloat32).reshape({s.dim, s.dim});

@@ -29,11 +29,6 @@ struct SubjectTensors {
   torch::Tensor cov;               // [D, D]
 };
 
-torch::Tensor Rows(const torch::Tensor& t, const std::vector<int64_t>& rows) {
-  return t.index_select(0, torch::from_blob(const_cast<int64_t*>(rows.data()),
-                                            {static_cast<int64_t>(rows.size())}, torch::kInt64));
-}
-
 // Neutral statistics across subjects: pooled mean, count-weighted average of
 // within-subject covariances. `neutral[s]` holds subject s's neutral rows.
 absl::StatusOr<FeatureStats> NeutralStats(const std::vector<torch::Tensor>& neutral, int dim) {

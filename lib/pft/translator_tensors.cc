@@ -20,6 +20,10 @@ torch::Tensor FeaturesTensor(const std::vector<float>& features, int64_t batch, 
   return Copy(features, {batch, dim});
 }
 
+torch::Tensor Rows(const torch::Tensor& t, const std::vector<int64_t>& rows) {
+  return t.index_select(0, torch::tensor(rows, torch::kInt64));
+}
+
 TranslatorTensors TranslatorTensors::From(const Translator& translator, bool requires_grad) {
   const int64_t d = translator.dim();
   const int64_t h = translator.hidden();

@@ -17,6 +17,9 @@ namespace fer::pft {
 // A [batch, dim] float32 CPU tensor holding a copy of `features`.
 torch::Tensor FeaturesTensor(const std::vector<float>& features, int64_t batch, int64_t dim);
 
+// The given rows of `t`, in that order.
+torch::Tensor Rows(const torch::Tensor& t, const std::vector<int64_t>& rows);
+
 // The translator's weights as CPU tensors, trainable or not.
 struct TranslatorTensors {
   torch::Tensor w1;  // [hidden, dim]
