@@ -68,7 +68,120 @@ bool IsUnusedGraphConstant(const std::string& name) {
          absl::StrContains(name, "/strided_slice");
 }
 
+// The anchor boxes stored with the weights (`Output/extra_dim`).
+absl::StatusOr<std::vector<std::array<float, 4>>> TakePriors(WeightMap& weights) {
+  FER_ASSIGN_OR_RETURN(torch::Tensor tensor,
+                       weights.TakeFloat("Output/extra_dim", {1, SsdMobilenetv1::kNumPriors, 4}));
+  tensor = tensor.contiguous();
+  const float* p = tensor.data_ptr<float>();
+  std::vector<std::array<float, 4>> priors(SsdMobilenetv1::kNumPriors);
+  for (size_t i = 0; i < priors.size(); ++i) {
+    for (int j = 0; j < 4; ++j) priors[i][j] = p[i * 4 + j];
+  }
+  return priors;
+}
+
+// Fails when a tensor is left that is neither taken nor a graph constant.
+absl::Status CheckOnlyGraphConstantsLeft(const WeightMap& weights) {
+  std::vector<std::string> unexpected;
+  for (const std::string& name : weights.Unused()) {
+    if (!IsUnusedGraphConstant(name)) unexpected.push_back(name);
+  }
+  if (unexpected.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(weights.source(), ": unexpected tensors ", absl::StrJoin(unexpected, ", ")));
+}
+
 }  // namespace
+
+// Takes each layer's tensors from a WeightMap: in TensorFlow's layouts for
+// the fused kernels (contiguous CPU float32, kept as long as this object,
+// until the fused-kernel network has packed them) and, unless the fused
+// kernels run the network, in LibTorch's layouts on the device.
+class SsdMobilenetv1::WeightLoader {
+ public:
+  WeightLoader(WeightMap& weights, const torch::Device& device, bool fused)
+      : weights_(weights), device_(device), fused_(fused) {}
+
+  // A k x k conv (TF 'same') with its batch-norm offset.
+  absl::StatusOr<PointwiseConv> TakePointwise(const std::string& prefix, int64_t in, int64_t out,
+                                              int64_t k, NativeSsdMobilenetv1::ConvWeights* tf) {
+    FER_ASSIGN_OR_RETURN(torch::Tensor filters,
+                         weights_.TakeFloat(prefix + "/weights", {k, k, in, out}));
+    FER_ASSIGN_OR_RETURN(torch::Tensor offset,
+                         weights_.TakeFloat(prefix + "/convolution_bn_offset", {out}));
+    *tf = {tf_layout_.Keep(filters), tf_layout_.Keep(offset), static_cast<int>(in),
+           static_cast<int>(out), static_cast<int>(k)};
+    PointwiseConv conv;
+    if (fused_) return conv;
+    conv.weight = tf::ConvFilterToTorch(filters).to(device_);
+    conv.offset = offset.view({1, out, 1, 1}).to(device_);
+    return conv;
+  }
+
+  // A depthwise 3x3 conv with its batch norm.
+  absl::StatusOr<DepthwiseConv> TakeDepthwise(const std::string& prefix, int64_t channels,
+                                              NativeSsdMobilenetv1::DepthwiseWeights* tf) {
+    FER_ASSIGN_OR_RETURN(torch::Tensor filters,
+                         weights_.TakeFloat(prefix + "/depthwise_weights", {3, 3, channels, 1}));
+    FER_ASSIGN_OR_RETURN(torch::Tensor gamma,
+                         weights_.TakeFloat(prefix + "/BatchNorm/gamma", {channels}));
+    FER_ASSIGN_OR_RETURN(torch::Tensor beta,
+                         weights_.TakeFloat(prefix + "/BatchNorm/beta", {channels}));
+    FER_ASSIGN_OR_RETURN(torch::Tensor mean,
+                         weights_.TakeFloat(prefix + "/BatchNorm/moving_mean", {channels}));
+    FER_ASSIGN_OR_RETURN(torch::Tensor variance,
+                         weights_.TakeFloat(prefix + "/BatchNorm/moving_variance", {channels}));
+    // scale / sqrt(variance + epsilon), computed in double as tf.batchNorm does.
+    const torch::Tensor factor =
+        (gamma.to(torch::kFloat64) / (variance.to(torch::kFloat64) + kBatchNormEpsilon).sqrt())
+            .to(torch::kFloat32);
+    *tf = {tf_layout_.Keep(filters), tf_layout_.Keep(mean), tf_layout_.Keep(factor),
+           tf_layout_.Keep(beta), static_cast<int>(channels)};
+    DepthwiseConv conv;
+    if (fused_) return conv;
+    conv.weight = tf::DepthwiseFilterToTorch(filters).to(device_);
+    conv.mean = mean.view({1, channels, 1, 1}).to(device_);
+    conv.inv_std_scale = factor.view({1, channels, 1, 1}).to(device_);
+    conv.offset = beta.view({1, channels, 1, 1}).to(device_);
+    return conv;
+  }
+
+  // BoxPredictor_<index>: the box encoding and class 1x1 convs.
+  absl::Status TakeBoxPredictor(size_t index, BoxPredictor* torch_layout,
+                                NativeSsdMobilenetv1::BoxPredictorWeights* tf) {
+    const auto& [in, anchors] = kBoxPredictors[index];
+    const std::string prefix = absl::StrCat("Prediction/BoxPredictor_", index);
+    tf->in = static_cast<int>(in);
+    tf->anchors = static_cast<int>(anchors);
+    FER_RETURN_IF_ERROR(TakeBiasedConv(prefix + "/BoxEncodingPredictor", in, anchors * 4,
+                                       torch_layout->box_weight, torch_layout->box_bias,
+                                       &tf->box_filters, &tf->box_bias));
+    return TakeBiasedConv(prefix + "/ClassPredictor", in, anchors * 3, torch_layout->class_weight,
+                          torch_layout->class_bias, &tf->class_filters, &tf->class_bias);
+  }
+
+ private:
+  // A 1x1 conv with a bias.
+  absl::Status TakeBiasedConv(const std::string& prefix, int64_t in, int64_t out,
+                              torch::Tensor& weight, torch::Tensor& bias, const float** tf_filters,
+                              const float** tf_bias) {
+    FER_ASSIGN_OR_RETURN(torch::Tensor filters,
+                         weights_.TakeFloat(prefix + "/weights", {1, 1, in, out}));
+    FER_ASSIGN_OR_RETURN(torch::Tensor biases, weights_.TakeFloat(prefix + "/biases", {out}));
+    *tf_filters = tf_layout_.Keep(filters);
+    *tf_bias = tf_layout_.Keep(biases);
+    if (fused_) return absl::OkStatus();
+    weight = tf::ConvFilterToTorch(filters).to(device_);
+    bias = biases.view({1, out, 1, 1}).to(device_);
+    return absl::OkStatus();
+  }
+
+  WeightMap& weights_;
+  const torch::Device device_;
+  const bool fused_;
+  KeptFloats tf_layout_;
+};
 
 SsdMobilenetv1::~SsdMobilenetv1() = default;
 
@@ -86,111 +199,31 @@ absl::StatusOr<std::unique_ptr<SsdMobilenetv1>> SsdMobilenetv1::FromWeightMap(
   // The network runs on the fused kernels or on LibTorch: only its weights
   // are converted.
   const bool fused = device.is_cpu() && UsesFusedKernels(cpu_kernels);
-  // The weights in TensorFlow's layouts (contiguous CPU float32), kept until
-  // the fused-kernel network has packed them.
-  KeptFloats tf_layout;
+  WeightLoader loader(weights, device, fused);
   NativeSsdMobilenetv1::Weights native;
-  auto take_pointwise =
-      [&](const std::string& prefix, int64_t in, int64_t out, int64_t k,
-          NativeSsdMobilenetv1::ConvWeights* tf) -> absl::StatusOr<PointwiseConv> {
-    FER_ASSIGN_OR_RETURN(torch::Tensor filters,
-                         weights.TakeFloat(prefix + "/weights", {k, k, in, out}));
-    FER_ASSIGN_OR_RETURN(torch::Tensor offset,
-                         weights.TakeFloat(prefix + "/convolution_bn_offset", {out}));
-    *tf = {tf_layout.Keep(filters), tf_layout.Keep(offset), static_cast<int>(in),
-           static_cast<int>(out), static_cast<int>(k)};
-    PointwiseConv conv;
-    if (fused) return conv;
-    conv.weight = tf::ConvFilterToTorch(filters).to(device);
-    conv.offset = offset.view({1, out, 1, 1}).to(device);
-    return conv;
-  };
-  auto take_depthwise =
-      [&](const std::string& prefix, int64_t channels,
-          NativeSsdMobilenetv1::DepthwiseWeights* tf) -> absl::StatusOr<DepthwiseConv> {
-    FER_ASSIGN_OR_RETURN(torch::Tensor filters,
-                         weights.TakeFloat(prefix + "/depthwise_weights", {3, 3, channels, 1}));
-    FER_ASSIGN_OR_RETURN(torch::Tensor gamma,
-                         weights.TakeFloat(prefix + "/BatchNorm/gamma", {channels}));
-    FER_ASSIGN_OR_RETURN(torch::Tensor beta,
-                         weights.TakeFloat(prefix + "/BatchNorm/beta", {channels}));
-    FER_ASSIGN_OR_RETURN(torch::Tensor mean,
-                         weights.TakeFloat(prefix + "/BatchNorm/moving_mean", {channels}));
-    FER_ASSIGN_OR_RETURN(torch::Tensor variance,
-                         weights.TakeFloat(prefix + "/BatchNorm/moving_variance", {channels}));
-    // scale / sqrt(variance + epsilon), computed in double as tf.batchNorm does.
-    const torch::Tensor factor =
-        (gamma.to(torch::kFloat64) / (variance.to(torch::kFloat64) + kBatchNormEpsilon).sqrt())
-            .to(torch::kFloat32);
-    *tf = {tf_layout.Keep(filters), tf_layout.Keep(mean), tf_layout.Keep(factor),
-           tf_layout.Keep(beta), static_cast<int>(channels)};
-    DepthwiseConv conv;
-    if (fused) return conv;
-    conv.weight = tf::DepthwiseFilterToTorch(filters).to(device);
-    conv.mean = mean.view({1, channels, 1, 1}).to(device);
-    conv.inv_std_scale = factor.view({1, channels, 1, 1}).to(device);
-    conv.offset = beta.view({1, channels, 1, 1}).to(device);
-    return conv;
-  };
-  auto take_conv = [&](const std::string& prefix, int64_t in, int64_t out, torch::Tensor& weight,
-                       torch::Tensor& bias, const float** tf_filters,
-                       const float** tf_bias) -> absl::Status {
-    FER_ASSIGN_OR_RETURN(torch::Tensor filters,
-                         weights.TakeFloat(prefix + "/weights", {1, 1, in, out}));
-    FER_ASSIGN_OR_RETURN(torch::Tensor biases, weights.TakeFloat(prefix + "/biases", {out}));
-    *tf_filters = tf_layout.Keep(filters);
-    *tf_bias = tf_layout.Keep(biases);
-    if (fused) return absl::OkStatus();
-    weight = tf::ConvFilterToTorch(filters).to(device);
-    bias = biases.view({1, out, 1, 1}).to(device);
-    return absl::OkStatus();
-  };
-
-  FER_ASSIGN_OR_RETURN(net->conv0_,
-                       take_pointwise("MobilenetV1/Conv2d_0_pointwise", 3, 32, 3, &native.conv0));
+  FER_ASSIGN_OR_RETURN(
+      net->conv0_, loader.TakePointwise("MobilenetV1/Conv2d_0_pointwise", 3, 32, 3, &native.conv0));
   for (size_t i = 0; i < kPairChannels.size(); ++i) {
     const int64_t in = kPairChannels[i][0], out = kPairChannels[i][1];
     const std::string prefix = absl::StrCat("MobilenetV1/Conv2d_", i + 1);
     FER_ASSIGN_OR_RETURN(net->pairs_[i].depthwise,
-                         take_depthwise(prefix + "_depthwise", in, &native.depthwise[i]));
-    FER_ASSIGN_OR_RETURN(net->pairs_[i].pointwise,
-                         take_pointwise(prefix + "_pointwise", in, out, 1, &native.pointwise[i]));
+                         loader.TakeDepthwise(prefix + "_depthwise", in, &native.depthwise[i]));
+    FER_ASSIGN_OR_RETURN(
+        net->pairs_[i].pointwise,
+        loader.TakePointwise(prefix + "_pointwise", in, out, 1, &native.pointwise[i]));
   }
   for (size_t i = 0; i < kPredictionConvs.size(); ++i) {
     const auto& [in, out, k] = kPredictionConvs[i];
     FER_ASSIGN_OR_RETURN(net->prediction_[i],
-                         take_pointwise(absl::StrCat("Prediction/Conv2d_", i, "_pointwise"), in,
-                                        out, k, &native.prediction[i]));
+                         loader.TakePointwise(absl::StrCat("Prediction/Conv2d_", i, "_pointwise"),
+                                              in, out, k, &native.prediction[i]));
   }
   for (size_t i = 0; i < kBoxPredictors.size(); ++i) {
-    const auto& [in, anchors] = kBoxPredictors[i];
-    const std::string prefix = absl::StrCat("Prediction/BoxPredictor_", i);
-    BoxPredictor& p = net->box_predictors_[i];
-    NativeSsdMobilenetv1::BoxPredictorWeights& tf = native.box_predictors[i];
-    tf.in = static_cast<int>(in);
-    tf.anchors = static_cast<int>(anchors);
-    FER_RETURN_IF_ERROR(take_conv(prefix + "/BoxEncodingPredictor", in, anchors * 4, p.box_weight,
-                                  p.box_bias, &tf.box_filters, &tf.box_bias));
-    FER_RETURN_IF_ERROR(take_conv(prefix + "/ClassPredictor", in, anchors * 3, p.class_weight,
-                                  p.class_bias, &tf.class_filters, &tf.class_bias));
+    FER_RETURN_IF_ERROR(
+        loader.TakeBoxPredictor(i, &net->box_predictors_[i], &native.box_predictors[i]));
   }
-  FER_ASSIGN_OR_RETURN(torch::Tensor priors,
-                       weights.TakeFloat("Output/extra_dim", {1, kNumPriors, 4}));
-  priors = priors.contiguous();
-  const float* p = priors.data_ptr<float>();
-  net->priors_.resize(kNumPriors);
-  for (int i = 0; i < kNumPriors; ++i) {
-    for (int j = 0; j < 4; ++j) net->priors_[i][j] = p[i * 4 + j];
-  }
-
-  std::vector<std::string> unexpected;
-  for (const std::string& name : weights.Unused()) {
-    if (!IsUnusedGraphConstant(name)) unexpected.push_back(name);
-  }
-  if (!unexpected.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(weights.source(), ": unexpected tensors ", absl::StrJoin(unexpected, ", ")));
-  }
+  FER_ASSIGN_OR_RETURN(net->priors_, TakePriors(weights));
+  FER_RETURN_IF_ERROR(CheckOnlyGraphConstantsLeft(weights));
   net->divisor_ = torch::full({1}, 127.5f, torch::kFloat32).to(device);
   if (fused) net->native_ = std::make_shared<const NativeSsdMobilenetv1>(native);
   return net;

@@ -98,6 +98,8 @@ class SsdMobilenetv1 : public FaceDetector {
     torch::Tensor box_weight, box_bias, class_weight, class_bias;
   };
 
+  class WeightLoader;  // takes each layer's tensors from a WeightMap
+
   explicit SsdMobilenetv1(const torch::Device& device) : device_(device) {}
   // The network on LibTorch: box encodings [B, 5118, 4] and class logits
   // [B, 5118, 3], on the CPU.

@@ -223,6 +223,48 @@ TEST(SsdMobilenetv1LoadTest, WrongWeightsAreRejected) {
   EXPECT_EQ(ssd.status().code(), absl::StatusCode::kNotFound) << ssd.status();
 }
 
+// The SSD's real weights with `extra` added and `replace` swapped for
+// `replacement`.
+WeightMap EditedSsdWeights(const std::string& extra, const std::string& replace = "",
+                           const torch::Tensor& replacement = {}) {
+  absl::StatusOr<WeightMap> source =
+      LoadFaceApiWeights(testing::ModelDir(), SsdMobilenetv1::kModelName);
+  EXPECT_TRUE(source.ok()) << source.status();
+  WeightMap copy("edited ssd model");
+  for (const std::string& name : source->names()) {
+    EXPECT_TRUE(copy.Insert(name, name == replace ? replacement : *source->Find(name)).ok());
+  }
+  if (!extra.empty()) EXPECT_TRUE(copy.Insert(extra, torch::zeros({2})).ok());
+  return copy;
+}
+
+TEST(SsdMobilenetv1LoadTest, LeftoverTensorsAreErrorsButGraphConstantsAreNot) {
+  const torch::Device cpu(torch::kCPU);
+  for (CpuKernels kernels : {CpuKernels::kNative, CpuKernels::kLibTorch}) {
+    WeightMap constant = EditedSsdWeights("Postprocessor/extra_constant");
+    EXPECT_TRUE(SsdMobilenetv1::FromWeightMap(constant, cpu, kernels).ok());
+
+    WeightMap extra = EditedSsdWeights("Prediction/BoxPredictor_6/ClassPredictor/biases");
+    const auto loaded = SsdMobilenetv1::FromWeightMap(extra, cpu, kernels);
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(loaded.status().message(),
+                HasSubstr("unexpected tensors Prediction/BoxPredictor_6/ClassPredictor/biases"));
+  }
+}
+
+TEST(SsdMobilenetv1LoadTest, MisShapedTensorsAreNamed) {
+  const torch::Device cpu(torch::kCPU);
+  for (const std::string& name :
+       {std::string("Output/extra_dim"),
+        std::string("Prediction/BoxPredictor_5/ClassPredictor/biases"),
+        std::string("MobilenetV1/Conv2d_13_depthwise/BatchNorm/moving_variance")}) {
+    WeightMap edited = EditedSsdWeights("", name, torch::zeros({3}));
+    const auto loaded = SsdMobilenetv1::FromWeightMap(edited, cpu);
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument) << name;
+    EXPECT_THAT(loaded.status().message(), HasSubstr(name));
+  }
+}
+
 TEST(LoadFaceDetectorTest, UnknownNameListsTheKnownOnes) {
   const auto detector = LoadFaceDetector("yolo", testing::ModelDir(), ModelDevice{});
   ASSERT_EQ(detector.status().code(), absl::StatusCode::kInvalidArgument);
