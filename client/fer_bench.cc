@@ -41,6 +41,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "fer/v1/expression_service.grpc.pb.h"
+#include "lib/metrics/sample_quantile.h"
 #include "lib/model/blas_kernels.h"
 #include "lib/model/face_analyzer.h"
 #include "lib/model/face_detector.h"
@@ -85,17 +86,6 @@ namespace fer {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  if (v.empty()) return 0;
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
-}
 
 RgbImage Crop112(const RgbImage& image, const Box& box) {
   const int x0 = std::clamp(static_cast<int>(box.x), 0, image.width - 1);
@@ -344,8 +334,8 @@ StreamFigure BenchStreams(const std::string& address, const std::vector<std::str
   for (int n : skipped) all_skipped += n;
   return {streams,
           all.size() / seconds,
-          Percentile(all, 0.5),
-          Percentile(all, 0.99),
+          Quantile(all, 0.5),
+          Quantile(all, 0.99),
           all_skipped / std::max(1.0, static_cast<double>(all.size() + all_skipped)),
           std::move(first_stream)};
 }

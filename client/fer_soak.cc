@@ -30,6 +30,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fer/v1/expression_service.grpc.pb.h"
+#include "lib/metrics/sample_quantile.h"
 #include "lib/vision/image_file.h"
 #include "lib/vision/video_reader.h"
 
@@ -74,12 +75,6 @@ bool ReadProcess(int pid, double* rss_mb, int* threads) {
     }
   }
   return rss && thr;
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 // --video_frames JPEG frames, every tenth frame of --video.

@@ -33,6 +33,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "lib/metrics/sample_quantile.h"
 #include "lib/model/torch_runtime.h"
 #include "lib/pft/translator.h"
 #include "lib/pft/translator_codec.h"
@@ -55,12 +56,6 @@ constexpr char kTenant[] = "bench";
 constexpr char kBackbone[] = "bench-backbone";
 
 std::string UserId(int i) { return absl::StrCat("user", i); }
-
-double Percentile(std::vector<double> values, double q) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  return values[std::min(values.size() - 1, static_cast<size_t>(q * values.size()))];
-}
 
 long ResidentBytes() {
   std::ifstream statm("/proc/self/statm");
@@ -183,7 +178,7 @@ absl::Status PrintProfileLoadTimes(ProfileStore* store, int profiles, int lookup
   std::printf(
       "profile load (cache miss: meta + translator + decode), %zu lookups: p50 %.3f ms, "
       "p99 %.3f ms\n",
-      load_ms.size(), Percentile(load_ms, 0.5), Percentile(load_ms, 0.99));
+      load_ms.size(), Quantile(load_ms, 0.5), Quantile(load_ms, 0.99));
   return absl::OkStatus();
 }
 

@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "lib/kernels/isa.h"
+#include "lib/metrics/sample_quantile.h"
 #include "lib/model/blas_kernels.h"
 #include "lib/model/torch_device.h"
 
@@ -58,8 +60,7 @@ absl::StatusOr<double> MeasureSgemmGflops(const ModelDevice& device, int n, int 
     gflops.push_back(2.0 * n * n * n / s / 1e9);
   }
   if (blas_threads > 0) SetBlasThreads(blas_threads);
-  std::sort(gflops.begin(), gflops.end());
-  return gflops[gflops.size() / 2];
+  return Median(std::move(gflops));
 }
 
 std::string TorchRuntimeSummary() {
