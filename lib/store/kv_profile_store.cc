@@ -30,6 +30,51 @@ void Backoff(int attempt) {
 // Aborted is the conflict answer of both Put (version) and Transact (guard).
 bool IsConflict(const absl::Status& status) { return absl::IsAborted(status); }
 
+absl::Status CheckBankShape(const FeatureBank& bank) {
+  for (const std::vector<float>& f : bank.features) {
+    if (f.size() != bank.dim) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("feature of ", f.size(), " floats in a bank of dimension ", bank.dim));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The translator version the meta record written by Put names: the new one
+// when Put writes a translator, else the one `profile` keeps, which must be
+// the stored one (0: none).
+absl::StatusOr<uint64_t> TranslatorVersionAfterPut(const Profile& profile, const Profile& stored,
+                                                   bool writes_translator, uint64_t new_version) {
+  if (writes_translator) return new_version;
+  if (profile.translator_version != 0 && profile.translator_version != stored.translator_version) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        Who(profile.tenant, profile.user_id), " keeps translator version ",
+        profile.translator_version, " but the stored one is version ", stored.translator_version));
+  }
+  return profile.translator_version;
+}
+
+// The meta record Put writes for `profile` over `stored` (null: a new user).
+Profile MetaAfterPut(const Profile& profile, const Profile* stored, uint64_t new_version,
+                     uint64_t translator_version, int64_t now_ms) {
+  Profile meta;
+  meta.tenant = profile.tenant;
+  meta.user_id = profile.user_id;
+  meta.version = new_version;
+  meta.created_unix_ms = stored != nullptr              ? stored->created_unix_ms
+                         : profile.created_unix_ms != 0 ? profile.created_unix_ms
+                                                        : now_ms;
+  meta.updated_unix_ms = now_ms;
+  meta.adapted_unix_ms = profile.adapted_unix_ms;
+  meta.bank.dim = profile.bank.dim;
+  meta.bank.max_count = profile.bank.max_count;
+  meta.bank.features.resize(profile.bank.features.size());  // Only the count is encoded.
+  meta.translator_version = translator_version;
+  meta.backbone_id = profile.backbone_id;
+  meta.quality = profile.quality;
+  return meta;
+}
+
 }  // namespace
 
 KvProfileStore::KvProfileStore(std::unique_ptr<KvBackend> backend,
@@ -130,12 +175,7 @@ absl::StatusOr<uint64_t> KvProfileStore::Put(const Profile& profile, uint64_t ex
   const std::string& user_id = profile.user_id;
   if (absl::Status s = ValidateProfileId("tenant", tenant); !s.ok()) return s;
   if (absl::Status s = ValidateProfileId("user id", user_id); !s.ok()) return s;
-  for (const std::vector<float>& f : profile.bank.features) {
-    if (f.size() != profile.bank.dim) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "feature of ", f.size(), " floats in a bank of dimension ", profile.bank.dim));
-    }
-  }
+  if (absl::Status s = CheckBankShape(profile.bank); !s.ok()) return s;
   const std::string meta_key = ProfileMetaKey(tenant, user_id);
   const std::string features_key = ProfileFeaturesKey(tenant, user_id);
   const int64_t now_ms = absl::ToUnixMillis(absl::Now());
@@ -169,21 +209,13 @@ absl::StatusOr<uint64_t> KvProfileStore::Put(const Profile& profile, uint64_t ex
                                                  ": expected version ", expected_version,
                                                  ", stored version ", stored.version));
         }
+        auto translator_version =
+            TranslatorVersionAfterPut(profile, stored, translator_value.has_value(), new_version);
+        if (!translator_version.ok()) return translator_version.status();
         std::vector<KvWrite> writes;
-        uint64_t translator_version = 0;
-        if (translator_value.has_value()) {
-          translator_version = new_version;
-          writes.push_back({new_translator_key, *translator_value});
-        } else if (profile.translator_version != 0) {
-          if (profile.translator_version != stored.translator_version) {
-            return absl::FailedPreconditionError(absl::StrCat(
-                Who(tenant, user_id), " keeps translator version ", profile.translator_version,
-                " but the stored one is version ", stored.translator_version));
-          }
-          translator_version = stored.translator_version;
-        }
+        if (translator_value.has_value()) writes.push_back({new_translator_key, *translator_value});
         uint64_t previous = stored_previous;
-        if (translator_version != stored.translator_version) {
+        if (*translator_version != stored.translator_version) {
           // The replaced translator stays readable; the one before it goes.
           previous = stored.translator_version;
           if (stored_previous != 0) {
@@ -191,21 +223,8 @@ absl::StatusOr<uint64_t> KvProfileStore::Put(const Profile& profile, uint64_t ex
                 {ProfileTranslatorKey(tenant, user_id, stored_previous), std::nullopt});
           }
         }
-        Profile meta;
-        meta.tenant = tenant;
-        meta.user_id = user_id;
-        meta.version = new_version;
-        meta.created_unix_ms = stored_value.has_value()       ? stored.created_unix_ms
-                               : profile.created_unix_ms != 0 ? profile.created_unix_ms
-                                                              : now_ms;
-        meta.updated_unix_ms = now_ms;
-        meta.adapted_unix_ms = profile.adapted_unix_ms;
-        meta.bank.dim = profile.bank.dim;
-        meta.bank.max_count = profile.bank.max_count;
-        meta.bank.features.resize(profile.bank.features.size());  // Only the count is encoded.
-        meta.translator_version = translator_version;
-        meta.backbone_id = profile.backbone_id;
-        meta.quality = profile.quality;
+        const Profile meta = MetaAfterPut(profile, stored_value.has_value() ? &stored : nullptr,
+                                          new_version, *translator_version, now_ms);
         auto meta_value = Seal(meta_key, EncodeProfileMeta(meta, previous));
         if (!meta_value.ok()) return meta_value.status();
         writes.push_back({features_key, *features_value});

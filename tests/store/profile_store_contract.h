@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <thread>
 
@@ -96,6 +97,8 @@ TYPED_TEST_P(ProfileStoreContract, PutIsCompareAndSet) {
   KvProfileStore* store = this->Open();
   const Profile p = SampleProfile("acme", "alice");
   ASSERT_TRUE(store->Put(p, 0).ok());
+  const int64_t created_unix_ms = store->Get("acme", "alice", kProfileMeta)->created_unix_ms;
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
   auto again = store->Put(p, 0);
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAborted);
   EXPECT_TRUE(absl::StrContains(again.status().message(), "expected version 0, stored version 1"))
@@ -106,7 +109,8 @@ TYPED_TEST_P(ProfileStoreContract, PutIsCompareAndSet) {
   EXPECT_EQ(*next, 2u);
   // Created time survives updates.
   auto got = store->Get("acme", "alice", kProfileMeta);
-  EXPECT_LE(got->created_unix_ms, got->updated_unix_ms);
+  EXPECT_EQ(got->created_unix_ms, created_unix_ms);
+  EXPECT_GT(got->updated_unix_ms, got->created_unix_ms);
 }
 
 TYPED_TEST_P(ProfileStoreContract, PreviousTranslatorStaysReadable) {
