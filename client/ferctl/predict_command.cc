@@ -39,48 +39,80 @@ int RunFailure(const PredictOutcome& outcome, const Connection& connection) {
   return kOk;
 }
 
+// The model's class labels, from GetModelInfo.
+grpc::Status FetchLabels(const Connection& connection, std::vector<std::string>* labels) {
+  auto stub = connection.NewStub();
+  auto context = connection.NewContext(kUnaryDeadlineSeconds);
+  fer::v1::ModelInfo info;
+  const grpc::Status status = stub->GetModelInfo(context.get(), {}, &info);
+  if (status.ok()) labels->assign(info.labels().begin(), info.labels().end());
+  return status;
+}
+
+// --compare: runs the generic model on the frames first and appends its
+// timeline; kOk or the failure's exit status (printed).
+int RunGenericPass(const Connection& connection, const std::vector<std::string>& labels,
+                   std::vector<Timeline>* timelines) {
+  absl::StatusOr<std::unique_ptr<FrameSource>> source = FrameSource::FromFlags();
+  if (!source.ok()) return FailOpen("predict", source.status());
+  Timeline generic("generic");
+  PredictionTable counts(labels, stdout);
+  ProgressBar bar("generic", (*source)->expected_frames());
+  int64_t answered = 0;
+  fer::v1::StreamConfig config;
+  config.set_detection_interval(absl::GetFlag(FLAGS_detection_interval));
+  const PredictOutcome outcome =
+      RunPredictStream(connection, **source, config,
+                       [&](const SourceFrame& frame, const fer::v1::PredictResponse& answer) {
+                         generic.Add(frame.timestamp_us / 1e6, answer);
+                         counts.Count(answer);
+                         bar.Update(++answered);
+                         return true;
+                       });
+  bar.Finish();
+  if (const int failure = RunFailure(outcome, connection); failure != kOk) return failure;
+  std::printf("generic run: %s\n", counts.Summary().c_str());
+  timelines->push_back(std::move(generic));
+  return kOk;
+}
+
+// Closes --annotate's video (when there is one) and draws --plot's image
+// (when asked); kOk or the failure's exit status (printed).
+int WriteOutputs(AnnotatedVideoWriter* video, const std::string& annotate,
+                 const std::vector<Timeline>& timelines, const std::string& plot) {
+  if (video != nullptr) {
+    const absl::StatusOr<int> frames = video->Close();
+    if (!frames.ok())
+      return Fail(kInputError, "predict: " + std::string(frames.status().message()));
+    std::printf("wrote %s (%d frames)\n", annotate.c_str(), *frames);
+  }
+  if (!plot.empty()) {
+    if (const absl::Status s = WriteTimelinePlot(timelines, plot); !s.ok()) {
+      return Fail(kInputError, "predict: " + std::string(s.message()));
+    }
+    std::printf("wrote %s\n", plot.c_str());
+  }
+  return kOk;
+}
+
 }  // namespace
 
 int RunPredict(const Connection& connection, const Args& args) {
   if (!args.empty()) return Fail(kUsage, "predict takes no positional argument: " + args[0]);
   const std::string user = absl::GetFlag(FLAGS_user);
   const std::string annotate = absl::GetFlag(FLAGS_annotate);
-  const std::string plot = absl::GetFlag(FLAGS_plot);
   const bool compare = absl::GetFlag(FLAGS_compare);
   if (compare && user.empty()) return Fail(kUsage, "predict: --compare needs --user");
 
   std::vector<std::string> labels;
-  {
-    auto stub = connection.NewStub();
-    auto context = connection.NewContext(kUnaryDeadlineSeconds);
-    fer::v1::ModelInfo info;
-    const grpc::Status status = stub->GetModelInfo(context.get(), {}, &info);
-    if (!status.ok()) return FailCall("predict", status, connection.address());
-    labels.assign(info.labels().begin(), info.labels().end());
+  if (const grpc::Status status = FetchLabels(connection, &labels); !status.ok()) {
+    return FailCall("predict", status, connection.address());
   }
-
   std::vector<Timeline> timelines;
   if (compare) {
-    absl::StatusOr<std::unique_ptr<FrameSource>> source = FrameSource::FromFlags();
-    if (!source.ok()) return FailOpen("predict", source.status());
-    Timeline generic("generic");
-    PredictionTable counts(labels, stdout);
-    ProgressBar bar("generic", (*source)->expected_frames());
-    int64_t answered = 0;
-    fer::v1::StreamConfig generic_config;
-    generic_config.set_detection_interval(absl::GetFlag(FLAGS_detection_interval));
-    const PredictOutcome outcome =
-        RunPredictStream(connection, **source, generic_config,
-                         [&](const SourceFrame& frame, const fer::v1::PredictResponse& answer) {
-                           generic.Add(frame.timestamp_us / 1e6, answer);
-                           counts.Count(answer);
-                           bar.Update(++answered);
-                           return true;
-                         });
-    bar.Finish();
-    if (const int failure = RunFailure(outcome, connection); failure != kOk) return failure;
-    std::printf("generic run: %s\n", counts.Summary().c_str());
-    timelines.push_back(std::move(generic));
+    if (const int failure = RunGenericPass(connection, labels, &timelines); failure != kOk) {
+      return failure;
+    }
   }
 
   absl::StatusOr<std::unique_ptr<FrameSource>> source = FrameSource::FromFlags();
@@ -122,20 +154,7 @@ int RunPredict(const Connection& connection, const Args& args) {
   if (!note.empty()) std::printf("note: %s\n", note.c_str());
   std::printf("%s\n", table.Summary().c_str());
   timelines.push_back(std::move(timeline));
-
-  if (video != nullptr) {
-    const absl::StatusOr<int> frames = video->Close();
-    if (!frames.ok())
-      return Fail(kInputError, "predict: " + std::string(frames.status().message()));
-    std::printf("wrote %s (%d frames)\n", annotate.c_str(), *frames);
-  }
-  if (!plot.empty()) {
-    if (const absl::Status s = WriteTimelinePlot(timelines, plot); !s.ok()) {
-      return Fail(kInputError, "predict: " + std::string(s.message()));
-    }
-    std::printf("wrote %s\n", plot.c_str());
-  }
-  return kOk;
+  return WriteOutputs(video.get(), annotate, timelines, absl::GetFlag(FLAGS_plot));
 }
 
 }  // namespace ferctl
