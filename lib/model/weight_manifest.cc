@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "lib/model/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace fer {
@@ -23,17 +24,8 @@ int StoredElementSize(const std::string& dtype) {
   return 0;
 }
 
-absl::StatusOr<WeightSpec> ParseWeightSpec(const json& entry, const std::string& where) {
-  if (!entry.is_object())
-    return absl::InvalidArgumentError(absl::StrCat(where, " is not an object"));
-  WeightSpec spec;
-  auto name = entry.find("name");
-  if (name == entry.end() || !name->is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat(where, " has no string \"name\""));
-  }
-  spec.name = name->get<std::string>();
-  const std::string label = absl::StrCat(where, " ('", spec.name, "')");
-
+// Reads entry's "shape" into spec.shape and spec.numel.
+absl::Status ParseShape(const json& entry, const std::string& label, WeightSpec* spec) {
   auto shape = entry.find("shape");
   if (shape == entry.end() || !shape->is_array()) {
     return absl::InvalidArgumentError(absl::StrCat(label, " has no \"shape\" array"));
@@ -48,65 +40,89 @@ absl::StatusOr<WeightSpec> ParseWeightSpec(const json& entry, const std::string&
           absl::StrCat(label, " has an invalid shape ", shape->dump()));
     }
     const int64_t extent = d.get<int64_t>();
-    if (extent > kMaxElements || (extent > 0 && spec.numel > kMaxElements / extent)) {
+    if (extent > kMaxElements || (extent > 0 && spec->numel > kMaxElements / extent)) {
       return absl::InvalidArgumentError(
           absl::StrCat(label, " has an absurd shape ", shape->dump()));
     }
-    spec.shape.push_back(extent);
-    spec.numel *= extent;
+    spec->shape.push_back(extent);
+    spec->numel *= extent;
   }
+  return absl::OkStatus();
+}
 
+// Reads entry's "dtype" into spec.dtype and spec.stored_dtype.
+absl::Status ParseDtype(const json& entry, const std::string& label, WeightSpec* spec) {
   auto dtype = entry.find("dtype");
   if (dtype == entry.end() || !dtype->is_string()) {
     return absl::InvalidArgumentError(absl::StrCat(label, " has no string \"dtype\""));
   }
   const std::string dtype_name = dtype->get<std::string>();
   if (dtype_name == "float32") {
-    spec.dtype = WeightDtype::kFloat32;
+    spec->dtype = WeightDtype::kFloat32;
   } else if (dtype_name == "int32") {
-    spec.dtype = WeightDtype::kInt32;
+    spec->dtype = WeightDtype::kInt32;
   } else if (dtype_name == "bool") {
-    spec.dtype = WeightDtype::kBool;
+    spec->dtype = WeightDtype::kBool;
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat(label, " has unsupported dtype '", dtype_name, "'"));
   }
-  spec.stored_dtype = dtype_name;
+  spec->stored_dtype = dtype_name;
+  return absl::OkStatus();
+}
 
+// Reads entry's optional "quantization" (after ParseDtype): the stored
+// dtype, and for uint8 / uint16 the scale and min.
+absl::Status ParseQuantization(const json& entry, const std::string& label, WeightSpec* spec) {
   auto quant = entry.find("quantization");
-  if (quant != entry.end()) {
-    if (!quant->is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(label, " has a non-object \"quantization\""));
-    }
-    auto qdtype = quant->find("dtype");
-    if (qdtype == quant->end() || !qdtype->is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(label, " has no quantization dtype"));
-    }
-    spec.stored_dtype = qdtype->get<std::string>();
-    spec.quantized = true;
-    if (spec.stored_dtype == "uint8" || spec.stored_dtype == "uint16") {
-      auto scale = quant->find("scale");
-      auto min = quant->find("min");
-      if (scale == quant->end() || min == quant->end() || !scale->is_number() ||
-          !min->is_number()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(label, " is quantized to ", spec.stored_dtype, " without scale and min"));
-      }
-      spec.scale = scale->get<double>();
-      spec.min = min->get<double>();
-      if (spec.dtype == WeightDtype::kBool) {
-        return absl::InvalidArgumentError(absl::StrCat(label, " quantizes a bool tensor"));
-      }
-    } else if (spec.stored_dtype == "float16") {
-      if (spec.dtype != WeightDtype::kFloat32) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(label, " is quantized to float16 but has dtype ", dtype_name));
-      }
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat(label, " has unknown quantization dtype '", spec.stored_dtype, "'"));
-    }
+  if (quant == entry.end()) return absl::OkStatus();
+  if (!quant->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(label, " has a non-object \"quantization\""));
   }
+  auto qdtype = quant->find("dtype");
+  if (qdtype == quant->end() || !qdtype->is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(label, " has no quantization dtype"));
+  }
+  const std::string dtype_name = spec->stored_dtype;
+  spec->stored_dtype = qdtype->get<std::string>();
+  spec->quantized = true;
+  if (spec->stored_dtype == "uint8" || spec->stored_dtype == "uint16") {
+    auto scale = quant->find("scale");
+    auto min = quant->find("min");
+    if (scale == quant->end() || min == quant->end() || !scale->is_number() || !min->is_number()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(label, " is quantized to ", spec->stored_dtype, " without scale and min"));
+    }
+    spec->scale = scale->get<double>();
+    spec->min = min->get<double>();
+    if (spec->dtype == WeightDtype::kBool) {
+      return absl::InvalidArgumentError(absl::StrCat(label, " quantizes a bool tensor"));
+    }
+  } else if (spec->stored_dtype == "float16") {
+    if (spec->dtype != WeightDtype::kFloat32) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(label, " is quantized to float16 but has dtype ", dtype_name));
+    }
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(label, " has unknown quantization dtype '", spec->stored_dtype, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<WeightSpec> ParseWeightSpec(const json& entry, const std::string& where) {
+  if (!entry.is_object())
+    return absl::InvalidArgumentError(absl::StrCat(where, " is not an object"));
+  WeightSpec spec;
+  auto name = entry.find("name");
+  if (name == entry.end() || !name->is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " has no string \"name\""));
+  }
+  spec.name = name->get<std::string>();
+  const std::string label = absl::StrCat(where, " ('", spec.name, "')");
+  FER_RETURN_IF_ERROR(ParseShape(entry, label, &spec));
+  FER_RETURN_IF_ERROR(ParseDtype(entry, label, &spec));
+  FER_RETURN_IF_ERROR(ParseQuantization(entry, label, &spec));
   spec.byte_size = spec.numel * StoredElementSize(spec.stored_dtype);
   return spec;
 }
