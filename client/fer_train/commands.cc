@@ -230,8 +230,17 @@ std::string Histogram(const std::vector<std::string>& labels, const std::vector<
   return out;
 }
 
-// The user's neutral features from --neutral (a video stretch or images).
-absl::StatusOr<std::vector<float>> NeutralFeatures(FaceAnalyzer& analyzer, int* count) {
+// What adapt trains on and, for a dataset subject, tests on.
+struct AdaptData {
+  std::vector<float> enroll;  // enrolled neutral features, row after row
+  int enroll_count = 0;
+  std::vector<float> test;  // the subject's other faces (none for --neutral)
+  std::vector<int> test_labels;
+};
+
+// --neutral: the user's neutral features from a video stretch or a folder
+// of images, all enrolled.
+absl::StatusOr<AdaptData> NeutralRecordingData(FaceAnalyzer& analyzer) {
   const std::string path = absl::GetFlag(FLAGS_neutral);
   std::vector<float> features;
   int frames = 0, without_face = 0;
@@ -271,8 +280,10 @@ absl::StatusOr<std::vector<float>> NeutralFeatures(FaceAnalyzer& analyzer, int* 
     }
   }
   Print(absl::StrFormat("%s: %d frames, %d without a face (skipped)", path, frames, without_face));
-  *count = static_cast<int>(features.size() / analyzer.feature_dim());
-  return features;
+  AdaptData data;
+  data.enroll_count = static_cast<int>(features.size() / analyzer.feature_dim());
+  data.enroll = std::move(features);
+  return data;
 }
 
 void PrintAdaptReport(const pft::AdaptReport& r) {
@@ -371,6 +382,44 @@ CommandResult PretrainBundle() {
   return {};
 }
 
+// --subject: the subject's first --adapt_frames neutral faces are enrolled,
+// its other faces kept for testing.
+absl::StatusOr<AdaptData> DatasetSubjectData(const Backbone& backbone) {
+  FER_ASSIGN_OR_RETURN(const FeatureCache cache, LoadDataset(*backbone.analyzer));
+  FER_ASSIGN_OR_RETURN(const std::vector<pft::SourceSubject> all,
+                       pft::GroupBySubject(cache, backbone.head.labels));
+  const std::string subject = absl::GetFlag(FLAGS_subject);
+  const auto it = std::find_if(all.begin(), all.end(),
+                               [&](const pft::SourceSubject& s) { return s.id == subject; });
+  if (it == all.end()) {
+    return absl::NotFoundError(absl::StrCat("no subject ", subject, " in the dataset"));
+  }
+  const int dim = backbone.head.feature_dim();
+  const int limit = absl::GetFlag(FLAGS_adapt_frames);
+  AdaptData data;
+  for (int i = 0; i < it->count; ++i) {
+    const auto row = it->features.begin() + static_cast<size_t>(i) * dim;
+    if (it->labels[i] == backbone.neutral_index && data.enroll_count < limit) {
+      data.enroll.insert(data.enroll.end(), row, row + dim);
+      ++data.enroll_count;
+    } else {
+      data.test.insert(data.test.end(), row, row + dim);
+      data.test_labels.push_back(it->labels[i]);
+    }
+  }
+  Print(absl::StrFormat("subject %s: enrolling its first %d neutral faces, testing on %d others",
+                        subject, data.enroll_count, data.test_labels.size()));
+  return data;
+}
+
+absl::Status WriteTranslatorFile(const pft::Translator& translator, const std::string& path) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  const std::string bytes = pft::EncodeTranslator(translator);
+  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!file) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
 CommandResult AdaptUser() {
   if (absl::GetFlag(FLAGS_bundle).empty()) return Usage("--bundle is required");
   const bool from_dataset = !absl::GetFlag(FLAGS_subject).empty();
@@ -391,61 +440,27 @@ CommandResult AdaptUser() {
       !fits.ok()) {
     return Done(fits);
   }
+  absl::StatusOr<AdaptData> data =
+      from_dataset ? DatasetSubjectData(*backbone) : NeutralRecordingData(*backbone->analyzer);
+  if (!data.ok()) return Done(data.status());
+
   const LinearHead& head = backbone->head;
-  const int dim = head.feature_dim();
-  std::vector<float> enroll;
-  int enroll_count = 0;
-  std::vector<float> test;
-  std::vector<int> test_labels;
-  if (from_dataset) {
-    absl::StatusOr<FeatureCache> cache = LoadDataset(*backbone->analyzer);
-    if (!cache.ok()) return Done(cache.status());
-    absl::StatusOr<std::vector<pft::SourceSubject>> all = pft::GroupBySubject(*cache, head.labels);
-    if (!all.ok()) return Done(all.status());
-    const std::string subject = absl::GetFlag(FLAGS_subject);
-    const auto it = std::find_if(all->begin(), all->end(),
-                                 [&](const pft::SourceSubject& s) { return s.id == subject; });
-    if (it == all->end()) {
-      return Done(absl::NotFoundError(absl::StrCat("no subject ", subject, " in the dataset")));
-    }
-    const int limit = absl::GetFlag(FLAGS_adapt_frames);
-    for (int i = 0; i < it->count; ++i) {
-      const auto row = it->features.begin() + static_cast<size_t>(i) * dim;
-      if (it->labels[i] == backbone->neutral_index && enroll_count < limit) {
-        enroll.insert(enroll.end(), row, row + dim);
-        ++enroll_count;
-      } else {
-        test.insert(test.end(), row, row + dim);
-        test_labels.push_back(it->labels[i]);
-      }
-    }
-    Print(absl::StrFormat("subject %s: enrolling its first %d neutral faces, testing on %d others",
-                          subject, enroll_count, test_labels.size()));
-  } else {
-    absl::StatusOr<std::vector<float>> features =
-        NeutralFeatures(*backbone->analyzer, &enroll_count);
-    if (!features.ok()) return Done(features.status());
-    enroll = *std::move(features);
-  }
-  pft::AdaptOptions options = AdaptFlags();
   absl::StatusOr<pft::AdaptResult> adapted =
-      pft::Adapt(*bundle, head, enroll, enroll_count, options);
+      pft::Adapt(*bundle, head, data->enroll, data->enroll_count, AdaptFlags());
   if (!adapted.ok()) return Done(adapted.status());
   PrintAdaptReport(adapted->report);
-  if (!test_labels.empty()) {
-    const int n = static_cast<int>(test_labels.size());
-    PrintPerLabel("generic", head, backbone->neutral_index, test, test_labels);
+  if (!data->test_labels.empty()) {
+    const std::vector<float>& test = data->test;
+    const std::vector<int>& labels = data->test_labels;
+    const int n = static_cast<int>(labels.size());
+    PrintPerLabel("generic", head, backbone->neutral_index, test, labels);
     PrintPerLabel("bundle", head, backbone->neutral_index, *bundle->translator.Forward(test, n),
-                  test_labels);
+                  labels);
     PrintPerLabel("adapted", head, backbone->neutral_index, *adapted->translator.Forward(test, n),
-                  test_labels);
+                  labels);
   }
-  const std::string out = absl::GetFlag(FLAGS_translator_out);
-  if (!out.empty()) {
-    std::ofstream file(out, std::ios::binary | std::ios::trunc);
-    const std::string bytes = pft::EncodeTranslator(adapted->translator);
-    file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!file) return Done(absl::InternalError(absl::StrCat("cannot write ", out)));
+  if (const std::string out = absl::GetFlag(FLAGS_translator_out); !out.empty()) {
+    if (absl::Status s = WriteTranslatorFile(adapted->translator, out); !s.ok()) return Done(s);
     Print(absl::StrCat("wrote the adapted translator to ", out));
   }
   return {};
