@@ -506,40 +506,77 @@ CommandResult Evaluate() {
   return {};
 }
 
-CommandResult Info() {
-  ApplyThreads();
-  // Backbone: the expression model's tensors. Its convolutions run at 56,
-  // 28, 14 and 7 pixels (dense0..dense3 of a 112x112 input); a filter's
-  // multiply-adds are its size times the output pixels.
-  absl::StatusOr<WeightMap> weights =
-      LoadFaceApiWeights(absl::GetFlag(FLAGS_model_dir), "face_expression_model");
-  if (!weights.ok()) return Done(weights.status());
-  int64_t backbone_params = 0, backbone_macs = 0;
-  for (const std::string& name : weights->names()) {
-    const int64_t n = weights->Find(name)->numel();
-    backbone_params += n;
+struct ModelCost {
+  int64_t parameters = 0;
+  int64_t multiply_adds = 0;  // per input
+};
+
+// The face expression model's cost per 112x112 face, from its tensors: its
+// convolutions run at 56, 28, 14 and 7 pixels (dense0..dense3), and a
+// filter's multiply-adds are its size times the output pixels.
+absl::StatusOr<ModelCost> ExpressionModelCost() {
+  FER_ASSIGN_OR_RETURN(const WeightMap weights,
+                       LoadFaceApiWeights(absl::GetFlag(FLAGS_model_dir), "face_expression_model"));
+  ModelCost cost;
+  for (const std::string& name : weights.names()) {
+    const int64_t n = weights.Find(name)->numel();
+    cost.parameters += n;
     if (name.find("bias") != std::string::npos) continue;
     int64_t pixels = 1;
     for (int d = 0; d < 4; ++d) {
       if (name.rfind(absl::StrCat("dense", d, "/"), 0) == 0) pixels = (56 >> d) * (56 >> d);
     }
-    backbone_macs += n * pixels;
+    cost.multiply_adds += n * pixels;
   }
-  Print(
-      absl::StrFormat("backbone face_expression_model: %d parameters, %.1f M multiply-adds "
-                      "(%.3f GFLOP) per 112x112 face",
-                      backbone_params, backbone_macs / 1e6, 2 * backbone_macs / 1e9));
+  return cost;
+}
 
-  absl::StatusOr<ModelBundle> read = absl::GetFlag(FLAGS_bundle).empty()
-                                         ? absl::NotFoundError("no --bundle")
-                                         : pft::ReadModelBundleFile(absl::GetFlag(FLAGS_bundle));
-  if (!read.ok() && !absl::GetFlag(FLAGS_bundle).empty()) return Done(read.status());
+// `n` features drawn around the bundle's source neutral statistics (a
+// fresh bundle's: around zero, unit variance), row after row.
+std::vector<float> SyntheticNeutralFeatures(const ModelBundle& bundle, int n) {
+  const int dim = bundle.translator.dim();
+  const pft::FeatureStats& neutral = bundle.source_neutral;
+  std::mt19937 rng(absl::GetFlag(FLAGS_seed));
+  std::normal_distribution<float> normal;
+  std::vector<float> features(static_cast<size_t>(n) * dim);
+  for (int i = 0; i < n; ++i) {
+    for (int d = 0; d < dim; ++d) {
+      const float mean = neutral.mean.empty() ? 0.f : neutral.mean[d];
+      const float var =
+          neutral.covariance.empty() ? 1.f : neutral.covariance[static_cast<size_t>(d) * dim + d];
+      features[static_cast<size_t>(i) * dim + d] = mean + std::sqrt(var) * normal(rng);
+    }
+  }
+  return features;
+}
+
+// --bundle, or without it a fresh bundle around a translator of --hidden
+// units (whose only error is a --hidden no translator can have).
+absl::StatusOr<ModelBundle> InfoBundle() {
+  if (!absl::GetFlag(FLAGS_bundle).empty()) {
+    return pft::ReadModelBundleFile(absl::GetFlag(FLAGS_bundle));
+  }
+  FER_ASSIGN_OR_RETURN(pft::Translator fresh,
+                       pft::Translator::Create(256, absl::GetFlag(FLAGS_hidden)));
+  ModelBundle bundle{std::move(fresh)};
+  bundle.feature_dim = 256;
+  return bundle;
+}
+
+CommandResult Info() {
+  ApplyThreads();
+  absl::StatusOr<ModelCost> backbone_cost = ExpressionModelCost();
+  if (!backbone_cost.ok()) return Done(backbone_cost.status());
+  Print(absl::StrFormat(
+      "backbone face_expression_model: %d parameters, %.1f M multiply-adds (%.3f GFLOP) per "
+      "112x112 face",
+      backbone_cost->parameters, backbone_cost->multiply_adds / 1e6,
+      2 * backbone_cost->multiply_adds / 1e9));
+
+  absl::StatusOr<ModelBundle> read = InfoBundle();
   if (!read.ok()) {
-    absl::StatusOr<pft::Translator> fresh =
-        pft::Translator::Create(256, absl::GetFlag(FLAGS_hidden));
-    if (!fresh.ok()) return Usage(std::string(fresh.status().message()));
-    read = ModelBundle{*std::move(fresh)};
-    read->feature_dim = 256;
+    if (absl::GetFlag(FLAGS_bundle).empty()) return Usage(std::string(read.status().message()));
+    return Done(read.status());
   }
   ModelBundle& bundle = *read;
   const pft::Translator& t = bundle.translator;
@@ -547,29 +584,17 @@ CommandResult Info() {
       "translator %d -> %d -> %d: %d parameters, %.3f M multiply-adds (%.6f GFLOP) per feature, "
       "%.2f %% of the backbone's",
       t.dim(), t.hidden(), t.dim(), t.num_parameters(), t.macs_per_feature() / 1e6,
-      2 * t.macs_per_feature() / 1e9, 100.0 * t.macs_per_feature() / backbone_macs));
+      2 * t.macs_per_feature() / 1e9, 100.0 * t.macs_per_feature() / backbone_cost->multiply_adds));
 
-  // Adapt on 300 features around the bundle's source neutral statistics (a
-  // fresh translator: around zero), with the default options.
-  const int dim = t.dim(), n = 300;
-  std::mt19937 rng(absl::GetFlag(FLAGS_seed));
-  std::normal_distribution<float> normal;
-  std::vector<float> features(static_cast<size_t>(n) * dim);
-  for (int i = 0; i < n; ++i) {
-    for (int d = 0; d < dim; ++d) {
-      const float mean = bundle.source_neutral.mean.empty() ? 0.f : bundle.source_neutral.mean[d];
-      const float var = bundle.source_neutral.covariance.empty()
-                            ? 1.f
-                            : bundle.source_neutral.covariance[static_cast<size_t>(d) * dim + d];
-      features[static_cast<size_t>(i) * dim + d] = mean + std::sqrt(var) * normal(rng);
-    }
-  }
-  LinearHead head;
+  // Adapt on 300 features around the bundle's source neutral statistics,
+  // with the default options.
+  constexpr int n = 300;
+  const std::vector<float> features = SyntheticNeutralFeatures(bundle, n);
   absl::StatusOr<Backbone> backbone = LoadBackbone();
   if (!backbone.ok()) return Done(backbone.status());
-  head = backbone->head;
+  const LinearHead& head = backbone->head;
   if (bundle.source_neutral.dim == 0) {
-    absl::StatusOr<pft::FeatureStats> stats = pft::ComputeFeatureStats(features, n, dim);
+    absl::StatusOr<pft::FeatureStats> stats = pft::ComputeFeatureStats(features, n, t.dim());
     if (!stats.ok()) return Done(stats.status());
     bundle.source_neutral = *stats;
     bundle.source_neutral_translated = *stats;

@@ -138,6 +138,10 @@ TEST(FerTrainE2eTest, BadUsageAndMissingInputsSayWhy) {
        kFailure,
        "cannot open PFT model bundle"},
       {{"adapt", bundle, "--neutral=" + ProcessTempDir() + "missing.mp4"}, kFailure, "missing.mp4"},
+      {{"info", "--hidden=0"}, kUsage, "translator sizes must be positive"},
+      {{"info", "--bundle=" + ProcessTempDir() + "missing.fpb"},
+       kFailure,
+       "cannot open PFT model bundle"},
       {Concat({"adapt", bundle, "--subject=nobody"}, FixtureDataset()), kFailure,
        "no subject nobody in the dataset"},
   };
