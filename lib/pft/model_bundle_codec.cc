@@ -42,6 +42,45 @@ absl::StatusOr<FeatureStats> GetStats(ByteReader& r, const char* what) {
   return stats;
 }
 
+// The bundle's body after the magic, once its length and CRC-32 check out,
+// positioned at the format version.
+absl::StatusOr<ByteReader> CheckedBody(absl::string_view bytes) {
+  if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    return absl::InvalidArgumentError("not a PFT model bundle (bad magic)");
+  }
+  if (bytes.size() < sizeof(kMagic) + 4 + kChecksumSize) {
+    return absl::DataLossError(absl::StrCat("model bundle truncated: ", bytes.size(), " bytes"));
+  }
+  const size_t body = bytes.size() - kChecksumSize;
+  const uint32_t stored = ByteReader(bytes, body).U32();
+  const uint32_t computed = Crc32(bytes.data(), body);
+  if (stored != computed) {
+    return absl::DataLossError(
+        absl::StrCat("model bundle corrupt or truncated: CRC-32 mismatch (stored ", stored,
+                     ", computed ", computed, ")"));
+  }
+  return ByteReader(bytes.substr(0, body), sizeof(kMagic));
+}
+
+// A decoded bundle's parts agree: one feature dimension throughout, and a
+// neutral label among at least two.
+absl::Status CheckConsistent(const ModelBundle& bundle) {
+  const int dim = bundle.feature_dim;
+  if (dim <= 0 || bundle.translator.dim() != dim || bundle.source_neutral.dim != dim ||
+      bundle.source_neutral_translated.dim != dim) {
+    return absl::DataLossError(absl::StrCat("model bundle: inconsistent feature dims (bundle ", dim,
+                                            ", translator ", bundle.translator.dim(),
+                                            ", statistics ", bundle.source_neutral.dim, "/",
+                                            bundle.source_neutral_translated.dim, ")"));
+  }
+  if (bundle.labels.size() < 2 || bundle.neutral_index < 0 ||
+      bundle.neutral_index >= static_cast<int>(bundle.labels.size())) {
+    return absl::DataLossError(absl::StrCat("model bundle: neutral index ", bundle.neutral_index,
+                                            " outside ", bundle.labels.size(), " labels"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string EncodeModelBundle(const ModelBundle& bundle) {
@@ -66,21 +105,7 @@ std::string EncodeModelBundle(const ModelBundle& bundle) {
 }
 
 absl::StatusOr<ModelBundle> DecodeModelBundle(absl::string_view bytes) {
-  if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
-    return absl::InvalidArgumentError("not a PFT model bundle (bad magic)");
-  }
-  if (bytes.size() < sizeof(kMagic) + 4 + kChecksumSize) {
-    return absl::DataLossError(absl::StrCat("model bundle truncated: ", bytes.size(), " bytes"));
-  }
-  const size_t body = bytes.size() - kChecksumSize;
-  const uint32_t stored = ByteReader(bytes, body).U32();
-  const uint32_t computed = Crc32(bytes.data(), body);
-  if (stored != computed) {
-    return absl::DataLossError(
-        absl::StrCat("model bundle corrupt or truncated: CRC-32 mismatch (stored ", stored,
-                     ", computed ", computed, ")"));
-  }
-  ByteReader r(bytes.substr(0, body), sizeof(kMagic));
+  FER_ASSIGN_OR_RETURN(ByteReader r, CheckedBody(bytes));
   const uint32_t version = r.U32();
   if (version != kModelBundleFormatVersion) {
     return absl::InvalidArgumentError(absl::StrCat("model bundle has format version ", version,
@@ -122,19 +147,7 @@ absl::StatusOr<ModelBundle> DecodeModelBundle(absl::string_view bytes) {
   if (!r.ok() || r.remaining() != 0) {
     return absl::DataLossError("model bundle: truncated or trailing bytes in training config");
   }
-  const int dim = bundle.feature_dim;
-  if (dim <= 0 || bundle.translator.dim() != dim || bundle.source_neutral.dim != dim ||
-      bundle.source_neutral_translated.dim != dim) {
-    return absl::DataLossError(absl::StrCat("model bundle: inconsistent feature dims (bundle ", dim,
-                                            ", translator ", bundle.translator.dim(),
-                                            ", statistics ", bundle.source_neutral.dim, "/",
-                                            bundle.source_neutral_translated.dim, ")"));
-  }
-  if (bundle.labels.size() < 2 || bundle.neutral_index < 0 ||
-      bundle.neutral_index >= static_cast<int>(bundle.labels.size())) {
-    return absl::DataLossError(absl::StrCat("model bundle: neutral index ", bundle.neutral_index,
-                                            " outside ", bundle.labels.size(), " labels"));
-  }
+  FER_RETURN_IF_ERROR(CheckConsistent(bundle));
   return bundle;
 }
 

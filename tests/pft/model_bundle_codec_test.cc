@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -91,12 +92,31 @@ TEST(ModelBundleCodecTest, ForeignBlobsAndFutureVersionsAreInvalidArgument) {
 TEST(ModelBundleCodecTest, InconsistentFieldsAreDataLoss) {
   ModelBundle wrong_dim = SmallBundle();
   wrong_dim.feature_dim = 8;
-  EXPECT_EQ(DecodeModelBundle(EncodeModelBundle(wrong_dim)).status().code(),
-            absl::StatusCode::kDataLoss);
+  ModelBundle wrong_statistics = SmallBundle();
+  wrong_statistics.source_neutral_translated = Stats(5, 1);
   ModelBundle wrong_neutral = SmallBundle();
   wrong_neutral.neutral_index = 3;
-  EXPECT_EQ(DecodeModelBundle(EncodeModelBundle(wrong_neutral)).status().code(),
-            absl::StatusCode::kDataLoss);
+  ModelBundle one_label = SmallBundle();
+  one_label.labels = {"neutral"};
+  for (const auto& [bundle, message] : std::vector<std::pair<ModelBundle, std::string>>{
+           {wrong_dim, "inconsistent feature dims (bundle 8, translator 6, statistics 6/6)"},
+           {wrong_statistics, "inconsistent feature dims (bundle 6, translator 6, statistics 6/5)"},
+           {wrong_neutral, "neutral index 3 outside 3 labels"},
+           {one_label, "neutral index 0 outside 1 labels"}}) {
+    const absl::Status status = DecodeModelBundle(EncodeModelBundle(bundle)).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << message;
+    EXPECT_NE(status.message().find(message), std::string::npos) << status;
+  }
+}
+
+TEST(ModelBundleCodecTest, DamageIsNamedAsSuch) {
+  std::string bytes = EncodeModelBundle(SmallBundle());
+  bytes[bytes.size() / 2] ^= 0x01;
+  const absl::Status flipped = DecodeModelBundle(bytes).status();
+  EXPECT_NE(flipped.message().find("CRC-32 mismatch"), std::string::npos) << flipped;
+  const absl::Status stub = DecodeModelBundle("FPFB1234").status();
+  EXPECT_EQ(stub.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(stub.message().find("truncated: 8 bytes"), std::string::npos) << stub;
 }
 
 TEST(ModelBundleCodecTest, FilesRoundTripAndMissingFileIsNotFound) {
