@@ -2,7 +2,7 @@
 #define FERSERVE_LIB_PFT_BYTE_IO_H_
 
 // Internal to lib/pft: little-endian field writing and bounds-checked reading
-// for the translator and model-bundle formats.
+// for its formats (translator blobs, model bundles, feature caches).
 
 #include <cstdint>
 #include <cstring>

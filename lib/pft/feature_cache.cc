@@ -1,19 +1,19 @@
 #include "lib/pft/feature_cache.h"
 
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "lib/model/status_macros.h"
 #include "lib/pft/byte_io.h"
-#include "lib/pft/translator_codec.h"
+#include "lib/pft/sealed_blob.h"
 
 namespace fer::pft {
 namespace {
 
-constexpr char kMagic[4] = {'F', 'P', 'F', 'C'};
+constexpr SealedFormat kFormat = {"FPFC", kFeatureCacheFormatVersion, "feature cache"};
 // Sanity bound on any count read back.
 constexpr uint32_t kMaxCount = 1u << 28;
 
@@ -35,9 +35,9 @@ uint32_t GetCount(ByteReader& r) {
 }  // namespace
 
 std::string EncodeFeatureCache(const FeatureCache& cache) {
-  std::string out(kMagic, sizeof(kMagic));
+  std::string out;
+  StartSealedBlob(kFormat, &out);
   ByteWriter w(&out);
-  w.U32(kFeatureCacheFormatVersion);
   w.String(cache.backbone_id);
   w.U32(static_cast<uint32_t>(cache.feature_dim));
   w.U32(static_cast<uint32_t>(cache.sources.size()));
@@ -59,29 +59,12 @@ std::string EncodeFeatureCache(const FeatureCache& cache) {
       PutFloatArray(f.pose, w);
     }
   }
-  w.U32(Crc32(out.data(), out.size()));
+  SealBlob(&out);
   return out;
 }
 
 absl::StatusOr<FeatureCache> DecodeFeatureCache(absl::string_view bytes) {
-  if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
-    return absl::InvalidArgumentError("not a feature cache (bad magic)");
-  }
-  if (bytes.size() < sizeof(kMagic) + 8) {
-    return absl::DataLossError(absl::StrCat("feature cache truncated: ", bytes.size(), " bytes"));
-  }
-  const size_t body = bytes.size() - 4;
-  ByteReader crc(bytes, body);
-  if (crc.U32() != Crc32(bytes.data(), body)) {
-    return absl::DataLossError("feature cache corrupt or truncated: CRC-32 mismatch");
-  }
-  ByteReader r(bytes.substr(0, body), sizeof(kMagic));
-  const uint32_t version = r.U32();
-  if (version != kFeatureCacheFormatVersion) {
-    return absl::InvalidArgumentError(absl::StrCat("feature cache has format version ", version,
-                                                   ", this build reads version ",
-                                                   kFeatureCacheFormatVersion));
-  }
+  FER_ASSIGN_OR_RETURN(ByteReader r, OpenSealedBlob(bytes, kFormat));
   FeatureCache cache;
   cache.backbone_id = r.String();
   cache.feature_dim = static_cast<int>(r.U32());

@@ -1,7 +1,6 @@
 #include "lib/pft/model_bundle_codec.h"
 
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -10,13 +9,13 @@
 #include "absl/strings/str_cat.h"
 #include "lib/model/status_macros.h"
 #include "lib/pft/byte_io.h"
+#include "lib/pft/sealed_blob.h"
 #include "lib/pft/translator_codec.h"
 
 namespace fer::pft {
 namespace {
 
-constexpr char kMagic[4] = {'F', 'P', 'F', 'B'};
-constexpr size_t kChecksumSize = 4;
+constexpr SealedFormat kFormat = {"FPFB", kModelBundleFormatVersion, "PFT model bundle"};
 // Refuses absurd counts before allocating.
 constexpr uint32_t kMaxDim = 1u << 14;
 constexpr uint32_t kMaxEntries = 1u << 12;
@@ -42,26 +41,6 @@ absl::StatusOr<FeatureStats> GetStats(ByteReader& r, const char* what) {
   return stats;
 }
 
-// The bundle's body after the magic, once its length and CRC-32 check out,
-// positioned at the format version.
-absl::StatusOr<ByteReader> CheckedBody(absl::string_view bytes) {
-  if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
-    return absl::InvalidArgumentError("not a PFT model bundle (bad magic)");
-  }
-  if (bytes.size() < sizeof(kMagic) + 4 + kChecksumSize) {
-    return absl::DataLossError(absl::StrCat("model bundle truncated: ", bytes.size(), " bytes"));
-  }
-  const size_t body = bytes.size() - kChecksumSize;
-  const uint32_t stored = ByteReader(bytes, body).U32();
-  const uint32_t computed = Crc32(bytes.data(), body);
-  if (stored != computed) {
-    return absl::DataLossError(
-        absl::StrCat("model bundle corrupt or truncated: CRC-32 mismatch (stored ", stored,
-                     ", computed ", computed, ")"));
-  }
-  return ByteReader(bytes.substr(0, body), sizeof(kMagic));
-}
-
 // A decoded bundle's parts agree: one feature dimension throughout, and a
 // neutral label among at least two.
 absl::Status CheckConsistent(const ModelBundle& bundle) {
@@ -84,9 +63,9 @@ absl::Status CheckConsistent(const ModelBundle& bundle) {
 }  // namespace
 
 std::string EncodeModelBundle(const ModelBundle& bundle) {
-  std::string out(kMagic, sizeof(kMagic));
+  std::string out;
+  StartSealedBlob(kFormat, &out);
   ByteWriter w(&out);
-  w.U32(kModelBundleFormatVersion);
   w.String(bundle.backbone_id);
   w.U32(static_cast<uint32_t>(bundle.feature_dim));
   w.U32(static_cast<uint32_t>(bundle.neutral_index));
@@ -100,18 +79,12 @@ std::string EncodeModelBundle(const ModelBundle& bundle) {
     w.String(key);
     w.String(value);
   }
-  w.U32(Crc32(out.data(), out.size()));
+  SealBlob(&out);
   return out;
 }
 
 absl::StatusOr<ModelBundle> DecodeModelBundle(absl::string_view bytes) {
-  FER_ASSIGN_OR_RETURN(ByteReader r, CheckedBody(bytes));
-  const uint32_t version = r.U32();
-  if (version != kModelBundleFormatVersion) {
-    return absl::InvalidArgumentError(absl::StrCat("model bundle has format version ", version,
-                                                   ", this build reads version ",
-                                                   kModelBundleFormatVersion));
-  }
+  FER_ASSIGN_OR_RETURN(ByteReader r, OpenSealedBlob(bytes, kFormat));
   std::string backbone_id = r.String();
   const int feature_dim = static_cast<int>(r.U32());
   const int neutral_index = static_cast<int>(r.U32());

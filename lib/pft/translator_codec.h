@@ -20,8 +20,8 @@ namespace fer::pft {
 //   16      4·n    f32 weights: W1 [H,D], b1 [H], W2 [D,H], b2 [D] (row-major)
 //   16+4n   4      u32 CRC-32 (IEEE, as zlib's crc32) of all preceding bytes
 //
-// The magic and the trailing checksum frame every version, so a damaged blob
-// is reported as such whatever its version field says.
+// The magic and the trailing checksum frame every version (sealed_blob.h), so
+// a damaged blob is reported as such whatever its version field says.
 inline constexpr uint32_t kTranslatorFormatVersion = 1;
 
 // Serializes `translator` in the current format version.
@@ -32,10 +32,6 @@ std::string EncodeTranslator(const Translator& translator);
 //     this build does not read;
 //   DataLoss: truncated, checksum mismatch, or sizes inconsistent with D, H.
 absl::StatusOr<Translator> DecodeTranslator(const std::string& bytes);
-
-// CRC-32 (IEEE 802.3 polynomial, reflected; zlib's crc32) of `size` bytes,
-// continuing from `crc` (0 to start).
-uint32_t Crc32(const void* data, size_t size, uint32_t crc = 0);
 
 }  // namespace fer::pft
 

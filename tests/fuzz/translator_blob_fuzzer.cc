@@ -5,6 +5,7 @@
 #include <string>
 
 #include "lib/pft/model_bundle_codec.h"
+#include "lib/pft/sealed_blob.h"
 #include "lib/pft/translator_codec.h"
 
 namespace {

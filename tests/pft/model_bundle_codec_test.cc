@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "lib/pft/linear_head.h"
+#include "lib/pft/sealed_blob.h"
 #include "lib/pft/translator_codec.h"
 
 namespace fer::pft {
