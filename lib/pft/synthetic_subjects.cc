@@ -36,6 +36,63 @@ uint64_t Mix(uint64_t a, uint64_t b) {
   return z ^ (z >> 31);
 }
 
+// A style's unit offset direction: `overlap` of it in the prototypes' span
+// (a random combination of them), the rest a random direction.
+std::vector<float> StyleOffset(Rng& rng, const std::vector<std::vector<float>>& prototypes,
+                               double overlap) {
+  const int d = static_cast<int>(prototypes.front().size());
+  std::vector<float> inside(d, 0.0f);
+  const std::vector<float> coef = Gaussian(rng, prototypes.size());
+  for (size_t c = 0; c < prototypes.size(); ++c) {
+    for (int i = 0; i < d; ++i) inside[i] += coef[c] * prototypes[c][i];
+  }
+  Scale(inside, 1.0 / Norm(inside));
+  std::vector<float> outside = Gaussian(rng, d);
+  Scale(outside, 1.0 / Norm(outside));
+  const double b = std::sqrt(1.0 - overlap * overlap);
+  std::vector<float> u(d);
+  for (int i = 0; i < d; ++i) u[i] = static_cast<float>(overlap * inside[i] + b * outside[i]);
+  Scale(u, 1.0 / Norm(u));
+  return u;
+}
+
+// A random symmetric d x d matrix of spectral norm about 1, row-major.
+std::vector<float> SymmetricDistortion(Rng& rng, int d) {
+  const std::vector<float> g = Gaussian(rng, static_cast<size_t>(d) * d);
+  std::vector<float> sym(static_cast<size_t>(d) * d);
+  const double norm = 1.0 / std::sqrt(2.0 * d);
+  for (int i = 0; i < d; ++i) {
+    for (int j = 0; j < d; ++j) {
+      sym[i * d + j] = static_cast<float>(0.5 * (g[i * d + j] + g[j * d + i]) * norm);
+    }
+  }
+  return sym;
+}
+
+// The head that picks the nearest prototype: logits p_c . x - |p_c|^2 / 2,
+// labelled as face-api's seven classes, or neutral then c1, c2, ...
+LinearHead NearestPrototypeHead(const std::vector<std::vector<float>>& prototypes) {
+  const int k = static_cast<int>(prototypes.size());
+  LinearHead head;
+  head.layer.classes = k;
+  head.layer.dim = static_cast<int>(prototypes.front().size());
+  if (k == 7) {
+    head.labels = {"neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"};
+  } else {
+    head.labels.push_back("neutral");
+    for (int c = 1; c < k; ++c) head.labels.push_back(absl::StrCat("c", c));
+  }
+  for (const std::vector<float>& p : prototypes) {
+    double sq = 0;
+    for (float v : p) {
+      head.layer.weight.push_back(v);
+      sq += static_cast<double>(v) * v;
+    }
+    head.layer.bias.push_back(static_cast<float>(-0.5 * sq));
+  }
+  return head;
+}
+
 }  // namespace
 
 absl::StatusOr<SyntheticWorld> SyntheticWorld::Create(const SyntheticConfig& config) {
@@ -58,31 +115,8 @@ absl::StatusOr<SyntheticWorld> SyntheticWorld::Create(const SyntheticConfig& con
     w.prototypes_.push_back(std::move(p));
   }
   for (int l = 0; l < m; ++l) {
-    // In-span part: a random combination of prototypes; the rest random.
-    std::vector<float> inside(d, 0.0f);
-    const std::vector<float> coef = Gaussian(rng, k);
-    for (int c = 0; c < k; ++c) {
-      for (int i = 0; i < d; ++i) inside[i] += coef[c] * w.prototypes_[c][i];
-    }
-    Scale(inside, 1.0 / Norm(inside));
-    std::vector<float> outside = Gaussian(rng, d);
-    Scale(outside, 1.0 / Norm(outside));
-    const double a = config.offset_overlap;
-    const double b = std::sqrt(1.0 - a * a);
-    std::vector<float> u(d);
-    for (int i = 0; i < d; ++i) u[i] = static_cast<float>(a * inside[i] + b * outside[i]);
-    Scale(u, 1.0 / Norm(u));
-    w.offsets_.push_back(std::move(u));
-
-    const std::vector<float> g = Gaussian(rng, static_cast<size_t>(d) * d);
-    std::vector<float> sym(static_cast<size_t>(d) * d);
-    const double norm = 1.0 / std::sqrt(2.0 * d);  // spectral norm ~1
-    for (int i = 0; i < d; ++i) {
-      for (int j = 0; j < d; ++j) {
-        sym[i * d + j] = static_cast<float>(0.5 * (g[i * d + j] + g[j * d + i]) * norm);
-      }
-    }
-    w.distortions_.push_back(std::move(sym));
+    w.offsets_.push_back(StyleOffset(rng, w.prototypes_, config.offset_overlap));
+    w.distortions_.push_back(SymmetricDistortion(rng, d));
   }
   std::uniform_real_distribution<double> unit(-1.0, 1.0);
   w.template_shape_.resize(kNumLandmarks * 2);
@@ -94,22 +128,7 @@ absl::StatusOr<SyntheticWorld> SyntheticWorld::Create(const SyntheticConfig& con
     w.pose_modes_.push_back(Gaussian(rng, 3, config.pose_degrees_per_style));
   }
 
-  w.head_.layer.classes = k;
-  w.head_.layer.dim = d;
-  if (k == 7) {
-    w.head_.labels = {"neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"};
-  } else {
-    w.head_.labels.push_back("neutral");
-    for (int c = 1; c < k; ++c) w.head_.labels.push_back(absl::StrCat("c", c));
-  }
-  for (int c = 0; c < k; ++c) {
-    double sq = 0;
-    for (float v : w.prototypes_[c]) {
-      w.head_.layer.weight.push_back(v);
-      sq += static_cast<double>(v) * v;
-    }
-    w.head_.layer.bias.push_back(static_cast<float>(-0.5 * sq));
-  }
+  w.head_ = NearestPrototypeHead(w.prototypes_);
   return w;
 }
 
