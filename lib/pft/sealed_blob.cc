@@ -9,11 +9,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace fer::pft {
-namespace {
-
-constexpr size_t kChecksumSize = 4;
-
-}  // namespace
 
 void StartSealedBlob(const SealedFormat& format, std::string* out) {
   out->append(format.magic.data(), format.magic.size());
@@ -26,12 +21,12 @@ absl::StatusOr<ByteReader> OpenSealedBlob(absl::string_view bytes, const SealedF
   if (!absl::StartsWith(bytes, format.magic)) {
     return absl::InvalidArgumentError(absl::StrCat("not a ", format.name, " (bad magic)"));
   }
-  const size_t min_size = std::max(format.min_size, format.magic.size() + 4 + kChecksumSize);
+  const size_t min_size = std::max(format.min_size, format.magic.size() + 4 + kSealedChecksumSize);
   if (bytes.size() < min_size) {
     return absl::DataLossError(absl::StrCat(format.name, " truncated: ", bytes.size(),
                                             " bytes, the smallest is ", min_size));
   }
-  const size_t body = bytes.size() - kChecksumSize;
+  const size_t body = bytes.size() - kSealedChecksumSize;
   const uint32_t stored = ByteReader(bytes, body).U32();
   const uint32_t computed = Crc32(bytes.data(), body);
   if (stored != computed) {

@@ -21,8 +21,13 @@ struct SealedFormat {
   absl::string_view magic;  // 4 bytes
   uint32_t version = 0;     // the version this build writes and reads
   absl::string_view name;   // in messages: "not a <name>", "<name> truncated"
-  size_t min_size = 12;     // the smallest valid blob, framing included
+  // The smallest valid blob, framing included; the framing alone (magic,
+  // version, checksum) is the floor.
+  size_t min_size = 0;
 };
+
+// Bytes of the trailing CRC-32.
+inline constexpr size_t kSealedChecksumSize = 4;
 
 // Starts a blob: the magic and the format version.
 void StartSealedBlob(const SealedFormat& format, std::string* out);

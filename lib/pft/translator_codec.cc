@@ -13,9 +13,8 @@ namespace fer::pft {
 namespace {
 
 constexpr size_t kHeaderSize = 16;
-constexpr size_t kChecksumSize = 4;
 constexpr SealedFormat kFormat = {"FPFT", kTranslatorFormatVersion, "PFT translator blob",
-                                  kHeaderSize + kChecksumSize};
+                                  kHeaderSize + kSealedChecksumSize};
 // Refuses absurd sizes before allocating: 64 Ki features, 64 Ki hidden units.
 constexpr uint32_t kMaxSize = 1u << 16;
 
@@ -23,7 +22,8 @@ constexpr uint32_t kMaxSize = 1u << 16;
 
 std::string EncodeTranslator(const Translator& translator) {
   std::string out;
-  out.reserve(kHeaderSize + 4 * static_cast<size_t>(translator.num_parameters()) + kChecksumSize);
+  out.reserve(kHeaderSize + 4 * static_cast<size_t>(translator.num_parameters()) +
+              kSealedChecksumSize);
   StartSealedBlob(kFormat, &out);
   ByteWriter w(&out);
   w.U32(static_cast<uint32_t>(translator.dim()));
@@ -45,7 +45,7 @@ absl::StatusOr<Translator> DecodeTranslator(const std::string& bytes) {
         absl::StrCat("translator blob has invalid sizes: dim ", dim, " hidden ", hidden));
   }
   const size_t matrix = static_cast<size_t>(dim) * hidden;
-  const size_t expected = kHeaderSize + 4 * (2 * matrix + dim + hidden) + kChecksumSize;
+  const size_t expected = kHeaderSize + 4 * (2 * matrix + dim + hidden) + kSealedChecksumSize;
   if (bytes.size() != expected) {
     return absl::DataLossError(absl::StrCat("translator blob is ", bytes.size(),
                                             " bytes, expected ", expected, " for dim ", dim,
