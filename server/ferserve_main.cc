@@ -12,10 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 
@@ -29,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "lib/files/file_contents.h"
 #include "lib/metrics/metrics_endpoint.h"
 #include "lib/metrics/server_metrics.h"
 #include "lib/model/backbone_face_analyzer.h"
@@ -323,25 +322,19 @@ absl::StatusOr<std::unique_ptr<ProfileStore>> OpenStoreFromFlags(std::string* en
   return OpenProfileStore(url, options);
 }
 
-absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // TLS (and mutual TLS) from the --tls_* flags, else plaintext.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFromFlags() {
   if (absl::GetFlag(FLAGS_tls_cert_file).empty()) return grpc::InsecureServerCredentials();
-  absl::StatusOr<std::string> cert = ReadTextFile(absl::GetFlag(FLAGS_tls_cert_file));
+  absl::StatusOr<std::string> cert =
+      ReadFileContents(absl::GetFlag(FLAGS_tls_cert_file), "--tls_cert_file");
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadTextFile(absl::GetFlag(FLAGS_tls_key_file));
+  absl::StatusOr<std::string> key =
+      ReadFileContents(absl::GetFlag(FLAGS_tls_key_file), "--tls_key_file");
   if (!key.ok()) return key.status();
   grpc::SslServerCredentialsOptions options;
   options.pem_key_cert_pairs.push_back({*key, *cert});
   if (const std::string ca_file = absl::GetFlag(FLAGS_tls_client_ca_file); !ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadTextFile(ca_file);
+    absl::StatusOr<std::string> ca = ReadFileContents(ca_file, "--tls_client_ca_file");
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
     options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;

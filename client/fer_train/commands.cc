@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
@@ -18,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "lib/files/file_contents.h"
 #include "lib/model/backbone_face_analyzer.h"
 #include "lib/model/face_analyzer.h"
 #include "lib/model/status_macros.h"
@@ -412,14 +412,6 @@ absl::StatusOr<AdaptData> DatasetSubjectData(const Backbone& backbone) {
   return data;
 }
 
-absl::Status WriteTranslatorFile(const pft::Translator& translator, const std::string& path) {
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  const std::string bytes = pft::EncodeTranslator(translator);
-  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!file) return absl::InternalError(absl::StrCat("cannot write ", path));
-  return absl::OkStatus();
-}
-
 CommandResult AdaptUser() {
   if (absl::GetFlag(FLAGS_bundle).empty()) return Usage("--bundle is required");
   const bool from_dataset = !absl::GetFlag(FLAGS_subject).empty();
@@ -460,7 +452,9 @@ CommandResult AdaptUser() {
                   labels);
   }
   if (const std::string out = absl::GetFlag(FLAGS_translator_out); !out.empty()) {
-    if (absl::Status s = WriteTranslatorFile(adapted->translator, out); !s.ok()) return Done(s);
+    if (absl::Status s = WriteFileAtomically(out, pft::EncodeTranslator(adapted->translator));
+        !s.ok())
+      return Done(s);
     Print(absl::StrCat("wrote the adapted translator to ", out));
   }
   return {};
@@ -498,9 +492,7 @@ CommandResult Evaluate() {
        {std::pair<std::string, std::string>{absl::GetFlag(FLAGS_markdown_out), markdown},
         {absl::GetFlag(FLAGS_csv_out), eval->Csv()}}) {
     if (path.empty()) continue;
-    std::ofstream file(path, std::ios::trunc);
-    file << text;
-    if (!file) return Done(absl::InternalError(absl::StrCat("cannot write ", path)));
+    if (absl::Status s = WriteFileAtomically(path, text); !s.ok()) return Done(s);
     Print(absl::StrCat("wrote ", path));
   }
   return {};

@@ -1,12 +1,11 @@
 #include "client/ferctl/connection.h"
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "lib/files/file_contents.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:50051", "ferserve's gRPC address, host:port.");
 ABSL_FLAG(bool, tls, false, "Connect with TLS (system roots unless --tls_ca is given).");
@@ -26,11 +25,9 @@ namespace ferctl {
 namespace {
 
 absl::StatusOr<std::string> ReadPem(const std::string& flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError("--" + flag + ": cannot read " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  absl::StatusOr<std::string> pem = fer::ReadFileContents(path, "--" + flag);
+  if (!pem.ok()) return absl::InvalidArgumentError(pem.status().message());
+  return pem;
 }
 
 }  // namespace

@@ -2,14 +2,13 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "lib/files/file_contents.h"
 #include "lib/model/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -173,12 +172,9 @@ absl::StatusOr<BackboneConfig> ParseBackboneConfig(absl::string_view text,
 }
 
 absl::StatusOr<BackboneConfig> ReadBackboneConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the model config ", path));
-  std::stringstream text;
-  text << in.rdbuf();
+  FER_ASSIGN_OR_RETURN(const std::string text, ReadFileContents(path, "the model config"));
   absl::StatusOr<BackboneConfig> config =
-      ParseBackboneConfig(text.str(), std::filesystem::path(path).parent_path().string());
+      ParseBackboneConfig(text, std::filesystem::path(path).parent_path().string());
   if (!config.ok()) {
     return absl::Status(config.status().code(),
                         absl::StrCat(path, ": ", config.status().message()));

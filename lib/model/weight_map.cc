@@ -1,11 +1,10 @@
 #include "lib/model/weight_map.h"
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "lib/files/file_contents.h"
 
 namespace fer {
 namespace {
@@ -19,15 +18,6 @@ std::string DirName(const std::string& path) {
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
   return path.substr(0, slash);
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("error reading ", path));
-  return std::move(bytes).str();
 }
 
 torch::ScalarType TensorDtype(WeightDtype dtype) {
@@ -104,12 +94,13 @@ absl::Status WeightMap::CheckAllUsed() const {
 }
 
 absl::StatusOr<WeightMap> LoadWeightMap(const std::string& manifest_path) {
-  absl::StatusOr<std::string> text = ReadFile(manifest_path);
+  absl::StatusOr<std::string> text = ReadFileContents(manifest_path);
   if (!text.ok()) return text.status();
   const std::string dir = DirName(manifest_path);
   WeightMap map(manifest_path);
   absl::Status read = ReadWeightManifest(
-      *text, manifest_path, [&dir](const std::string& path) { return ReadFile(dir + "/" + path); },
+      *text, manifest_path,
+      [&dir](const std::string& path) { return ReadFileContents(dir + "/" + path); },
       [&map](const WeightSpec& spec, const uint8_t* data) {
         torch::Tensor tensor = torch::empty(spec.shape, TensorDtype(spec.dtype));
         DecodeWeight(spec, data, tensor.data_ptr());

@@ -1,11 +1,8 @@
 #include "lib/pft/feature_cache.h"
 
-#include <cstdio>
-#include <fstream>
-#include <sstream>
-
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "lib/files/file_contents.h"
 #include "lib/model/status_macros.h"
 #include "lib/pft/byte_io.h"
 #include "lib/pft/sealed_blob.h"
@@ -105,25 +102,12 @@ absl::StatusOr<FeatureCache> DecodeFeatureCache(absl::string_view bytes) {
 }
 
 absl::Status WriteFeatureCacheFile(const FeatureCache& cache, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    const std::string bytes = EncodeFeatureCache(cache);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) return absl::InternalError(absl::StrCat("cannot write feature cache ", tmp));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, EncodeFeatureCache(cache));
 }
 
 absl::StatusOr<FeatureCache> ReadFeatureCacheFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("no feature cache at ", path));
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  absl::StatusOr<FeatureCache> cache = DecodeFeatureCache(bytes.str());
+  FER_ASSIGN_OR_RETURN(const std::string bytes, ReadFileContents(path, "feature cache"));
+  absl::StatusOr<FeatureCache> cache = DecodeFeatureCache(bytes);
   if (!cache.ok()) {
     return absl::Status(cache.status().code(), absl::StrCat(path, ": ", cache.status().message()));
   }

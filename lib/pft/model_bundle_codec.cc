@@ -1,12 +1,10 @@
 #include "lib/pft/model_bundle_codec.h"
 
-#include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "lib/files/file_contents.h"
 #include "lib/model/status_macros.h"
 #include "lib/pft/byte_io.h"
 #include "lib/pft/sealed_blob.h"
@@ -125,27 +123,12 @@ absl::StatusOr<ModelBundle> DecodeModelBundle(absl::string_view bytes) {
 }
 
 absl::Status WriteModelBundleFile(const ModelBundle& bundle, const std::string& path) {
-  const std::string bytes = EncodeModelBundle(bundle);
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", temp));
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    std::remove(temp.c_str());
-    return absl::UnavailableError(absl::StrCat("cannot rename ", temp, " to ", path));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, EncodeModelBundle(bundle));
 }
 
 absl::StatusOr<ModelBundle> ReadModelBundleFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open PFT model bundle ", path));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  absl::StatusOr<ModelBundle> bundle = DecodeModelBundle(bytes.str());
+  FER_ASSIGN_OR_RETURN(const std::string bytes, ReadFileContents(path, "PFT model bundle"));
+  absl::StatusOr<ModelBundle> bundle = DecodeModelBundle(bytes);
   if (!bundle.ok()) {
     return absl::Status(bundle.status().code(),
                         absl::StrCat(path, ": ", bundle.status().message()));

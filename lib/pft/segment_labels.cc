@@ -1,9 +1,7 @@
 #include "lib/pft/segment_labels.h"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -12,6 +10,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "lib/files/file_contents.h"
+#include "lib/model/status_macros.h"
 
 namespace fer::pft {
 namespace {
@@ -92,11 +92,8 @@ absl::StatusOr<std::vector<LabelledSegment>> ParseSegmentLabels(absl::string_vie
 }
 
 absl::StatusOr<std::vector<LabelledSegment>> ReadSegmentLabelsFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read segment labels ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<std::vector<LabelledSegment>> segments = ParseSegmentLabels(text.str());
+  FER_ASSIGN_OR_RETURN(const std::string text, ReadFileContents(path, "segment labels"));
+  absl::StatusOr<std::vector<LabelledSegment>> segments = ParseSegmentLabels(text);
   if (!segments.ok()) {
     return absl::Status(segments.status().code(),
                         absl::StrCat(path, ": ", segments.status().message()));

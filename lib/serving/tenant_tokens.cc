@@ -2,8 +2,6 @@
 
 #include <openssl/sha.h>
 
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -11,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "lib/files/file_contents.h"
 #include "lib/store/profile_store.h"
 
 namespace fer {
@@ -59,11 +58,9 @@ absl::StatusOr<TenantTokens> TenantTokens::Parse(absl::string_view text) {
 }
 
 absl::StatusOr<TenantTokens> TenantTokens::ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the tokens file ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<TenantTokens> tokens = Parse(text.str());
+  absl::StatusOr<std::string> text = ReadFileContents(path, "the tokens file");
+  if (!text.ok()) return text.status();
+  absl::StatusOr<TenantTokens> tokens = Parse(*text);
   if (!tokens.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", tokens.status().message()));
   }

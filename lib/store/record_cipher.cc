@@ -6,13 +6,12 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "lib/files/file_contents.h"
 
 namespace fer {
 namespace {
@@ -73,14 +72,9 @@ absl::StatusOr<std::unique_ptr<RecordCipher>> RecordCipher::FromKey(absl::string
 
 absl::StatusOr<std::unique_ptr<RecordCipher>> RecordCipher::FromKeyFile(const std::string& path,
                                                                         std::string key_id) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read encryption key file '", path, "': ", std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto key = ParseKey(text.str(), absl::StrCat("file '", path, "'"));
+  absl::StatusOr<std::string> text = ReadFileContents(path, "encryption key file");
+  if (!text.ok()) return absl::FailedPreconditionError(text.status().message());
+  auto key = ParseKey(*text, absl::StrCat("file '", path, "'"));
   if (!key.ok()) return key.status();
   return FromKey(*key, std::move(key_id));
 }

@@ -1,12 +1,11 @@
 #include "lib/vision/image_file.h"
 
-#include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "lib/files/file_contents.h"
 #include "lib/vision/frame_decoder.h"
 
 namespace fer {
@@ -32,12 +31,9 @@ absl::StatusOr<std::string> Encode(const RgbImage& image, const std::string& ext
 }  // namespace
 
 absl::StatusOr<RgbImage> ReadImageFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string bytes = buffer.str();
-  absl::StatusOr<RgbImage> image = DecodeEncodedFrame(bytes, FrameLimits{16384});
+  absl::StatusOr<std::string> bytes = ReadFileContents(path);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<RgbImage> image = DecodeEncodedFrame(*bytes, FrameLimits{16384});
   if (!image.ok()) {
     return absl::Status(image.status().code(), absl::StrCat(path, ": ", image.status().message()));
   }
@@ -47,10 +43,7 @@ absl::StatusOr<RgbImage> ReadImageFile(const std::string& path) {
 absl::Status WritePngFile(const RgbImage& image, const std::string& path) {
   absl::StatusOr<std::string> png = EncodePng(image);
   if (!png.ok()) return png.status();
-  std::ofstream out(path, std::ios::binary);
-  out.write(png->data(), static_cast<std::streamsize>(png->size()));
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
-  return absl::OkStatus();
+  return WriteFileAtomically(path, *png);
 }
 
 absl::StatusOr<std::string> EncodeJpeg(const RgbImage& image, int quality) {
