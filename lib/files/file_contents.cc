@@ -94,6 +94,11 @@ absl::StatusOr<std::string> ReadFileContents(const std::string& path, absl::stri
 }
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
+  struct stat existing;
+  if (::stat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot write ", path, ": not a regular file"));
+  }
   const std::string temp = TemporaryName(path);
   FileDescriptor file(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
   if (file.get() < 0) return SystemError("write", path);

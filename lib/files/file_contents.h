@@ -19,7 +19,11 @@ absl::StatusOr<std::string> ReadFileContents(const std::string& path, absl::stri
 // sees the old file or the new one, never a part of either: the bytes go to a
 // new file beside it, are flushed to disk, and that file is renamed over
 // `path`. The new file's permissions follow the umask, as a plain create's
-// do. On failure `path` is left as it was and no temporary file remains.
+// do (a symbolic link at `path` is replaced, not followed). On failure `path`
+// is left as it was and no temporary file remains. A `path` that names
+// something other than a regular file (a folder, a device such as
+// /dev/stdout, a pipe) is refused with FailedPrecondition: a rename would
+// put a file in its place.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
 
 }  // namespace fer

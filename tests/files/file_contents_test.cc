@@ -109,17 +109,22 @@ TEST(FileContentsTest, WritingIntoAMissingFolderIsNotFound) {
   EXPECT_TRUE(FolderEntries(dir).empty());
 }
 
-TEST(FileContentsTest, AFailedRenameLeavesTheTargetAndNoTemporaryFile) {
-  // A folder with content cannot be replaced by a file.
-  const std::string dir = NewFolder("rename_fails");
-  const std::string path = dir + "/target";
-  fs::create_directories(path);
-  ASSERT_TRUE(WriteFileAtomically(path + "/kept", "kept").ok());
-  const absl::Status status = WriteFileAtomically(path, "new");
-  EXPECT_FALSE(status.ok());
-  EXPECT_THAT(std::string(status.message()), HasSubstr("cannot rename " + path + ".tmp."));
-  EXPECT_THAT(FolderEntries(dir), ::testing::ElementsAre("target"));
-  EXPECT_EQ(ReadFileContents(path + "/kept").value_or(""), "kept");
+TEST(FileContentsTest, OnlyRegularFilesAreReplaced) {
+  const std::string dir = NewFolder("not_regular");
+  const std::string folder = dir + "/target";
+  fs::create_directories(folder);
+  ASSERT_TRUE(WriteFileAtomically(folder + "/kept", "kept").ok());
+  const absl::Status status = WriteFileAtomically(folder, "new");
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(), "cannot write " + folder + ": not a regular file");
+  EXPECT_EQ(ReadFileContents(folder + "/kept").value_or(""), "kept");
+
+  // A link to a device is neither followed nor replaced.
+  const std::string link = dir + "/out";
+  fs::create_symlink("/dev/null", link);
+  EXPECT_EQ(WriteFileAtomically(link, "new").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_THAT(FolderEntries(dir), ::testing::ElementsAre("out", "target"));
 }
 
 TEST(FileContentsTest, AWriteThatRunsOutOfRoomKeepsTheOldFile) {
