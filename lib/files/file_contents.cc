@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 
@@ -37,13 +38,6 @@ absl::Status SystemError(absl::string_view action, const std::string& path) {
   return absl::ErrnoToStatus(errno, absl::StrCat("cannot ", action, " ", path));
 }
 
-std::string DirectoryOf(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 // A name beside `path` that no other writer in this or another process uses.
 std::string TemporaryName(const std::string& path) {
   static std::atomic<uint64_t> counter{0};
@@ -63,7 +57,9 @@ absl::Status WriteAll(int fd, absl::string_view bytes, const std::string& path) 
 }
 
 void SyncDirectoryOf(const std::string& path) {
-  FileDescriptor directory(::open(DirectoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const std::string name = parent.empty() ? "." : parent.string();
+  FileDescriptor directory(::open(name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (directory.get() >= 0) ::fsync(directory.get());
 }
 

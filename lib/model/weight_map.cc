@@ -1,5 +1,6 @@
 #include "lib/model/weight_map.h"
 
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,13 +12,6 @@ namespace {
 
 std::string ShapeString(c10::IntArrayRef shape) {
   return absl::StrCat("[", absl::StrJoin(shape.vec(), ","), "]");
-}
-
-std::string DirName(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
 }
 
 torch::ScalarType TensorDtype(WeightDtype dtype) {
@@ -96,11 +90,11 @@ absl::Status WeightMap::CheckAllUsed() const {
 absl::StatusOr<WeightMap> LoadWeightMap(const std::string& manifest_path) {
   absl::StatusOr<std::string> text = ReadFileContents(manifest_path);
   if (!text.ok()) return text.status();
-  const std::string dir = DirName(manifest_path);
+  const std::filesystem::path dir = std::filesystem::path(manifest_path).parent_path();
   WeightMap map(manifest_path);
   absl::Status read = ReadWeightManifest(
       *text, manifest_path,
-      [&dir](const std::string& path) { return ReadFileContents(dir + "/" + path); },
+      [&dir](const std::string& path) { return ReadFileContents((dir / path).string()); },
       [&map](const WeightSpec& spec, const uint8_t* data) {
         torch::Tensor tensor = torch::empty(spec.shape, TensorDtype(spec.dtype));
         DecodeWeight(spec, data, tensor.data_ptr());

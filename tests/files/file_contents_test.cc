@@ -90,6 +90,17 @@ TEST(FileContentsTest, ReplacesAnExistingFileWhole) {
   EXPECT_THAT(FolderEntries(dir), ::testing::ElementsAre("config.json"));
 }
 
+TEST(FileContentsTest, WritesAPathRelativeToTheWorkingFolder) {
+  const std::string dir = NewFolder("relative");
+  const fs::path previous = fs::current_path();
+  fs::current_path(dir);
+  const absl::Status written = WriteFileAtomically("plain.txt", "here");
+  fs::current_path(previous);
+  ASSERT_TRUE(written.ok()) << written;
+  EXPECT_EQ(ReadFileContents(dir + "/plain.txt").value_or(""), "here");
+  EXPECT_THAT(FolderEntries(dir), ::testing::ElementsAre("plain.txt"));
+}
+
 TEST(FileContentsTest, NewFilesFollowTheUmask) {
   const std::string dir = NewFolder("umask");
   const mode_t previous = ::umask(027);
