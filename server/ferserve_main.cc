@@ -27,7 +27,6 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "lib/files/file_contents.h"
 #include "lib/metrics/metrics_endpoint.h"
 #include "lib/metrics/server_metrics.h"
 #include "lib/model/backbone_face_analyzer.h"
@@ -47,6 +46,7 @@
 #include "lib/store/profile_store.h"
 #include "lib/store/record_cipher.h"
 #include "server/expression_service.h"
+#include "server/tls_credentials.h"
 
 ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on for gRPC (IPv4/IPv6 literal).");
 ABSL_FLAG(int, port, 50051, "gRPC port; 0 picks a free one (printed at start-up).");
@@ -162,6 +162,10 @@ ABSL_FLAG(std::string, tls_cert_file, "",
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
 ABSL_FLAG(std::string, tls_client_ca_file, "",
           "PEM CA bundle: require and verify client certificates (mutual TLS).");
+ABSL_FLAG(absl::Duration, credentials_reload_interval, absl::Seconds(60),
+          "How often the --tls_* files are read again, so that renewed certificates are served "
+          "without a restart (a set that cannot be read, parsed or paired keeps the previous "
+          "one); 0 reads them once at start.");
 ABSL_FLAG(absl::Duration, stream_idle_timeout, absl::Seconds(60),
           "StreamPredict/EnrollNeutral streams with no message for this long are cancelled; "
           "0 disables.");
@@ -266,8 +270,9 @@ std::string InvalidFlags() {
   if (absl::GetFlag(FLAGS_profile_staleness) < absl::ZeroDuration()) {
     return "--profile_staleness must not be negative";
   }
-  for (const auto* flag : {&FLAGS_stream_idle_timeout, &FLAGS_max_stream_duration,
-                           &FLAGS_max_connection_age, &FLAGS_max_connection_age_grace}) {
+  for (const auto* flag :
+       {&FLAGS_stream_idle_timeout, &FLAGS_max_stream_duration, &FLAGS_max_connection_age,
+        &FLAGS_max_connection_age_grace, &FLAGS_credentials_reload_interval}) {
     if (absl::GetFlag(*flag) < absl::ZeroDuration()) return "durations must not be negative";
   }
   if (absl::GetFlag(FLAGS_keepalive_time) <= absl::ZeroDuration() ||
@@ -322,24 +327,13 @@ absl::StatusOr<std::unique_ptr<ProfileStore>> OpenStoreFromFlags(std::string* en
   return OpenProfileStore(url, options);
 }
 
-// TLS (and mutual TLS) from the --tls_* flags, else plaintext.
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFromFlags() {
-  if (absl::GetFlag(FLAGS_tls_cert_file).empty()) return grpc::InsecureServerCredentials();
-  absl::StatusOr<std::string> cert =
-      ReadFileContents(absl::GetFlag(FLAGS_tls_cert_file), "--tls_cert_file");
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key =
-      ReadFileContents(absl::GetFlag(FLAGS_tls_key_file), "--tls_key_file");
-  if (!key.ok()) return key.status();
-  grpc::SslServerCredentialsOptions options;
-  options.pem_key_cert_pairs.push_back({*key, *cert});
-  if (const std::string ca_file = absl::GetFlag(FLAGS_tls_client_ca_file); !ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadFileContents(ca_file, "--tls_client_ca_file");
-    if (!ca.ok()) return ca.status();
-    options.pem_root_certs = *ca;
-    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  return grpc::SslServerCredentials(options);
+// TLS (and mutual TLS) from the --tls_* flags; null for plaintext.
+absl::StatusOr<std::unique_ptr<TlsCredentials>> TlsFromFlags() {
+  if (absl::GetFlag(FLAGS_tls_cert_file).empty()) return nullptr;
+  return TlsCredentials::Create(
+      {absl::GetFlag(FLAGS_tls_cert_file), absl::GetFlag(FLAGS_tls_key_file),
+       absl::GetFlag(FLAGS_tls_client_ca_file)},
+      absl::GetFlag(FLAGS_credentials_reload_interval));
 }
 
 // The face analyzer of --model_dir, --detector, --device and --cpu_kernels,
@@ -557,9 +551,9 @@ int Run() {
   TranslatorCache translator_cache(store->get(), TranslatorCacheOptionsFromFlags(analyzer));
   absl::StatusOr<std::shared_ptr<const TenantTokens>> tokens = LoadTokensFromFlags();
   if (!tokens.ok()) return StartupFailure("", tokens.status());
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      ServerCredentialsFromFlags();
-  if (!credentials.ok()) return StartupFailure("TLS: ", credentials.status());
+  // Declared before the server, so that it outlives it.
+  absl::StatusOr<std::unique_ptr<TlsCredentials>> tls = TlsFromFlags();
+  if (!tls.ok()) return StartupFailure("TLS: ", tls.status());
 
   ServerMetrics metrics;
   metrics.SetModelInfo({analyzer.backbone_id(), analyzer.detector_name(), analyzer.device_name(),
@@ -627,7 +621,9 @@ int Run() {
   const std::string bracketed_host = absl::StrContains(host, ":") ? "[" + host + "]" : host;
   const std::string address = absl::StrCat(bracketed_host, ":", absl::GetFlag(FLAGS_port));
   int bound_port = 0;
-  builder.AddListeningPort(address, *credentials, &bound_port);
+  builder.AddListeningPort(
+      address, *tls != nullptr ? (*tls)->server_credentials() : grpc::InsecureServerCredentials(),
+      &bound_port);
   ApplyConnectionFlags(&builder);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

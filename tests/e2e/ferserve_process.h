@@ -51,6 +51,9 @@ class FerserveProcess {
     args.insert(args.end(), extra_flags.begin(), extra_flags.end());
     pid_ = fork();
     if (pid_ == 0) {
+      // What the server keeps in temporary files stays in the test's folder
+      // (it is killed, with no chance to remove them).
+      setenv("TMPDIR", ProcessTempDir().c_str(), 1);
       FILE* log = std::fopen(log_path_.c_str(), "w");
       dup2(fileno(log), STDOUT_FILENO);
       dup2(fileno(log), STDERR_FILENO);

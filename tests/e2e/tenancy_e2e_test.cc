@@ -4,13 +4,17 @@
 #include <grpcpp/support/client_interceptor.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "lib/files/file_contents.h"
 #include "lib/serving/tenant_tokens.h"
 #include "tests/e2e/ferserve_process.h"
 #include "tests/e2e/personalization_client.h"
@@ -200,6 +204,106 @@ TEST(TlsE2eTest, ServesOverTlsAndRequiresClientCertificatesForMutualTls) {
   testing::FerserveProcess half({"--tls_key_file=" + pki.path("server.key")});
   EXPECT_FALSE(half.ok());
   EXPECT_EQ(WEXITSTATUS(half.WaitExit(std::chrono::seconds(10))), 2) << half.Log();
+}
+
+// Whether a GetModelInfo call on a connection of its own (no connection
+// shared with earlier channels) succeeds with these TLS credentials.
+bool CallSucceeds(int port, const grpc::SslCredentialsOptions& tls) {
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto stub = ExpressionService::NewStub(grpc::CreateCustomChannel(
+      "127.0.0.1:" + std::to_string(port), grpc::SslCredentials(tls), args));
+  grpc::ClientContext context;
+  context.set_deadline(testing::In(5));
+  fer::v1::ModelInfo info;
+  return stub->GetModelInfo(&context, {}, &info).ok();
+}
+
+// A client trusting `pki`'s CA and presenting its client certificate.
+grpc::SslCredentialsOptions ClientOf(const Certificates& pki) {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = pki.pem("ca.pem");
+  tls.pem_private_key = pki.pem("client.key");
+  tls.pem_cert_chain = pki.pem("client.pem");
+  return tls;
+}
+
+// Replaces `path` at once, as a Kubernetes secret update does.
+void Replace(const std::string& path, const std::string& contents) {
+  ASSERT_TRUE(WriteFileAtomically(path, contents).ok()) << path;
+}
+
+TEST(TlsE2eTest, RenewedCertificatesAndClientCaAreServedWithoutARestart) {
+  Certificates before, after;
+  ASSERT_TRUE(before.ok() && after.ok());
+  const std::string dir = testing::ProcessTempDir() + "tls_rotation";
+  std::filesystem::create_directories(dir);
+  for (const char* name : {"server.pem", "server.key", "ca.pem"}) {
+    Replace(dir + "/" + name, before.pem(name));
+  }
+  testing::FerserveProcess server(
+      {"--tls_cert_file=" + dir + "/server.pem", "--tls_key_file=" + dir + "/server.key",
+       "--tls_client_ca_file=" + dir + "/ca.pem", "--credentials_reload_interval=1s"},
+      grpc::SslCredentials(ClientOf(before)));
+  ASSERT_TRUE(server.ok()) << server.Log();
+  EXPECT_TRUE(CallSucceeds(server.port(), ClientOf(before)));
+  EXPECT_FALSE(CallSucceeds(server.port(), ClientOf(after)));
+
+  // The certificates are renewed under another CA, which clients now use.
+  for (const char* name : {"server.pem", "server.key", "ca.pem"}) {
+    Replace(dir + "/" + name, after.pem(name));
+  }
+  bool renewed = false;
+  for (int i = 0; i < 40 && !renewed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    renewed = CallSucceeds(server.port(), ClientOf(after));
+  }
+  EXPECT_TRUE(renewed) << server.Log();
+  EXPECT_FALSE(CallSucceeds(server.port(), ClientOf(before)));
+  EXPECT_NE(server.Log().find("ferserve: TLS certificates reloaded from " + dir + "/server.pem"),
+            std::string::npos)
+      << server.Log();
+
+  // A broken renewal keeps what was served before.
+  Replace(dir + "/server.pem", "not a certificate\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_TRUE(CallSucceeds(server.port(), ClientOf(after))) << server.Log();
+  EXPECT_NE(server.Log().find("ferserve: TLS files not reloaded, serving the previous ones: "
+                              "--tls_cert_file " +
+                              dir + "/server.pem holds no PEM certificate"),
+            std::string::npos)
+      << server.Log();
+  EXPECT_TRUE(server.running());
+}
+
+TEST(TlsE2eTest, ACertificateThatIsNotForTheKeyStopsTheStartUp) {
+  Certificates one, other;
+  ASSERT_TRUE(one.ok() && other.ok());
+  const std::string junk = testing::ProcessTempDir() + "tls_junk.pem";
+  Replace(junk, "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n");
+  struct Case {
+    std::vector<std::string> flags;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--tls_cert_file=" + one.path("server.pem"), "--tls_key_file=" + other.path("server.key")},
+       "TLS: the certificate in --tls_cert_file " + one.path("server.pem") +
+           " is not for the key in --tls_key_file " + other.path("server.key")},
+      {{"--tls_cert_file=" + junk, "--tls_key_file=" + one.path("server.key")},
+       "TLS: --tls_cert_file " + junk + " holds no PEM certificate"},
+      {{"--tls_cert_file=" + one.path("server.pem"), "--tls_key_file=" + junk},
+       "TLS: --tls_key_file " + junk + " holds no unencrypted PEM private key"},
+      {{"--tls_cert_file=" + one.path("server.pem"), "--tls_key_file=" + one.path("server.key"),
+        "--tls_client_ca_file=" + junk},
+       "TLS: --tls_client_ca_file " + junk + " holds no PEM certificate"},
+  };
+  for (const Case& c : cases) {
+    testing::FerserveProcess server(c.flags);
+    EXPECT_FALSE(server.ok());
+    EXPECT_EQ(WEXITSTATUS(server.WaitExit(std::chrono::seconds(60))), 1) << server.Log();
+    EXPECT_NE(server.Log().find(c.message), std::string::npos) << c.message << "\n" << server.Log();
+  }
 }
 
 }  // namespace

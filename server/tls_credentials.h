@@ -1,0 +1,70 @@
+#ifndef FERSERVE_SERVER_TLS_CREDENTIALS_H_
+#define FERSERVE_SERVER_TLS_CREDENTIALS_H_
+
+#include <grpcpp/security/server_credentials.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace fer {
+
+// The PEM files of a TLS server: its certificate chain and private key, and
+// for mutual TLS the CA bundle that client certificates must chain to.
+struct TlsFiles {
+  std::string cert;
+  std::string key;
+  std::string client_ca;  // empty: clients are not asked for certificates
+};
+
+// A TLS server's credentials from its files, renewed while it runs.
+//
+// The files are read and checked at Create (each readable, the certificate
+// and key in PEM and belonging together, the CA bundle holding a
+// certificate), so a mistake stops the start-up. With a positive reload
+// interval they are read again at that interval, and a renewed set that
+// passes the same checks is what new handshakes use from then on (about a
+// second later), so certificates renewed by cert-manager or a rotated
+// Kubernetes secret are served without a restart; a set that fails them
+// (half written, a key for another certificate) is logged and the previous
+// one stays in use. gRPC reads credentials only from files: the checked set
+// is copied into a private folder (mode 0700) under $TMPDIR, removed again
+// when this object goes.
+class TlsCredentials {
+ public:
+  static absl::StatusOr<std::unique_ptr<TlsCredentials>> Create(const TlsFiles& files,
+                                                                absl::Duration reload_interval);
+  ~TlsCredentials();
+  TlsCredentials(const TlsCredentials&) = delete;
+  TlsCredentials& operator=(const TlsCredentials&) = delete;
+
+  // For grpc::ServerBuilder::AddListeningPort; valid while this object lives.
+  std::shared_ptr<grpc::ServerCredentials> server_credentials() const { return credentials_; }
+
+ private:
+  TlsCredentials(TlsFiles files, absl::Duration reload_interval);
+  absl::Status Publish(const std::string& cert, const std::string& key,
+                       const std::string& client_ca);
+  void ReloadLoop();
+
+  const TlsFiles files_;
+  const absl::Duration reload_interval_;
+  std::string folder_;  // the private copies, in generations
+  int generation_ = 0;
+  std::string published_;  // the contents last copied, to see changes
+  std::string last_refusal_;
+  std::shared_ptr<grpc::ServerCredentials> credentials_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread reloader_;
+};
+
+}  // namespace fer
+
+#endif  // FERSERVE_SERVER_TLS_CREDENTIALS_H_
