@@ -262,11 +262,11 @@ grpc::Status ExpressionService::Finish(const char* rpc, grpc::Status status) {
 
 absl::StatusOr<std::string> ExpressionService::TenantOf(const grpc::ServerContext& context) const {
   if (options_.tokens == nullptr) return std::string(kDefaultTenant);
+  const std::shared_ptr<const TenantTokens> tokens = options_.tokens->current();
   const auto& metadata = context.client_metadata();
   const auto it = metadata.find("authorization");
-  if (it == metadata.end()) return options_.tokens->TenantOfAuthorization("");
-  return options_.tokens->TenantOfAuthorization(
-      absl::string_view(it->second.data(), it->second.size()));
+  if (it == metadata.end()) return tokens->TenantOfAuthorization("");
+  return tokens->TenantOfAuthorization(absl::string_view(it->second.data(), it->second.size()));
 }
 
 absl::StatusOr<UserTranslator> ExpressionService::LookupTranslator(const std::string& tenant,

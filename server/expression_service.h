@@ -18,7 +18,7 @@
 #include "lib/serving/inference_gate.h"
 #include "lib/serving/stream_admission.h"
 #include "lib/serving/stream_watchdog.h"
-#include "lib/serving/tenant_tokens.h"
+#include "lib/serving/tenant_tokens_file.h"
 #include "lib/serving/translator_cache.h"
 #include "lib/store/profile_store.h"
 #include "lib/vision/frame_decoder.h"
@@ -50,9 +50,10 @@ struct ExpressionServiceOptions {
   int adapt_min_features = 16;
   pft::AdaptOptions adapt;
   int adapt_max_steps_limit = 500;
-  // Bearer tokens per tenant; null: no authentication, every call belongs
-  // to the tenant "default".
-  std::shared_ptr<const TenantTokens> tokens;
+  // Bearer tokens per tenant, as the file holds them now (outlives the
+  // service); null: no authentication, every call belongs to the tenant
+  // "default".
+  const TenantTokensFile* tokens = nullptr;
   // Stream limits: streams idle beyond the watchdog's timeout are cancelled
   // (null: no idle limit); a StreamPredict stream ends UNAVAILABLE once open
   // longer than max_stream_duration (zero: unlimited); frames beyond

@@ -41,7 +41,7 @@
 #include "lib/serving/model_warmup.h"
 #include "lib/serving/stream_admission.h"
 #include "lib/serving/stream_watchdog.h"
-#include "lib/serving/tenant_tokens.h"
+#include "lib/serving/tenant_tokens_file.h"
 #include "lib/serving/translator_cache.h"
 #include "lib/store/profile_store.h"
 #include "lib/store/record_cipher.h"
@@ -163,9 +163,10 @@ ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
 ABSL_FLAG(std::string, tls_client_ca_file, "",
           "PEM CA bundle: require and verify client certificates (mutual TLS).");
 ABSL_FLAG(absl::Duration, credentials_reload_interval, absl::Seconds(60),
-          "How often the --tls_* files are read again, so that renewed certificates are served "
-          "without a restart (a set that cannot be read, parsed or paired keeps the previous "
-          "one); 0 reads them once at start.");
+          "How often the --tls_* files and --auth_tokens_file are read again, so that renewed "
+          "certificates and added or revoked tokens take effect without a restart (a file "
+          "that cannot be read or parsed, or a certificate not paired with its key, keeps the "
+          "previous ones); 0 reads them once at start.");
 ABSL_FLAG(absl::Duration, stream_idle_timeout, absl::Seconds(60),
           "StreamPredict/EnrollNeutral streams with no message for this long are cancelled; "
           "0 disables.");
@@ -421,12 +422,14 @@ void ApplyConnectionFlags(grpc::ServerBuilder* builder) {
 }
 
 // Tenants' bearer tokens from --auth_tokens_file; null when it is not given.
-absl::StatusOr<std::shared_ptr<const TenantTokens>> LoadTokensFromFlags() {
+absl::StatusOr<std::unique_ptr<TenantTokensFile>> LoadTokensFromFlags() {
   const std::string path = absl::GetFlag(FLAGS_auth_tokens_file);
   if (path.empty()) return nullptr;
-  absl::StatusOr<TenantTokens> read = TenantTokens::ReadFile(path);
-  if (!read.ok()) return read.status();
-  return std::make_shared<const TenantTokens>(*std::move(read));
+  return TenantTokensFile::Open(path, absl::GetFlag(FLAGS_credentials_reload_interval),
+                                [](absl::string_view line) {
+                                  std::printf("ferserve: %s\n", std::string(line).c_str());
+                                  std::fflush(stdout);
+                                });
 }
 
 TranslatorCacheOptions TranslatorCacheOptionsFromFlags(const FaceAnalyzer& analyzer) {
@@ -462,7 +465,7 @@ struct ServingSummary {
   const FaceAnalyzer* analyzer = nullptr;
   const ProfileStore* store = nullptr;
   std::string encryption;
-  const TenantTokens* tokens = nullptr;
+  const TenantTokensFile* tokens = nullptr;
   const pft::ModelBundle* bundle = nullptr;
 };
 
@@ -489,9 +492,10 @@ void PrintServingSummary(const ServingSummary& summary) {
               absl::GetFlag(FLAGS_tls_cert_file).empty()
                   ? "plaintext gRPC"
                   : (absl::GetFlag(FLAGS_tls_client_ca_file).empty() ? "TLS" : "mutual TLS"),
-              summary.tokens
-                  ? absl::StrCat("bearer tokens for ", summary.tokens->size(), " token(s)").c_str()
-                  : "no authentication (tenant 'default')");
+              summary.tokens ? absl::StrCat("bearer tokens for ", summary.tokens->current()->size(),
+                                            " token(s)")
+                                   .c_str()
+                             : "no authentication (tenant 'default')");
   std::printf("ferserve: PFT %s\n",
               summary.bundle
                   ? absl::StrCat("bundle ", absl::GetFlag(FLAGS_pft_bundle), ", translator ",
@@ -549,7 +553,7 @@ int Run() {
       pft::LinearHeadFromLayer(analyzer.ExpressionHead(), analyzer.labels());
   if (!head.ok()) return StartupFailure("", head.status());
   TranslatorCache translator_cache(store->get(), TranslatorCacheOptionsFromFlags(analyzer));
-  absl::StatusOr<std::shared_ptr<const TenantTokens>> tokens = LoadTokensFromFlags();
+  absl::StatusOr<std::unique_ptr<TenantTokensFile>> tokens = LoadTokensFromFlags();
   if (!tokens.ok()) return StartupFailure("", tokens.status());
   // Declared before the server, so that it outlives it.
   absl::StatusOr<std::unique_ptr<TlsCredentials>> tls = TlsFromFlags();
@@ -608,7 +612,7 @@ int Run() {
   }
   warming_up = false;
   ExpressionServiceOptions options = ServiceOptionsFromFlags();
-  options.tokens = *tokens;
+  options.tokens = tokens->get();
   options.watchdog = &watchdog;
   ExpressionService service(&analyzer, &metrics, &admission, &gate, &batcher, store->get(),
                             Personalization{bundle->get(), *std::move(head), &translator_cache},

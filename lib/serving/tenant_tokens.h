@@ -33,6 +33,9 @@ class TenantTokens {
   absl::StatusOr<std::string> TenantOfAuthorization(absl::string_view authorization) const;
 
   size_t size() const { return tenant_by_hash_.size(); }
+  bool operator==(const TenantTokens& other) const {
+    return tenant_by_hash_ == other.tenant_by_hash_;
+  }
 
  private:
   absl::flat_hash_map<std::string, std::string> tenant_by_hash_;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "lib/files/file_contents.h"
 #include "lib/serving/tenant_tokens.h"
@@ -162,6 +163,49 @@ TEST_F(TenancyE2eTest, NoRpcReachesAnotherTenantsUser) {
   ASSERT_EQ(own.responses.size(), 1u);
   EXPECT_TRUE(own.responses[0].personalized());
   EXPECT_EQ(own.responses[0].profile_version(), version);
+}
+
+// The code of a GetModelInfo call with `token`.
+grpc::StatusCode ModelInfoCode(int port, const std::string& token) {
+  grpc::ClientContext context;
+  context.set_deadline(testing::In(10));
+  fer::v1::ModelInfo info;
+  return StubWithToken(port, token)->GetModelInfo(&context, {}, &info).error_code();
+}
+
+TEST(TokenRotationE2eTest, TokensAreAddedAndRevokedWithoutARestart) {
+  const std::string path = TempPath("rotated_tokens");
+  ASSERT_TRUE(
+      WriteFileAtomically(path, absl::StrCat("acme ", TenantTokens::HashToken("old"), "\n")).ok());
+  testing::FerserveProcess server(
+      {"--auth_tokens_file=" + path, "--credentials_reload_interval=1s"});
+  ASSERT_TRUE(server.ok()) << server.Log();
+  EXPECT_EQ(ModelInfoCode(server.port(), "old"), grpc::StatusCode::OK);
+  EXPECT_EQ(ModelInfoCode(server.port(), "new"), grpc::StatusCode::UNAUTHENTICATED);
+
+  // The new token is added beside the old one, then the old one revoked.
+  ASSERT_TRUE(
+      WriteFileAtomically(path, absl::StrCat("acme ", TenantTokens::HashToken("old"), "\nacme ",
+                                             TenantTokens::HashToken("new"), "\n"))
+          .ok());
+  bool added = false;
+  for (int i = 0; i < 40 && !added; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    added = ModelInfoCode(server.port(), "new") == grpc::StatusCode::OK;
+  }
+  EXPECT_TRUE(added) << server.Log();
+  ASSERT_TRUE(
+      WriteFileAtomically(path, absl::StrCat("acme ", TenantTokens::HashToken("new"), "\n")).ok());
+  bool revoked = false;
+  for (int i = 0; i < 40 && !revoked; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    revoked = ModelInfoCode(server.port(), "old") == grpc::StatusCode::UNAUTHENTICATED;
+  }
+  EXPECT_TRUE(revoked) << server.Log();
+  EXPECT_EQ(ModelInfoCode(server.port(), "new"), grpc::StatusCode::OK);
+  EXPECT_NE(server.Log().find("ferserve: tokens reloaded from " + path + ": 1 token(s)"),
+            std::string::npos)
+      << server.Log();
 }
 
 using Certificates = testing::TestCertificates;
