@@ -186,16 +186,18 @@ void TlsCredentials::ReloadLoop() {
       // Said once per distinct problem, not at every interval.
       if (last_refusal_ != pems.status().message()) {
         last_refusal_ = std::string(pems.status().message());
-        std::fprintf(stderr, "ferserve: TLS files not reloaded, serving the previous ones: %s\n",
-                     last_refusal_.c_str());
+        std::printf("ferserve: TLS files not reloaded, serving the previous ones: %s\n",
+                    last_refusal_.c_str());
+        std::fflush(stdout);
       }
       continue;
     }
     last_refusal_.clear();
     if (Fingerprint(*pems) == published_) continue;
     if (absl::Status published = Publish(pems->cert, pems->key, pems->client_ca); !published.ok()) {
-      std::fprintf(stderr, "ferserve: TLS files not reloaded: %s\n",
-                   std::string(published.message()).c_str());
+      std::printf("ferserve: TLS files not reloaded: %s\n",
+                  std::string(published.message()).c_str());
+      std::fflush(stdout);
       continue;
     }
     std::printf("ferserve: TLS certificates reloaded from %s\n", files_.cert.c_str());
