@@ -101,13 +101,12 @@ absl::StatusOr<std::string> MakePrivateFolder() {
 
 }  // namespace
 
-TlsCredentials::TlsCredentials(TlsFiles files, absl::Duration reload_interval)
-    : files_(std::move(files)), reload_interval_(reload_interval) {}
+TlsCredentials::TlsCredentials(TlsFiles files) : files_(std::move(files)) {}
 
 absl::StatusOr<std::unique_ptr<TlsCredentials>> TlsCredentials::Create(
     const TlsFiles& files, absl::Duration reload_interval) {
   FER_ASSIGN_OR_RETURN(const Contents pems, ReadChecked(files));
-  std::unique_ptr<TlsCredentials> tls(new TlsCredentials(files, reload_interval));
+  std::unique_ptr<TlsCredentials> tls(new TlsCredentials(files));
   const bool mutual = !files.client_ca.empty();
   std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider;
   if (reload_interval > absl::ZeroDuration()) {
@@ -118,7 +117,8 @@ absl::StatusOr<std::unique_ptr<TlsCredentials>> TlsCredentials::Create(
     const std::string current = tls->folder_ + "/current/";
     provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
         current + "key.pem", current + "cert.pem", mutual ? current + "ca.pem" : "", 1);
-    tls->reloader_ = std::thread([raw = tls.get()] { raw->ReloadLoop(); });
+    tls->reloader_ =
+        std::make_unique<PeriodicTask>(reload_interval, [raw = tls.get()] { raw->Reload(); });
   } else {
     provider = std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
         pems.client_ca,
@@ -137,11 +137,7 @@ absl::StatusOr<std::unique_ptr<TlsCredentials>> TlsCredentials::Create(
 }
 
 TlsCredentials::~TlsCredentials() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (reloader_.joinable()) reloader_.join();
+  reloader_.reset();
   if (!folder_.empty()) {
     std::error_code ignored;
     std::filesystem::remove_all(folder_, ignored);
@@ -175,34 +171,27 @@ absl::Status TlsCredentials::Publish(const std::string& cert, const std::string&
   return absl::OkStatus();
 }
 
-void TlsCredentials::ReloadLoop() {
-  while (true) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), reload_interval_)) return;
-    }
-    absl::StatusOr<Contents> pems = ReadChecked(files_);
-    if (!pems.ok()) {
-      // Said once per distinct problem, not at every interval.
-      if (last_refusal_ != pems.status().message()) {
-        last_refusal_ = std::string(pems.status().message());
-        std::printf("ferserve: TLS files not reloaded, serving the previous ones: %s\n",
-                    last_refusal_.c_str());
-        std::fflush(stdout);
-      }
-      continue;
-    }
-    last_refusal_.clear();
-    if (Fingerprint(*pems) == published_) continue;
-    if (absl::Status published = Publish(pems->cert, pems->key, pems->client_ca); !published.ok()) {
-      std::printf("ferserve: TLS files not reloaded: %s\n",
-                  std::string(published.message()).c_str());
+void TlsCredentials::Reload() {
+  absl::StatusOr<Contents> pems = ReadChecked(files_);
+  if (!pems.ok()) {
+    // Said once per distinct problem, not at every interval.
+    if (last_refusal_ != pems.status().message()) {
+      last_refusal_ = std::string(pems.status().message());
+      std::printf("ferserve: TLS files not reloaded, serving the previous ones: %s\n",
+                  last_refusal_.c_str());
       std::fflush(stdout);
-      continue;
     }
-    std::printf("ferserve: TLS certificates reloaded from %s\n", files_.cert.c_str());
-    std::fflush(stdout);
+    return;
   }
+  last_refusal_.clear();
+  if (Fingerprint(*pems) == published_) return;
+  if (absl::Status published = Publish(pems->cert, pems->key, pems->client_ca); !published.ok()) {
+    std::printf("ferserve: TLS files not reloaded: %s\n", std::string(published.message()).c_str());
+    std::fflush(stdout);
+    return;
+  }
+  std::printf("ferserve: TLS certificates reloaded from %s\n", files_.cert.c_str());
+  std::fflush(stdout);
 }
 
 }  // namespace fer

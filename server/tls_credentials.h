@@ -5,12 +5,10 @@
 
 #include <memory>
 #include <string>
-#include <thread>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "lib/serving/periodic_task.h"
 
 namespace fer {
 
@@ -47,22 +45,19 @@ class TlsCredentials {
   std::shared_ptr<grpc::ServerCredentials> server_credentials() const { return credentials_; }
 
  private:
-  TlsCredentials(TlsFiles files, absl::Duration reload_interval);
+  explicit TlsCredentials(TlsFiles files);
   absl::Status Publish(const std::string& cert, const std::string& key,
                        const std::string& client_ca);
-  void ReloadLoop();
+  void Reload();
 
   const TlsFiles files_;
-  const absl::Duration reload_interval_;
   std::string folder_;  // the private copies, in generations
   int generation_ = 0;
   std::string published_;  // the contents last copied, to see changes
   std::string last_refusal_;
   std::shared_ptr<grpc::ServerCredentials> credentials_;
 
-  absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread reloader_;
+  std::unique_ptr<PeriodicTask> reloader_;  // last: stops before the rest goes
 };
 
 }  // namespace fer

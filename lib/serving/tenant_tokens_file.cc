@@ -6,32 +6,21 @@
 
 namespace fer {
 
-TenantTokensFile::TenantTokensFile(std::string path, absl::Duration reload_interval, Log log,
+TenantTokensFile::TenantTokensFile(std::string path, Log log,
                                    std::shared_ptr<const TenantTokens> tokens)
-    : path_(std::move(path)),
-      reload_interval_(reload_interval),
-      log_(std::move(log)),
-      tokens_(std::move(tokens)) {}
+    : path_(std::move(path)), log_(std::move(log)), tokens_(std::move(tokens)) {}
 
 absl::StatusOr<std::unique_ptr<TenantTokensFile>> TenantTokensFile::Open(
     const std::string& path, absl::Duration reload_interval, Log log) {
   absl::StatusOr<TenantTokens> tokens = TenantTokens::ReadFile(path);
   if (!tokens.ok()) return tokens.status();
-  std::unique_ptr<TenantTokensFile> file(
-      new TenantTokensFile(path, reload_interval, std::move(log),
-                           std::make_shared<const TenantTokens>(*std::move(tokens))));
+  std::unique_ptr<TenantTokensFile> file(new TenantTokensFile(
+      path, std::move(log), std::make_shared<const TenantTokens>(*std::move(tokens))));
   if (reload_interval > absl::ZeroDuration()) {
-    file->reloader_ = std::thread([raw = file.get()] { raw->ReloadLoop(); });
+    file->reloader_ =
+        std::make_unique<PeriodicTask>(reload_interval, [raw = file.get()] { raw->Reload(); });
   }
   return file;
-}
-
-TenantTokensFile::~TenantTokensFile() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (reloader_.joinable()) reloader_.join();
 }
 
 std::shared_ptr<const TenantTokens> TenantTokensFile::current() const {
@@ -39,31 +28,27 @@ std::shared_ptr<const TenantTokens> TenantTokensFile::current() const {
   return tokens_;
 }
 
-void TenantTokensFile::ReloadLoop() {
-  while (true) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), reload_interval_)) return;
-    }
-    absl::StatusOr<TenantTokens> read = TenantTokens::ReadFile(path_);
-    if (!read.ok()) {
-      if (last_problem_ != read.status().message()) {
-        last_problem_ = std::string(read.status().message());
-        if (log_)
-          log_(absl::StrCat("tokens not reloaded, keeping the previous ones: ", last_problem_));
+void TenantTokensFile::Reload() {
+  absl::StatusOr<TenantTokens> read = TenantTokens::ReadFile(path_);
+  if (!read.ok()) {
+    // Said once per distinct problem, not at every interval.
+    if (last_problem_ != read.status().message()) {
+      last_problem_ = std::string(read.status().message());
+      if (log_) {
+        log_(absl::StrCat("tokens not reloaded, keeping the previous ones: ", last_problem_));
       }
-      continue;
     }
-    last_problem_.clear();
-    if (*read == *current()) continue;
-    const size_t count = read->size();
-    auto tokens = std::make_shared<const TenantTokens>(*std::move(read));
-    {
-      absl::MutexLock lock(&mu_);
-      tokens_ = std::move(tokens);
-    }
-    if (log_) log_(absl::StrCat("tokens reloaded from ", path_, ": ", count, " token(s)"));
+    return;
   }
+  last_problem_.clear();
+  if (*read == *current()) return;
+  const size_t count = read->size();
+  auto tokens = std::make_shared<const TenantTokens>(*std::move(read));
+  {
+    absl::MutexLock lock(&mu_);
+    tokens_ = std::move(tokens);
+  }
+  if (log_) log_(absl::StrCat("tokens reloaded from ", path_, ": ", count, " token(s)"));
 }
 
 }  // namespace fer

@@ -4,13 +4,13 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "lib/serving/periodic_task.h"
 #include "lib/serving/tenant_tokens.h"
 
 namespace fer {
@@ -29,7 +29,6 @@ class TenantTokensFile {
   static absl::StatusOr<std::unique_ptr<TenantTokensFile>> Open(const std::string& path,
                                                                 absl::Duration reload_interval,
                                                                 Log log);
-  ~TenantTokensFile();
   TenantTokensFile(const TenantTokensFile&) = delete;
   TenantTokensFile& operator=(const TenantTokensFile&) = delete;
 
@@ -37,19 +36,16 @@ class TenantTokensFile {
   std::shared_ptr<const TenantTokens> current() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  TenantTokensFile(std::string path, absl::Duration reload_interval, Log log,
-                   std::shared_ptr<const TenantTokens> tokens);
-  void ReloadLoop();
+  TenantTokensFile(std::string path, Log log, std::shared_ptr<const TenantTokens> tokens);
+  void Reload();
 
   const std::string path_;
-  const absl::Duration reload_interval_;
   const Log log_;
-  std::string last_problem_;  // reload thread only
+  std::string last_problem_;  // Reload's own
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const TenantTokens> tokens_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread reloader_;
+  std::unique_ptr<PeriodicTask> reloader_;  // last: stops before the rest goes
 };
 
 }  // namespace fer
