@@ -4,10 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
+#include "tests/file_contents.h"
 #include "tests/process_temp_dir.h"
 
 namespace fer::testing {
@@ -34,12 +33,7 @@ class TestCertificates {
   ~TestCertificates() { std::system(("rm -rf " + dir_).c_str()); }
   bool ok() const { return ok_; }
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
-  std::string pem(const std::string& name) const {
-    std::ifstream in(path(name));
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  std::string pem(const std::string& name) const { return ReadFileContents(path(name)); }
 
  private:
   static inline int counter_ = 0;
