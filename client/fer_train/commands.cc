@@ -452,9 +452,9 @@ CommandResult AdaptUser() {
                   labels);
   }
   if (const std::string out = absl::GetFlag(FLAGS_translator_out); !out.empty()) {
-    if (absl::Status s = WriteFileAtomically(out, pft::EncodeTranslator(adapted->translator));
-        !s.ok())
-      return Done(s);
+    const absl::Status written =
+        WriteFileAtomically(out, pft::EncodeTranslator(adapted->translator));
+    if (!written.ok()) return Done(written);
     Print(absl::StrCat("wrote the adapted translator to ", out));
   }
   return {};
