@@ -77,7 +77,8 @@ struct Personalization {
 // runs on a server thread. A frame's per-frame model steps (detection,
 // landmarks) pass through an InferenceGate; its faces then go through the
 // DynamicBatcher, which runs the backbone on the faces of many streams at
-// once.
+// once. StreamPredict is defined in stream_predict.cc, the profile RPCs in
+// profile_rpcs.cc, the parts they share in expression_service.cc.
 class ExpressionService final : public fer::v1::ExpressionService::Service {
  public:
   // None of the pointers is owned; all must outlive the service. `store`
