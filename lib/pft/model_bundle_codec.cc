@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "lib/files/file_contents.h"
 #include "lib/model/status_macros.h"
@@ -111,9 +112,18 @@ absl::StatusOr<ModelBundle> DecodeModelBundle(absl::string_view bytes) {
   if (!r.ok() || entries > kMaxEntries) {
     return absl::DataLossError("model bundle: bad training-config count");
   }
+  // Keys in strictly increasing order, as EncodeModelBundle writes them: a
+  // repeated key would leave which value counts to the reader.
   for (uint32_t i = 0; i < entries && r.ok(); ++i) {
     std::string key = r.String();
-    bundle.training_config[std::move(key)] = r.String();
+    std::string value = r.String();
+    if (!r.ok()) break;
+    if (!bundle.training_config.empty() && key <= bundle.training_config.rbegin()->first) {
+      return absl::DataLossError(absl::StrCat("model bundle: training-config key '",
+                                              absl::CHexEscape(key), "' repeated or out of order"));
+    }
+    bundle.training_config.emplace_hint(bundle.training_config.end(), std::move(key),
+                                        std::move(value));
   }
   if (!r.ok() || r.remaining() != 0) {
     return absl::DataLossError("model bundle: truncated or trailing bytes in training config");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "lib/pft/byte_io.h"
 #include "lib/pft/linear_head.h"
 #include "lib/pft/sealed_blob.h"
 #include "lib/pft/translator_codec.h"
@@ -107,6 +108,36 @@ TEST(ModelBundleCodecTest, InconsistentFieldsAreDataLoss) {
     const absl::Status status = DecodeModelBundle(EncodeModelBundle(bundle)).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << message;
     EXPECT_NE(status.message().find(message), std::string::npos) << status;
+  }
+}
+
+// SmallBundle's encoding with these training-config entries, in this order.
+std::string WithTrainingConfig(const std::vector<std::pair<std::string, std::string>>& entries) {
+  ModelBundle bundle = SmallBundle();
+  bundle.training_config.clear();
+  std::string bytes = EncodeModelBundle(bundle);
+  bytes.resize(bytes.size() - 8);  // the entry count (0) and the CRC-32
+  ByteWriter w(&bytes);
+  w.U32(static_cast<uint32_t>(entries.size()));
+  for (const auto& [key, value] : entries) {
+    w.String(key);
+    w.String(value);
+  }
+  w.U32(0);
+  Reseal(bytes);
+  return bytes;
+}
+
+TEST(ModelBundleCodecTest, TrainingConfigKeysAreUniqueAndInOrder) {
+  const std::string ordered = WithTrainingConfig({{"epochs", "3"}, {"pairing", "landmark"}});
+  EXPECT_EQ(ordered, EncodeModelBundle(SmallBundle()));
+  ASSERT_TRUE(DecodeModelBundle(ordered).ok());
+  for (const std::string& bytes :
+       {WithTrainingConfig({{"epochs", "3"}, {"epochs", "4"}}),
+        WithTrainingConfig({{"pairing", "landmark"}, {"epochs", "3"}})}) {
+    const absl::Status status = DecodeModelBundle(bytes).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+    EXPECT_NE(status.message().find("repeated or out of order"), std::string::npos) << status;
   }
 }
 
