@@ -160,18 +160,39 @@ void ExpressionService::CountRejectedFrame(const absl::Status& status) {
   }
 }
 
-grpc::Status ExpressionService::Finish(const char* rpc, grpc::Status status) {
-  metrics_->RecordRequest(rpc, GrpcCodeName(status.error_code()));
+grpc::Status ExpressionService::Finish(const Call& call, grpc::Status status) {
+  metrics_->RecordRequest(call.rpc, GrpcCodeName(status.error_code()));
+  if (options_.call_log != nullptr) {
+    // FinishedCall views these: they must outlive Record.
+    const std::string message = status.error_message();
+    const std::string peer = call.context.peer();
+    FinishedCall finished;
+    finished.rpc = call.rpc;
+    finished.code = static_cast<absl::StatusCode>(status.error_code());
+    finished.message = message;
+    finished.duration = absl::Now() - call.started;
+    finished.tenant = call.tenant;
+    finished.peer = peer;
+    finished.frames = call.frames;
+    options_.call_log->Record(finished);
+  }
   return status;
 }
 
-absl::StatusOr<std::string> ExpressionService::TenantOf(const grpc::ServerContext& context) const {
-  if (options_.tokens == nullptr) return std::string(kDefaultTenant);
+absl::Status ExpressionService::Authenticate(Call* call) const {
+  if (options_.tokens == nullptr) {
+    call->tenant = kDefaultTenant;
+    return absl::OkStatus();
+  }
   const std::shared_ptr<const TenantTokens> tokens = options_.tokens->current();
-  const auto& metadata = context.client_metadata();
+  const auto& metadata = call->context.client_metadata();
   const auto it = metadata.find("authorization");
-  if (it == metadata.end()) return tokens->TenantOfAuthorization("");
-  return tokens->TenantOfAuthorization(absl::string_view(it->second.data(), it->second.size()));
+  absl::StatusOr<std::string> tenant = tokens->TenantOfAuthorization(
+      it == metadata.end() ? absl::string_view()
+                           : absl::string_view(it->second.data(), it->second.size()));
+  if (!tenant.ok()) return tenant.status();
+  call->tenant = *std::move(tenant);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<UserTranslator> ExpressionService::LookupTranslator(const std::string& tenant,
@@ -252,8 +273,9 @@ grpc::Status ExpressionService::IdleStatus(const StreamWatchdog::Watch* watch) {
 grpc::Status ExpressionService::GetModelInfo(grpc::ServerContext* context,
                                              const fer::v1::GetModelInfoRequest*,
                                              fer::v1::ModelInfo* info) {
-  if (absl::StatusOr<std::string> tenant = TenantOf(*context); !tenant.ok()) {
-    return Finish("GetModelInfo", ToGrpcStatus(tenant.status()));
+  Call call("GetModelInfo", *context);
+  if (absl::Status authenticated = Authenticate(&call); !authenticated.ok()) {
+    return Finish(call, ToGrpcStatus(authenticated));
   }
   info->set_backbone_id(analyzer_->backbone_id());
   for (const std::string& label : analyzer_->labels()) info->add_labels(label);
@@ -268,7 +290,7 @@ grpc::Status ExpressionService::GetModelInfo(grpc::ServerContext* context,
     info->set_translator_parameters(
         static_cast<uint64_t>(personalization_.bundle->translator.num_parameters()));
   }
-  return Finish("GetModelInfo", grpc::Status::OK);
+  return Finish(call, grpc::Status::OK);
 }
 
 }  // namespace fer

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "fer/v1/expression_service.grpc.pb.h"
 #include "lib/metrics/server_metrics.h"
@@ -12,6 +13,7 @@
 #include "lib/pft/adaptation.h"
 #include "lib/pft/linear_head.h"
 #include "lib/pft/model_bundle.h"
+#include "lib/serving/call_log.h"
 #include "lib/serving/dynamic_batcher.h"
 #include "lib/serving/enrollment_checks.h"
 #include "lib/serving/face_tracker.h"
@@ -61,6 +63,8 @@ struct ExpressionServiceOptions {
   StreamWatchdog* watchdog = nullptr;
   absl::Duration max_stream_duration = absl::ZeroDuration();
   double max_stream_fps = 0;
+  // Where finished calls are logged (null: nowhere; outlives the service).
+  CallLog* call_log = nullptr;
 };
 
 // PFT personalization: the pre-trained bundle Adapt starts from, the frozen
@@ -108,12 +112,24 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   struct Stream;
   struct FrameTranslator;
 
-  // The caller's tenant from its bearer token (Unauthenticated without a
-  // valid one), or "default" when authentication is off.
-  absl::StatusOr<std::string> TenantOf(const grpc::ServerContext& context) const;
+  // One call as Finish records it in the metrics and the call log.
+  struct Call {
+    Call(const char* rpc, const grpc::ServerContext& context) : rpc(rpc), context(context) {}
+    const char* rpc;
+    const grpc::ServerContext& context;
+    const absl::Time started = absl::Now();
+    std::string tenant;   // once authenticated
+    int64_t frames = -1;  // streams: the frames read
+  };
+  // Sets call->tenant from the caller's bearer token (Unauthenticated
+  // without a valid one), or to "default" when authentication is off.
+  absl::Status Authenticate(Call* call) const;
+  // Records the call's end and returns its status.
+  grpc::Status Finish(const Call& call, grpc::Status status);
   grpc::Status StreamPredictImpl(
       grpc::ServerContext* context, const std::string& tenant,
-      grpc::ServerReaderWriter<fer::v1::PredictResponse, fer::v1::PredictRequest>* stream);
+      grpc::ServerReaderWriter<fer::v1::PredictResponse, fer::v1::PredictRequest>* stream,
+      int64_t* frames);
   absl::StatusOr<StreamSettings> SettingsFrom(const fer::v1::StreamConfig& config) const;
   // A stream's settings from its config (InvalidArgument for values out of
   // range), with its tracker, clip state and stale-frame filter.
@@ -131,10 +147,9 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
                           Stream* stream, double* backbone_seconds,
                           fer::v1::PredictResponse* response);
   absl::StatusOr<RgbImage> DecodeFrame(const fer::v1::Frame& frame) const;
-  grpc::Status Finish(const char* rpc, grpc::Status status);
   grpc::Status EnrollNeutralImpl(grpc::ServerContext* context, const std::string& tenant,
                                  grpc::ServerReader<fer::v1::EnrollRequest>* reader,
-                                 fer::v1::EnrollResponse* response);
+                                 fer::v1::EnrollResponse* response, int64_t* frames);
   // One enrollment frame's verdict (an undecodable frame is one too); an
   // accepted frame's backbone features go to *features. An error ends the
   // call.

@@ -36,6 +36,7 @@
 #include "lib/model/torch_runtime.h"
 #include "lib/pft/linear_head.h"
 #include "lib/pft/model_bundle_codec.h"
+#include "lib/serving/call_log.h"
 #include "lib/serving/dynamic_batcher.h"
 #include "lib/serving/inference_gate.h"
 #include "lib/serving/model_warmup.h"
@@ -187,6 +188,14 @@ ABSL_FLAG(absl::Duration, max_connection_age, absl::ZeroDuration(),
           "(streams then have --max_connection_age_grace to finish); 0 disables.");
 ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Seconds(30),
           "Time open calls get after a --max_connection_age GOAWAY.");
+ABSL_FLAG(std::string, call_log, "errors",
+          "Finished calls logged, one logfmt line each (rpc, code, duration, tenant, peer, "
+          "frames, message): errors (calls failing for a reason the operator may act on: all "
+          "codes but OK, CANCELLED, INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, "
+          "FAILED_PRECONDITION, ABORTED and OUT_OF_RANGE), all, or none.");
+ABSL_FLAG(double, call_log_rate, 20,
+          "Most call log lines per second (bursts of one second's worth); lines beyond are "
+          "dropped and counted in the next line. 0: no limit.");
 
 namespace fer {
 namespace {
@@ -295,6 +304,10 @@ std::string InvalidFlags() {
   if (!(absl::GetFlag(FLAGS_enroll_max_roll_degrees) > 0)) {
     return "--enroll_max_roll_degrees must be positive";
   }
+  if (!ParseCallLogMode(absl::GetFlag(FLAGS_call_log)).ok()) {
+    return "--call_log must be errors, all or none";
+  }
+  if (!(absl::GetFlag(FLAGS_call_log_rate) >= 0)) return "--call_log_rate must not be negative";
   return "";
 }
 
@@ -421,15 +434,20 @@ void ApplyConnectionFlags(grpc::ServerBuilder* builder) {
   }
 }
 
+// A line of the server's log, on standard output, written at once (one
+// write per line, so lines of concurrent calls do not interleave).
+void PrintLogLine(absl::string_view line) {
+  const std::string text = absl::StrCat("ferserve: ", line, "\n");
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
 // Tenants' bearer tokens from --auth_tokens_file; null when it is not given.
 absl::StatusOr<std::unique_ptr<TenantTokensFile>> LoadTokensFromFlags() {
   const std::string path = absl::GetFlag(FLAGS_auth_tokens_file);
   if (path.empty()) return nullptr;
   return TenantTokensFile::Open(path, absl::GetFlag(FLAGS_credentials_reload_interval),
-                                [](absl::string_view line) {
-                                  std::printf("ferserve: %s\n", std::string(line).c_str());
-                                  std::fflush(stdout);
-                                });
+                                PrintLogLine);
 }
 
 TranslatorCacheOptions TranslatorCacheOptionsFromFlags(const FaceAnalyzer& analyzer) {
@@ -611,9 +629,12 @@ int Run() {
     std::printf("ferserve: models warmed up: %s\n", DescribeWarmup(*warmup).c_str());
   }
   warming_up = false;
+  CallLog call_log(*ParseCallLogMode(absl::GetFlag(FLAGS_call_log)),
+                   absl::GetFlag(FLAGS_call_log_rate), PrintLogLine);
   ExpressionServiceOptions options = ServiceOptionsFromFlags();
   options.tokens = tokens->get();
   options.watchdog = &watchdog;
+  options.call_log = &call_log;
   ExpressionService service(&analyzer, &metrics, &admission, &gate, &batcher, store->get(),
                             Personalization{bundle->get(), *std::move(head), &translator_cache},
                             options);

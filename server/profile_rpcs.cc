@@ -91,9 +91,12 @@ fer::v1::FrameVerdict::Reason ToProto(EnrollmentVerdict verdict) {
 grpc::Status ExpressionService::EnrollNeutral(grpc::ServerContext* context,
                                               grpc::ServerReader<fer::v1::EnrollRequest>* reader,
                                               fer::v1::EnrollResponse* response) {
-  absl::StatusOr<std::string> tenant = TenantOf(*context);
-  if (!tenant.ok()) return Finish("EnrollNeutral", ToGrpcStatus(tenant.status()));
-  return Finish("EnrollNeutral", EnrollNeutralImpl(context, *tenant, reader, response));
+  Call call("EnrollNeutral", *context);
+  if (absl::Status authenticated = Authenticate(&call); !authenticated.ok()) {
+    return Finish(call, ToGrpcStatus(authenticated));
+  }
+  call.frames = 0;
+  return Finish(call, EnrollNeutralImpl(context, call.tenant, reader, response, &call.frames));
 }
 
 absl::StatusOr<fer::v1::FrameVerdict> ExpressionService::JudgeEnrollmentFrame(
@@ -128,12 +131,14 @@ absl::StatusOr<fer::v1::FrameVerdict> ExpressionService::JudgeEnrollmentFrame(
 
 grpc::Status ExpressionService::EnrollNeutralImpl(
     grpc::ServerContext* context, const std::string& tenant,
-    grpc::ServerReader<fer::v1::EnrollRequest>* reader, fer::v1::EnrollResponse* response) {
+    grpc::ServerReader<fer::v1::EnrollRequest>* reader, fer::v1::EnrollResponse* response,
+    int64_t* frames) {
   fer::v1::EnrollRequest request;
   std::string user_id;
   std::vector<std::vector<float>> accepted;
   std::unique_ptr<StreamWatchdog::Watch> watch = WatchIdleness(context);
   for (uint64_t index = 0; reader->Read(&request); ++index) {
+    *frames = static_cast<int64_t>(index) + 1;
     if (watch != nullptr) watch->Touch();
     if (index == 0) {
       user_id = request.user_id();
@@ -197,9 +202,11 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
 grpc::Status ExpressionService::Adapt(grpc::ServerContext* context,
                                       const fer::v1::AdaptRequest* request,
                                       grpc::ServerWriter<fer::v1::AdaptProgress>* writer) {
-  absl::StatusOr<std::string> tenant = TenantOf(*context);
-  if (!tenant.ok()) return Finish("Adapt", ToGrpcStatus(tenant.status()));
-  return Finish("Adapt", AdaptImpl(context, *tenant, request, writer));
+  Call call("Adapt", *context);
+  if (absl::Status authenticated = Authenticate(&call); !authenticated.ok()) {
+    return Finish(call, ToGrpcStatus(authenticated));
+  }
+  return Finish(call, AdaptImpl(context, call.tenant, request, writer));
 }
 
 grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context, const std::string& tenant,
@@ -317,14 +324,17 @@ grpc::Status ExpressionService::CommitAdaptation(
 grpc::Status ExpressionService::GetProfile(grpc::ServerContext* context,
                                            const fer::v1::GetProfileRequest* request,
                                            fer::v1::Profile* out) {
-  absl::StatusOr<std::string> tenant = TenantOf(*context);
-  if (!tenant.ok()) return Finish("GetProfile", ToGrpcStatus(tenant.status()));
+  Call call("GetProfile", *context);
+  if (absl::Status authenticated = Authenticate(&call); !authenticated.ok()) {
+    return Finish(call, ToGrpcStatus(authenticated));
+  }
+  const std::string& tenant = call.tenant;
   const std::string& user_id = request->user_id();
   if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
-    return Finish("GetProfile", ToGrpcStatus(valid));
+    return Finish(call, ToGrpcStatus(valid));
   }
-  absl::StatusOr<Profile> profile = store_->Get(*tenant, user_id, kProfileFeatures);
-  if (!profile.ok()) return Finish("GetProfile", StoreError(profile.status(), user_id, *store_));
+  absl::StatusOr<Profile> profile = store_->Get(tenant, user_id, kProfileFeatures);
+  if (!profile.ok()) return Finish(call, StoreError(profile.status(), user_id, *store_));
   out->set_user_id(user_id);
   out->set_version(profile->translator_version);
   out->set_enrolled_features(static_cast<uint32_t>(profile->bank.features.size()));
@@ -332,33 +342,36 @@ grpc::Status ExpressionService::GetProfile(grpc::ServerContext* context,
   out->set_updated_unix_ms(profile->updated_unix_ms);
   out->set_adapted_unix_ms(profile->adapted_unix_ms);
   out->set_backbone_id(profile->backbone_id);
-  if (profile->adapted_unix_ms != 0)
+  if (profile->adapted_unix_ms != 0) {
     FillQualityReport(profile->quality, out->mutable_last_report());
-  return Finish("GetProfile", grpc::Status::OK);
+  }
+  return Finish(call, grpc::Status::OK);
 }
 
 grpc::Status ExpressionService::DeleteProfile(grpc::ServerContext* context,
                                               const fer::v1::DeleteProfileRequest* request,
                                               fer::v1::DeleteProfileResponse* response) {
-  absl::StatusOr<std::string> tenant = TenantOf(*context);
-  if (!tenant.ok()) return Finish("DeleteProfile", ToGrpcStatus(tenant.status()));
+  Call call("DeleteProfile", *context);
+  if (absl::Status authenticated = Authenticate(&call); !authenticated.ok()) {
+    return Finish(call, ToGrpcStatus(authenticated));
+  }
+  const std::string& tenant = call.tenant;
   const std::string& user_id = request->user_id();
   if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
-    return Finish("DeleteProfile", ToGrpcStatus(valid));
+    return Finish(call, ToGrpcStatus(valid));
   }
-  absl::StatusOr<int64_t> removed = store_->Delete(*tenant, user_id);
+  absl::StatusOr<int64_t> removed = store_->Delete(tenant, user_id);
   if (!removed.ok()) {
-    return Finish("DeleteProfile", StoreError(removed.status(), user_id, *store_));
+    return Finish(call, StoreError(removed.status(), user_id, *store_));
   }
-  personalization_.cache->Erase(*tenant, user_id);
+  personalization_.cache->Erase(tenant, user_id);
   if (*removed == 0) {
-    return Finish("DeleteProfile",
-                  grpc::Status(grpc::StatusCode::NOT_FOUND,
-                               absl::StrCat("no profile for user \"", user_id, "\"")));
+    return Finish(call, grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                     absl::StrCat("no profile for user \"", user_id, "\"")));
   }
   response->set_user_id(user_id);
   response->set_records_deleted(static_cast<uint32_t>(*removed));
-  return Finish("DeleteProfile", grpc::Status::OK);
+  return Finish(call, grpc::Status::OK);
 }
 
 }  // namespace fer

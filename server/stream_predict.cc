@@ -149,14 +149,17 @@ absl::StatusOr<ExpressionService::StreamSettings> ExpressionService::SettingsFro
 grpc::Status ExpressionService::StreamPredict(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<PredictResponse, PredictRequest>* stream) {
-  absl::StatusOr<std::string> tenant = TenantOf(*context);
-  if (!tenant.ok()) return Finish("StreamPredict", ToGrpcStatus(tenant.status()));
+  Call call("StreamPredict", *context);
+  if (absl::Status authenticated = Authenticate(&call); !authenticated.ok()) {
+    return Finish(call, ToGrpcStatus(authenticated));
+  }
   absl::StatusOr<std::unique_ptr<StreamAdmission::Ticket>> ticket = admission_->Admit();
-  if (!ticket.ok()) return Finish("StreamPredict", ToGrpcStatus(ticket.status()));
+  if (!ticket.ok()) return Finish(call, ToGrpcStatus(ticket.status()));
   metrics_->StreamStarted();
-  grpc::Status status = StreamPredictImpl(context, *tenant, stream);
+  call.frames = 0;
+  grpc::Status status = StreamPredictImpl(context, call.tenant, stream, &call.frames);
   metrics_->StreamEnded();
-  return Finish("StreamPredict", status);
+  return Finish(call, status);
 }
 
 absl::StatusOr<ExpressionService::Stream> ExpressionService::OpenStream(
@@ -308,7 +311,7 @@ absl::Status ExpressionService::AnswerFrame(grpc::ServerContext* context, const 
 
 grpc::Status ExpressionService::StreamPredictImpl(
     grpc::ServerContext* context, const std::string& tenant,
-    grpc::ServerReaderWriter<PredictResponse, PredictRequest>* stream) {
+    grpc::ServerReaderWriter<PredictResponse, PredictRequest>* stream, int64_t* frames) {
   PredictRequest request;
   Stream state;  // from the first message's config
   const std::unique_ptr<StreamWatchdog::Watch> watch = WatchIdleness(context);
@@ -318,6 +321,7 @@ grpc::Status ExpressionService::StreamPredictImpl(
                                             : absl::ZeroDuration();
   absl::Time next_frame = opened;
   for (uint64_t index = 0; stream->Read(&request); ++index) {
+    *frames = static_cast<int64_t>(index) + 1;
     if (watch != nullptr) watch->Touch();
     if (options_.max_stream_duration > absl::ZeroDuration() &&
         absl::Now() - opened > options_.max_stream_duration) {

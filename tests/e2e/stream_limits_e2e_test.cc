@@ -88,6 +88,16 @@ TEST_F(StreamLimitsE2eTest, IdleStreamsAreCancelledAndFastOnesPaced) {
       metrics.find("ferserve_requests_total{code=\"DEADLINE_EXCEEDED\",rpc=\"StreamPredict\"}"),
       std::string::npos)
       << metrics;
+  // The default call log (errors) has both cancelled calls, not the paced one.
+  const std::string log = server.Log();
+  EXPECT_NE(log.find("call rpc=StreamPredict code=DEADLINE_EXCEEDED"), std::string::npos) << log;
+  EXPECT_NE(log.find(" frames=1 message=\"no message within --stream_idle_timeout; stream "
+                     "cancelled\"\n"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("call rpc=EnrollNeutral code=DEADLINE_EXCEEDED"), std::string::npos) << log;
+  EXPECT_NE(log.find(" frames=0 message="), std::string::npos) << log;
+  EXPECT_EQ(log.find("code=OK"), std::string::npos) << log;
 }
 
 TEST_F(StreamLimitsE2eTest, StreamsPastTheirMaximumDurationEndUnavailable) {
