@@ -163,16 +163,14 @@ void ExpressionService::CountRejectedFrame(const absl::Status& status) {
 grpc::Status ExpressionService::Finish(const Call& call, grpc::Status status) {
   metrics_->RecordRequest(call.rpc, GrpcCodeName(status.error_code()));
   if (options_.call_log != nullptr) {
-    // FinishedCall views these: they must outlive Record.
-    const std::string message = status.error_message();
-    const std::string peer = call.context.peer();
+    const std::string message = status.error_message();  // viewed by Record
     FinishedCall finished;
     finished.rpc = call.rpc;
     finished.code = static_cast<absl::StatusCode>(status.error_code());
     finished.message = message;
     finished.duration = absl::Now() - call.started;
     finished.tenant = call.tenant;
-    finished.peer = peer;
+    finished.peer = call.peer;
     finished.frames = call.frames;
     options_.call_log->Record(finished);
   }
@@ -262,12 +260,13 @@ std::unique_ptr<StreamWatchdog::Watch> ExpressionService::WatchIdleness(
   return options_.watchdog->Start([context] { context->TryCancel(); });
 }
 
-grpc::Status ExpressionService::IdleStatus(const StreamWatchdog::Watch* watch) {
+grpc::Status ExpressionService::EndOfReadsStatus(const grpc::ServerContext& context,
+                                                 const StreamWatchdog::Watch* watch) {
   if (watch != nullptr && watch->expired()) {
     return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                         "no message within --stream_idle_timeout; stream cancelled");
   }
-  return grpc::Status::OK;
+  return CutShortStatus(context);
 }
 
 grpc::Status ExpressionService::GetModelInfo(grpc::ServerContext* context,

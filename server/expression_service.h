@@ -114,9 +114,12 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
 
   // One call as Finish records it in the metrics and the call log.
   struct Call {
-    Call(const char* rpc, const grpc::ServerContext& context) : rpc(rpc), context(context) {}
+    Call(const char* rpc, const grpc::ServerContext& context)
+        : rpc(rpc), context(context), peer(context.peer()) {}
     const char* rpc;
     const grpc::ServerContext& context;
+    // Taken at the start: gRPC forgets it once the call is cancelled.
+    const std::string peer;
     const absl::Time started = absl::Now();
     std::string tenant;   // once authenticated
     int64_t frames = -1;  // streams: the frames read
@@ -198,9 +201,13 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
                                                        const AnalyzeOptions& analyze,
                                                        int max_faces);
   // A watch that cancels the call when the client stays idle too long (null
-  // without a watchdog), and the status such a call ends with.
+  // without a watchdog).
   std::unique_ptr<StreamWatchdog::Watch> WatchIdleness(grpc::ServerContext* context);
-  static grpc::Status IdleStatus(const StreamWatchdog::Watch* watch);
+  // The status of a streaming call once its reads ended: DEADLINE_EXCEEDED
+  // when `watch` cancelled it for idleness, else CutShortStatus: OK when the
+  // client half-closed.
+  static grpc::Status EndOfReadsStatus(const grpc::ServerContext& context,
+                                       const StreamWatchdog::Watch* watch);
   // The user's translator through the cache, recording cache metrics.
   absl::StatusOr<UserTranslator> LookupTranslator(const std::string& tenant,
                                                   const std::string& user_id);

@@ -168,7 +168,7 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
     }
     if (watch != nullptr) watch->Touch();  // idle time is time spent waiting for the client
   }
-  if (grpc::Status idle = IdleStatus(watch.get()); !idle.ok()) return idle;
+  if (grpc::Status ended = EndOfReadsStatus(*context, watch.get()); !ended.ok()) return ended;
   watch.reset();  // the client is done; the store writes below are not idleness
   if (user_id.empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,

@@ -379,7 +379,7 @@ grpc::Status ExpressionService::StreamPredictImpl(
     }
     if (watch != nullptr) watch->Touch();  // idle time is time spent waiting for the client
   }
-  return IdleStatus(watch.get());
+  return EndOfReadsStatus(*context, watch.get());
 }
 
 absl::StatusOr<std::vector<float>> ExpressionService::PredictClip(grpc::ServerContext* context,

@@ -12,6 +12,8 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "lib/vision/image_file.h"
 #include "tests/e2e/ferserve_process.h"
+#include "tests/e2e/metric_samples.h"
+#include "tests/e2e/personalization_client.h"
 #include "tests/e2e/stream_predict_call.h"
 #include "tests/file_contents.h"
 #include "tests/http_get.h"
@@ -248,6 +250,63 @@ TEST_F(StreamPredictE2eTest, BadInputsGetClearStatusesAndTheServerStaysUp) {
   const testing::PredictOutcome after = RunStream({testing::FrameRequest(good)});
   EXPECT_TRUE(after.status.ok());
   EXPECT_EQ(after.responses.size(), 1u);
+}
+
+// A call cut by its deadline while the server waits for the client's next
+// message: the handler sees its reads end, as at a half-close. It must
+// count the call as the client saw it, and an enrollment cut so must store
+// nothing (the client will send its frames again).
+TEST_F(StreamPredictE2eTest, CallsCutByTheirDeadlineCountAsSuchAndStoreNothing) {
+  const std::string good = testing::ReadFileContents(testing::FramesDir() + "/franck_000000.png");
+  auto count = [this](const std::string& rpc, const std::string& code) {
+    return std::max(0.0, testing::MetricValue(
+                             testing::ScrapeMetrics(server_->metrics_port()),
+                             "ferserve_requests_total{code=\"" + code + "\",rpc=\"" + rpc + "\"}"));
+  };
+  // gRPC cancels such a call under the server when the client's own timer
+  // fires, shortly before the server's: CANCELLED or DEADLINE_EXCEEDED.
+  auto cut = [&count](const std::string& rpc) {
+    return count(rpc, "DEADLINE_EXCEEDED") + count(rpc, "CANCELLED");
+  };
+  const double predict_ok = count("StreamPredict", "OK");
+  const double predict_cut = cut("StreamPredict");
+  const double enroll_ok = count("EnrollNeutral", "OK");
+  const double enroll_cut = cut("EnrollNeutral");
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1500));
+    auto stream = stub_->StreamPredict(&context);
+    ASSERT_TRUE(stream->Write(testing::FrameRequest(good)));
+    PredictResponse response;
+    ASSERT_TRUE(stream->Read(&response));
+    EXPECT_FALSE(stream->Read(&response));  // no half-close: the deadline ends it
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1500));
+    fer::v1::EnrollResponse enrolled;
+    auto writer = stub_->EnrollNeutral(&context, &enrolled);
+    fer::v1::EnrollRequest request;
+    request.set_user_id("deadline-user");
+    request.mutable_frame()->set_encoded(good);
+    ASSERT_TRUE(writer->Write(request));
+    EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  // The server counts a call once its handler has returned, which may be
+  // after the client saw gRPC's answer.
+  for (int i = 0;
+       i < 100 && (cut("StreamPredict") < predict_cut + 1 || cut("EnrollNeutral") < enroll_cut + 1);
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(cut("StreamPredict"), predict_cut + 1);
+  EXPECT_EQ(cut("EnrollNeutral"), enroll_cut + 1);
+  EXPECT_EQ(count("StreamPredict", "OK"), predict_ok);
+  EXPECT_EQ(count("EnrollNeutral", "OK"), enroll_ok);
+  fer::v1::Profile profile;
+  EXPECT_EQ(testing::GetProfile(stub_.get(), "deadline-user", &profile).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(StreamPredictE2eTest, BadStreamConfigIsRefusedBeforeAnyAnswer) {
