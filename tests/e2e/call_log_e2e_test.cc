@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -118,6 +119,18 @@ TEST(CallLogE2eTest, LogsEachCallWithinItsRate) {
   EXPECT_LE(logged, 3);  // a third if the calls took over a quarter second
   EXPECT_THAT(lines.back(), HasSubstr("call rpc=GetModelInfo code=OK"));
   EXPECT_TRUE(server.running());
+}
+
+TEST(CallLogE2eTest, BadCallLogFlagsStopTheStartUp) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--call_log=verbose", "--call_log must be errors, all or none"},
+      {"--call_log_rate=-1", "--call_log_rate must not be negative"}};
+  for (const auto& [flag, message] : cases) {
+    testing::FerserveProcess server({flag});
+    EXPECT_FALSE(server.ok());
+    EXPECT_EQ(WEXITSTATUS(server.WaitExit(std::chrono::seconds(60))), 2) << server.Log();
+    EXPECT_THAT(server.Log(), HasSubstr(message));
+  }
 }
 
 }  // namespace
