@@ -160,7 +160,11 @@ void ExpressionService::CountRejectedFrame(const absl::Status& status) {
   }
 }
 
-grpc::Status ExpressionService::Finish(const Call& call, grpc::Status status) {
+grpc::Status ExpressionService::Serve(const char* rpc, const grpc::ServerContext& context,
+                                      const std::function<grpc::Status(Call&)>& body) {
+  Call call(rpc, context);
+  const absl::Status authenticated = Authenticate(&call);
+  const grpc::Status status = authenticated.ok() ? body(call) : ToGrpcStatus(authenticated);
   metrics_->RecordRequest(call.rpc, GrpcCodeName(status.error_code()));
   if (options_.call_log != nullptr) {
     const std::string message = status.error_message();  // viewed by Record
@@ -272,24 +276,22 @@ grpc::Status ExpressionService::EndOfReadsStatus(const grpc::ServerContext& cont
 grpc::Status ExpressionService::GetModelInfo(grpc::ServerContext* context,
                                              const fer::v1::GetModelInfoRequest*,
                                              fer::v1::ModelInfo* info) {
-  Call call("GetModelInfo", *context);
-  if (absl::Status authenticated = Authenticate(&call); !authenticated.ok()) {
-    return Finish(call, ToGrpcStatus(authenticated));
-  }
-  info->set_backbone_id(analyzer_->backbone_id());
-  for (const std::string& label : analyzer_->labels()) info->add_labels(label);
-  info->set_feature_dim(analyzer_->feature_dim());
-  info->set_input_size(analyzer_->input_size());
-  info->set_clip_frames(static_cast<uint32_t>(analyzer_->clip_frames()));
-  info->set_clip_stride(static_cast<uint32_t>(analyzer_->clip_stride()));
-  info->set_detector(analyzer_->detector_name());
-  info->set_device(analyzer_->device_name());
-  info->set_server_version(options_.server_version);
-  if (personalization_.bundle != nullptr) {
-    info->set_translator_parameters(
-        static_cast<uint64_t>(personalization_.bundle->translator.num_parameters()));
-  }
-  return Finish(call, grpc::Status::OK);
+  return Serve("GetModelInfo", *context, [&](Call&) {
+    info->set_backbone_id(analyzer_->backbone_id());
+    for (const std::string& label : analyzer_->labels()) info->add_labels(label);
+    info->set_feature_dim(analyzer_->feature_dim());
+    info->set_input_size(analyzer_->input_size());
+    info->set_clip_frames(static_cast<uint32_t>(analyzer_->clip_frames()));
+    info->set_clip_stride(static_cast<uint32_t>(analyzer_->clip_stride()));
+    info->set_detector(analyzer_->detector_name());
+    info->set_device(analyzer_->device_name());
+    info->set_server_version(options_.server_version);
+    if (personalization_.bundle != nullptr) {
+      info->set_translator_parameters(
+          static_cast<uint64_t>(personalization_.bundle->translator.num_parameters()));
+    }
+    return grpc::Status::OK;
+  });
 }
 
 }  // namespace fer

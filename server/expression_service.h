@@ -1,6 +1,7 @@
 #ifndef FERSERVE_SERVER_EXPRESSION_SERVICE_H_
 #define FERSERVE_SERVER_EXPRESSION_SERVICE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -112,7 +113,7 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   struct Stream;
   struct FrameTranslator;
 
-  // One call as Finish records it in the metrics and the call log.
+  // One call as Serve records it in the metrics and the call log.
   struct Call {
     Call(const char* rpc, const grpc::ServerContext& context)
         : rpc(rpc), context(context), peer(context.peer()) {}
@@ -127,8 +128,11 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   // Sets call->tenant from the caller's bearer token (Unauthenticated
   // without a valid one), or to "default" when authentication is off.
   absl::Status Authenticate(Call* call) const;
-  // Records the call's end and returns its status.
-  grpc::Status Finish(const Call& call, grpc::Status status);
+  // Every RPC: authenticates the caller, runs `body` on the authenticated
+  // call (which may set its frames), records how the call ended (metrics,
+  // call log) and returns that status.
+  grpc::Status Serve(const char* rpc, const grpc::ServerContext& context,
+                     const std::function<grpc::Status(Call&)>& body);
   grpc::Status StreamPredictImpl(
       grpc::ServerContext* context, const std::string& tenant,
       grpc::ServerReaderWriter<fer::v1::PredictResponse, fer::v1::PredictRequest>* stream,

@@ -91,12 +91,10 @@ fer::v1::FrameVerdict::Reason ToProto(EnrollmentVerdict verdict) {
 grpc::Status ExpressionService::EnrollNeutral(grpc::ServerContext* context,
                                               grpc::ServerReader<fer::v1::EnrollRequest>* reader,
                                               fer::v1::EnrollResponse* response) {
-  Call call("EnrollNeutral", *context);
-  if (absl::Status authenticated = Authenticate(&call); !authenticated.ok()) {
-    return Finish(call, ToGrpcStatus(authenticated));
-  }
-  call.frames = 0;
-  return Finish(call, EnrollNeutralImpl(context, call.tenant, reader, response, &call.frames));
+  return Serve("EnrollNeutral", *context, [&](Call& call) {
+    call.frames = 0;
+    return EnrollNeutralImpl(context, call.tenant, reader, response, &call.frames);
+  });
 }
 
 absl::StatusOr<fer::v1::FrameVerdict> ExpressionService::JudgeEnrollmentFrame(
@@ -202,11 +200,8 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
 grpc::Status ExpressionService::Adapt(grpc::ServerContext* context,
                                       const fer::v1::AdaptRequest* request,
                                       grpc::ServerWriter<fer::v1::AdaptProgress>* writer) {
-  Call call("Adapt", *context);
-  if (absl::Status authenticated = Authenticate(&call); !authenticated.ok()) {
-    return Finish(call, ToGrpcStatus(authenticated));
-  }
-  return Finish(call, AdaptImpl(context, call.tenant, request, writer));
+  return Serve("Adapt", *context,
+               [&](Call& call) { return AdaptImpl(context, call.tenant, request, writer); });
 }
 
 grpc::Status ExpressionService::AdaptImpl(grpc::ServerContext* context, const std::string& tenant,
@@ -324,54 +319,46 @@ grpc::Status ExpressionService::CommitAdaptation(
 grpc::Status ExpressionService::GetProfile(grpc::ServerContext* context,
                                            const fer::v1::GetProfileRequest* request,
                                            fer::v1::Profile* out) {
-  Call call("GetProfile", *context);
-  if (absl::Status authenticated = Authenticate(&call); !authenticated.ok()) {
-    return Finish(call, ToGrpcStatus(authenticated));
-  }
-  const std::string& tenant = call.tenant;
-  const std::string& user_id = request->user_id();
-  if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
-    return Finish(call, ToGrpcStatus(valid));
-  }
-  absl::StatusOr<Profile> profile = store_->Get(tenant, user_id, kProfileFeatures);
-  if (!profile.ok()) return Finish(call, StoreError(profile.status(), user_id, *store_));
-  out->set_user_id(user_id);
-  out->set_version(profile->translator_version);
-  out->set_enrolled_features(static_cast<uint32_t>(profile->bank.features.size()));
-  out->set_created_unix_ms(profile->created_unix_ms);
-  out->set_updated_unix_ms(profile->updated_unix_ms);
-  out->set_adapted_unix_ms(profile->adapted_unix_ms);
-  out->set_backbone_id(profile->backbone_id);
-  if (profile->adapted_unix_ms != 0) {
-    FillQualityReport(profile->quality, out->mutable_last_report());
-  }
-  return Finish(call, grpc::Status::OK);
+  return Serve("GetProfile", *context, [&](Call& call) {
+    const std::string& user_id = request->user_id();
+    if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
+      return ToGrpcStatus(valid);
+    }
+    absl::StatusOr<Profile> profile = store_->Get(call.tenant, user_id, kProfileFeatures);
+    if (!profile.ok()) return StoreError(profile.status(), user_id, *store_);
+    out->set_user_id(user_id);
+    out->set_version(profile->translator_version);
+    out->set_enrolled_features(static_cast<uint32_t>(profile->bank.features.size()));
+    out->set_created_unix_ms(profile->created_unix_ms);
+    out->set_updated_unix_ms(profile->updated_unix_ms);
+    out->set_adapted_unix_ms(profile->adapted_unix_ms);
+    out->set_backbone_id(profile->backbone_id);
+    if (profile->adapted_unix_ms != 0) {
+      FillQualityReport(profile->quality, out->mutable_last_report());
+    }
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status ExpressionService::DeleteProfile(grpc::ServerContext* context,
                                               const fer::v1::DeleteProfileRequest* request,
                                               fer::v1::DeleteProfileResponse* response) {
-  Call call("DeleteProfile", *context);
-  if (absl::Status authenticated = Authenticate(&call); !authenticated.ok()) {
-    return Finish(call, ToGrpcStatus(authenticated));
-  }
-  const std::string& tenant = call.tenant;
-  const std::string& user_id = request->user_id();
-  if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
-    return Finish(call, ToGrpcStatus(valid));
-  }
-  absl::StatusOr<int64_t> removed = store_->Delete(tenant, user_id);
-  if (!removed.ok()) {
-    return Finish(call, StoreError(removed.status(), user_id, *store_));
-  }
-  personalization_.cache->Erase(tenant, user_id);
-  if (*removed == 0) {
-    return Finish(call, grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                     absl::StrCat("no profile for user \"", user_id, "\"")));
-  }
-  response->set_user_id(user_id);
-  response->set_records_deleted(static_cast<uint32_t>(*removed));
-  return Finish(call, grpc::Status::OK);
+  return Serve("DeleteProfile", *context, [&](Call& call) {
+    const std::string& user_id = request->user_id();
+    if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
+      return ToGrpcStatus(valid);
+    }
+    absl::StatusOr<int64_t> removed = store_->Delete(call.tenant, user_id);
+    if (!removed.ok()) return StoreError(removed.status(), user_id, *store_);
+    personalization_.cache->Erase(call.tenant, user_id);
+    if (*removed == 0) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          absl::StrCat("no profile for user \"", user_id, "\""));
+    }
+    response->set_user_id(user_id);
+    response->set_records_deleted(static_cast<uint32_t>(*removed));
+    return grpc::Status::OK;
+  });
 }
 
 }  // namespace fer

@@ -149,17 +149,15 @@ absl::StatusOr<ExpressionService::StreamSettings> ExpressionService::SettingsFro
 grpc::Status ExpressionService::StreamPredict(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<PredictResponse, PredictRequest>* stream) {
-  Call call("StreamPredict", *context);
-  if (absl::Status authenticated = Authenticate(&call); !authenticated.ok()) {
-    return Finish(call, ToGrpcStatus(authenticated));
-  }
-  absl::StatusOr<std::unique_ptr<StreamAdmission::Ticket>> ticket = admission_->Admit();
-  if (!ticket.ok()) return Finish(call, ToGrpcStatus(ticket.status()));
-  metrics_->StreamStarted();
-  call.frames = 0;
-  grpc::Status status = StreamPredictImpl(context, call.tenant, stream, &call.frames);
-  metrics_->StreamEnded();
-  return Finish(call, status);
+  return Serve("StreamPredict", *context, [&](Call& call) {
+    absl::StatusOr<std::unique_ptr<StreamAdmission::Ticket>> ticket = admission_->Admit();
+    if (!ticket.ok()) return ToGrpcStatus(ticket.status());
+    metrics_->StreamStarted();
+    call.frames = 0;
+    grpc::Status status = StreamPredictImpl(context, call.tenant, stream, &call.frames);
+    metrics_->StreamEnded();
+    return status;
+  });
 }
 
 absl::StatusOr<ExpressionService::Stream> ExpressionService::OpenStream(
