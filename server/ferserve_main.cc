@@ -341,13 +341,21 @@ absl::StatusOr<std::unique_ptr<ProfileStore>> OpenStoreFromFlags(std::string* en
   return OpenProfileStore(url, options);
 }
 
+// A line of the server's log, on standard output, written at once (one
+// write per line, so lines of concurrent calls do not interleave).
+void PrintLogLine(absl::string_view line) {
+  const std::string text = absl::StrCat("ferserve: ", line, "\n");
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
 // TLS (and mutual TLS) from the --tls_* flags; null for plaintext.
 absl::StatusOr<std::unique_ptr<TlsCredentials>> TlsFromFlags() {
   if (absl::GetFlag(FLAGS_tls_cert_file).empty()) return nullptr;
   return TlsCredentials::Create(
       {absl::GetFlag(FLAGS_tls_cert_file), absl::GetFlag(FLAGS_tls_key_file),
        absl::GetFlag(FLAGS_tls_client_ca_file)},
-      absl::GetFlag(FLAGS_credentials_reload_interval));
+      absl::GetFlag(FLAGS_credentials_reload_interval), PrintLogLine);
 }
 
 // The face analyzer of --model_dir, --detector, --device and --cpu_kernels,
@@ -432,14 +440,6 @@ void ApplyConnectionFlags(grpc::ServerBuilder* builder) {
     quota.SetMaxThreads(threads);
     builder->SetResourceQuota(quota);
   }
-}
-
-// A line of the server's log, on standard output, written at once (one
-// write per line, so lines of concurrent calls do not interleave).
-void PrintLogLine(absl::string_view line) {
-  const std::string text = absl::StrCat("ferserve: ", line, "\n");
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
 }
 
 // Tenants' bearer tokens from --auth_tokens_file; null when it is not given.

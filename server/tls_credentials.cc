@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -101,12 +100,13 @@ absl::StatusOr<std::string> MakePrivateFolder() {
 
 }  // namespace
 
-TlsCredentials::TlsCredentials(TlsFiles files) : files_(std::move(files)) {}
+TlsCredentials::TlsCredentials(TlsFiles files, Log log)
+    : files_(std::move(files)), log_(std::move(log)) {}
 
 absl::StatusOr<std::unique_ptr<TlsCredentials>> TlsCredentials::Create(
-    const TlsFiles& files, absl::Duration reload_interval) {
+    const TlsFiles& files, absl::Duration reload_interval, Log log) {
   FER_ASSIGN_OR_RETURN(const Contents pems, ReadChecked(files));
-  std::unique_ptr<TlsCredentials> tls(new TlsCredentials(files));
+  std::unique_ptr<TlsCredentials> tls(new TlsCredentials(files, std::move(log)));
   const bool mutual = !files.client_ca.empty();
   std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider;
   if (reload_interval > absl::ZeroDuration()) {
@@ -177,21 +177,17 @@ void TlsCredentials::Reload() {
     // Said once per distinct problem, not at every interval.
     if (last_refusal_ != pems.status().message()) {
       last_refusal_ = std::string(pems.status().message());
-      std::printf("ferserve: TLS files not reloaded, serving the previous ones: %s\n",
-                  last_refusal_.c_str());
-      std::fflush(stdout);
+      log_(absl::StrCat("TLS files not reloaded, serving the previous ones: ", last_refusal_));
     }
     return;
   }
   last_refusal_.clear();
   if (Fingerprint(*pems) == published_) return;
   if (absl::Status published = Publish(pems->cert, pems->key, pems->client_ca); !published.ok()) {
-    std::printf("ferserve: TLS files not reloaded: %s\n", std::string(published.message()).c_str());
-    std::fflush(stdout);
+    log_(absl::StrCat("TLS files not reloaded: ", published.message()));
     return;
   }
-  std::printf("ferserve: TLS certificates reloaded from %s\n", files_.cert.c_str());
-  std::fflush(stdout);
+  log_(absl::StrCat("TLS certificates reloaded from ", files_.cert));
 }
 
 }  // namespace fer

@@ -3,10 +3,12 @@
 
 #include <grpcpp/security/server_credentials.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "lib/serving/periodic_task.h"
 
@@ -29,14 +31,17 @@ struct TlsFiles {
 // passes the same checks is what new handshakes use from then on (about a
 // second later), so certificates renewed by cert-manager or a rotated
 // Kubernetes secret are served without a restart; a set that fails them
-// (half written, a key for another certificate) is logged and the previous
-// one stays in use. gRPC reads credentials only from files: the checked set
+// (half written, a key for another certificate) is logged to `log` and the
+// previous one stays in use. gRPC reads credentials only from files: the checked set
 // is copied into a private folder (mode 0700) under $TMPDIR, removed again
 // when this object goes.
 class TlsCredentials {
  public:
+  using Log = std::function<void(absl::string_view line)>;
+
   static absl::StatusOr<std::unique_ptr<TlsCredentials>> Create(const TlsFiles& files,
-                                                                absl::Duration reload_interval);
+                                                                absl::Duration reload_interval,
+                                                                Log log);
   ~TlsCredentials();
   TlsCredentials(const TlsCredentials&) = delete;
   TlsCredentials& operator=(const TlsCredentials&) = delete;
@@ -45,12 +50,13 @@ class TlsCredentials {
   std::shared_ptr<grpc::ServerCredentials> server_credentials() const { return credentials_; }
 
  private:
-  explicit TlsCredentials(TlsFiles files);
+  TlsCredentials(TlsFiles files, Log log);
   absl::Status Publish(const std::string& cert, const std::string& key,
                        const std::string& client_ca);
   void Reload();
 
   const TlsFiles files_;
+  const Log log_;
   std::string folder_;  // the private copies, in generations
   int generation_ = 0;
   std::string published_;  // the contents last copied, to see changes
