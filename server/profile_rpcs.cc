@@ -174,26 +174,30 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
   }
   response->set_user_id(user_id);
 
-  absl::StatusOr<Profile> profile = store_->Get(tenant, user_id, kProfileFeatures);
-  if (!profile.ok() && !absl::IsNotFound(profile.status())) {
-    return StoreError(profile.status(), user_id, *store_);
+  if (accepted.empty()) {
+    // Nothing to store: the answer says how many features the user has.
+    absl::StatusOr<Profile> profile = store_->Get(tenant, user_id, kProfileFeatures);
+    if (!profile.ok() && !absl::IsNotFound(profile.status())) {
+      return StoreError(profile.status(), user_id, *store_);
+    }
+    response->set_enrolled_features(
+        profile.ok() ? static_cast<uint32_t>(profile->bank.features.size()) : 0);
+    return grpc::Status::OK;
   }
-  if (!accepted.empty()) {
-    profile = store_->AppendFeatures(tenant, user_id, accepted);
-    if (!profile.ok()) return StoreError(profile.status(), user_id, *store_);
-    if (profile->backbone_id.empty()) {
-      // A first enrollment: record which backbone the features come from. A
-      // concurrent writer (Aborted) will have done the same.
-      Profile with_backbone = *profile;
-      with_backbone.backbone_id = analyzer_->backbone_id();
-      absl::StatusOr<uint64_t> put = store_->Put(with_backbone, profile->version);
-      if (!put.ok() && !absl::IsAborted(put.status())) {
-        return StoreError(put.status(), user_id, *store_);
-      }
+  // AppendFeatures reads the profile itself (and fails as Get would).
+  absl::StatusOr<Profile> profile = store_->AppendFeatures(tenant, user_id, accepted);
+  if (!profile.ok()) return StoreError(profile.status(), user_id, *store_);
+  if (profile->backbone_id.empty()) {
+    // A first enrollment: record which backbone the features come from. A
+    // concurrent writer (Aborted) will have done the same.
+    Profile with_backbone = *profile;
+    with_backbone.backbone_id = analyzer_->backbone_id();
+    absl::StatusOr<uint64_t> put = store_->Put(with_backbone, profile->version);
+    if (!put.ok() && !absl::IsAborted(put.status())) {
+      return StoreError(put.status(), user_id, *store_);
     }
   }
-  response->set_enrolled_features(
-      profile.ok() ? static_cast<uint32_t>(profile->bank.features.size()) : 0);
+  response->set_enrolled_features(static_cast<uint32_t>(profile->bank.features.size()));
   return grpc::Status::OK;
 }
 
