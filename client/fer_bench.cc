@@ -587,7 +587,7 @@ int Run() {
   if (const std::string blas = MatchBlasKernelsToCpu(); !blas.empty()) {
     std::printf("# %s\n", blas.c_str());
   }
-  ConfigureAllocatorForInference();
+  ConfigureAllocatorForInference(absl::GetFlag(FLAGS_threads));
   const std::string server = absl::GetFlag(FLAGS_server);
   if (!server.empty()) PrintStreamFigures(server);
 

@@ -183,7 +183,7 @@ absl::Status PrintProfileLoadTimes(ProfileStore* store, int profiles, int lookup
 }
 
 int Run() {
-  ConfigureAllocatorForInference();  // the allocator settings ferserve runs with
+  ConfigureAllocatorForInference(0);  // the allocator settings ferserve runs with
   const std::string url = absl::GetFlag(FLAGS_store);
   const int profiles = absl::GetFlag(FLAGS_profiles);
   if (url.empty() || profiles < 1) {

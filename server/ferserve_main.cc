@@ -552,7 +552,7 @@ int Run() {
   if (const std::string blas = MatchBlasKernelsToCpu(); !blas.empty()) {
     std::printf("ferserve: %s\n", blas.c_str());
   }
-  ConfigureAllocatorForInference();
+  ConfigureAllocatorForInference(absl::GetFlag(FLAGS_threads));
   ConfigureTorchThreads(absl::GetFlag(FLAGS_threads));
 
   absl::StatusOr<std::unique_ptr<FaceAnalyzer>> loaded = LoadAnalyzerFromFlags();

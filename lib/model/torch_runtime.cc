@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -26,9 +27,14 @@ void ConfigureTorchThreads(int intra_op_threads) {
   MatchBlasThreadsToTorch();
 }
 
-void ConfigureAllocatorForInference() {
+void ConfigureAllocatorForInference(int threads) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) {
+    mallopt(M_ARENA_MAX, threads > 0
+                             ? threads
+                             : std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+  }
 }
 
 bool CudaAvailable() { return torch::cuda::is_available(); }

@@ -17,9 +17,16 @@ void ConfigureTorchThreads(int intra_op_threads);
 // instead of returning them to the OS after every layer: on virtual machines
 // that reclaim freed pages, re-faulting them dominated inference time
 // (a depthwise conv measured 182 ms with glibc's defaults, 4.6 ms with
-// this). Costs resident memory equal to the largest working set. Call once,
-// before loading models.
-void ConfigureAllocatorForInference();
+// this). Costs resident memory equal to the largest working set of each
+// heap, so it also bounds the heaps to one per compute thread (`threads`;
+// 0: one per core). glibc gives threads heaps of their own, up to 8 per
+// core, and the server runs a thread per stream: under mixed load
+// (adaptations, translator loads and enrollments beside streams) glibc's
+// bound let scripts/soak's server grow from 481 to 603 MiB in 210 s, where
+// one heap per core held it flat, at the same frames/s (README, Soak).
+// MALLOC_ARENA_MAX in the environment overrides that bound. Call once,
+// before loading models and before starting threads.
+void ConfigureAllocatorForInference(int threads);
 
 // Whether this LibTorch build can run on CUDA and a device is present.
 bool CudaAvailable();
