@@ -22,8 +22,9 @@ void ConfigureTorchThreads(int intra_op_threads);
 // 0: one per core). glibc gives threads heaps of their own, up to 8 per
 // core, and the server runs a thread per stream: under mixed load
 // (adaptations, translator loads and enrollments beside streams) glibc's
-// bound let scripts/soak's server grow from 481 to 603 MiB in 210 s, where
-// one heap per core held it flat, at the same frames/s (README, Soak).
+// bound let scripts/soak's server grow by 120 MiB in 210 s; one heap per
+// core kept a 3-minute run within 416 to 444 MiB, at the same frames/s
+// (README, Soak).
 // MALLOC_ARENA_MAX in the environment overrides that bound. Call once,
 // before loading models and before starting threads.
 void ConfigureAllocatorForInference(int threads);
