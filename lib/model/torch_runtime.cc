@@ -17,13 +17,18 @@
 #include "lib/model/torch_device.h"
 
 namespace fer {
+namespace {
+
+// A thread-count flag's value: itself when positive, else one per core.
+int ThreadsOrOnePerCore(int threads) {
+  return threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+}  // namespace
 
 void ConfigureTorchThreads(int intra_op_threads) {
-  // Debian's LibTorch starts with a single intra-op thread; 0 means one per core.
-  const int threads = intra_op_threads > 0
-                          ? intra_op_threads
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  at::set_num_threads(threads);
+  // Debian's LibTorch starts with a single intra-op thread.
+  at::set_num_threads(ThreadsOrOnePerCore(intra_op_threads));
   MatchBlasThreadsToTorch();
 }
 
@@ -31,9 +36,7 @@ void ConfigureAllocatorForInference(int threads) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) {
-    mallopt(M_ARENA_MAX, threads > 0
-                             ? threads
-                             : std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+    mallopt(M_ARENA_MAX, ThreadsOrOnePerCore(threads));
   }
 }
 
