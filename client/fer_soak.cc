@@ -107,6 +107,11 @@ absl::StatusOr<std::vector<std::string>> LoadFrames() {
 
 using fer::v1::ExpressionService;
 
+// A gRPC status code's name, as "RESOURCE_EXHAUSTED".
+std::string CodeName(const grpc::Status& status) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
+}
+
 // What the clients did, counted while they run.
 struct Traffic {
   std::atomic<long> answered{0};
@@ -119,8 +124,7 @@ struct Traffic {
 
   void Fail(const std::string& rpc, const grpc::Status& status) {
     std::lock_guard<std::mutex> lock(mu);
-    ++failures[absl::StrCat(
-        rpc, " ", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())))];
+    ++failures[absl::StrCat(rpc, " ", CodeName(status))];
   }
 };
 
@@ -174,13 +178,19 @@ grpc::Status Adapt(ExpressionService::Stub& stub, const std::string& user, uint6
   return status;
 }
 
+// A user the soak enrolled and adapted, and the profile version Adapt reported.
+struct AdaptedUser {
+  std::string id;
+  uint64_t version = 0;
+};
+
 // The soak's users: `count` of them, each enrolled with --enroll_frames
 // frames and adapted. Stops at the first failure, saying which call failed.
-absl::StatusOr<std::vector<std::string>> SetUpUsers(const std::shared_ptr<grpc::Channel>& channel,
+absl::StatusOr<std::vector<AdaptedUser>> SetUpUsers(const std::shared_ptr<grpc::Channel>& channel,
                                                     const std::vector<std::string>& frames,
                                                     int count) {
   auto stub = ExpressionService::NewStub(channel);
-  std::vector<std::string> users;
+  std::vector<AdaptedUser> users;
   for (int i = 0; i < count; ++i) {
     const std::string user = absl::StrCat("soak-", i);
     grpc::Status status =
@@ -188,12 +198,10 @@ absl::StatusOr<std::vector<std::string>> SetUpUsers(const std::shared_ptr<grpc::
     uint64_t version = 0;
     if (status.ok()) status = Adapt(*stub, user, &version);
     if (!status.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("setting up user ", user, ": ",
-                       absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
-                       ": ", status.error_message()));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "setting up user ", user, ": ", CodeName(status), ": ", status.error_message()));
     }
-    users.push_back(user);
+    users.push_back({user, version});
   }
   return users;
 }
@@ -208,10 +216,11 @@ struct Churn {
 // Until `end`, one cycle after another (a second apart): one of the
 // streams' users enrolled again (four more features; a bank at its bound
 // evicts its oldest) and re-adapted while its streams run, which must raise
-// its version; then a user of the churn's own enrolled, adapted, read back
-// (the version Adapt reported) and deleted.
+// its version above the last one Adapt reported for it; then a user of the
+// churn's own enrolled, adapted, read back (the version Adapt reported) and
+// deleted.
 void RunProfileChurn(const std::shared_ptr<grpc::Channel>& channel,
-                     const std::vector<std::string>& frames, const std::vector<std::string>& users,
+                     const std::vector<std::string>& frames, std::vector<AdaptedUser> users,
                      absl::Time end, Traffic* traffic, Churn* churn) {
   auto stub = ExpressionService::NewStub(channel);
   // Enrolls and adapts; false (the failure counted) when either fails.
@@ -229,16 +238,15 @@ void RunProfileChurn(const std::shared_ptr<grpc::Channel>& channel,
     ++churn->adaptations;
     return true;
   };
-  std::map<std::string, uint64_t> versions;
   for (size_t cycle = 0; absl::Now() < end; ++cycle) {
     if (cycle > 0) absl::SleepFor(absl::Seconds(1));
-    const std::string& user = users[cycle % users.size()];
+    AdaptedUser& user = users[cycle % users.size()];
     uint64_t version = 0;
-    if (enroll_and_adapt(user, cycle * 3, 4, &version)) {
-      if (version <= versions[user]) {
+    if (enroll_and_adapt(user.id, cycle * 3, 4, &version)) {
+      if (version <= user.version) {
         traffic->Fail("Adapt", grpc::Status(grpc::StatusCode::INTERNAL, "version not raised"));
       }
-      versions[user] = version;
+      user.version = version;
     }
 
     const std::string passing = absl::StrCat("soak-churn-", cycle % 4);
@@ -274,13 +282,13 @@ void RunProfileChurn(const std::shared_ptr<grpc::Channel>& channel,
 // another, backing off when admission refuses a stream. Its k-th stream
 // serves users[(client + k) % (users + 1)], the last slot being nobody.
 void RunClient(const std::shared_ptr<grpc::Channel>& channel,
-               const std::vector<std::string>& frames, const std::vector<std::string>& users,
+               const std::vector<std::string>& frames, const std::vector<AdaptedUser>& users,
                size_t client, absl::Time end, Traffic* traffic) {
   auto stub = ExpressionService::NewStub(channel);
   size_t next = client * 7;
   for (size_t k = 0; absl::Now() < end; ++k) {
     const size_t slot = (client + k) % (users.size() + 1);
-    const std::string user = slot < users.size() ? users[slot] : "";
+    const std::string user = slot < users.size() ? users[slot].id : "";
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(end + absl::Seconds(60)));
     auto stream = stub->StreamPredict(&context);
@@ -380,7 +388,7 @@ int Run() {
   }
 
   auto channel = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
-  const absl::StatusOr<std::vector<std::string>> users =
+  const absl::StatusOr<std::vector<AdaptedUser>> users =
       SetUpUsers(channel, *frames, absl::GetFlag(FLAGS_users));
   if (!users.ok()) {
     std::fprintf(stderr, "fer-soak: %s\n", std::string(users.status().message()).c_str());
@@ -403,8 +411,8 @@ int Run() {
                          static_cast<size_t>(c), end, &traffic);
   }
   if (!users->empty()) {
-    clients.emplace_back(RunProfileChurn, channel, std::cref(*frames), std::cref(*users), end,
-                         &traffic, &churn);
+    clients.emplace_back(RunProfileChurn, channel, std::cref(*frames), *users, end, &traffic,
+                         &churn);
   }
   const std::vector<Sample> samples =
       SampleServer(absl::GetFlag(FLAGS_server_pid), start, end, traffic);
