@@ -25,7 +25,8 @@ if grep -q "fused CPU kernels" <<<"$out"; then
 fi
 
 dir="$(mktemp -d)"
-source "$(dirname "$0")/ferserve_on_loopback.sh"
+# shellcheck source=scripts/ferserve_on_loopback.sh
+source "$(dirname "$0")/../../scripts/ferserve_on_loopback.sh"
 trap 'stop_ferserve; rm -rf "$dir"' EXIT
 start_ferserve "$2" "$dir" --max_stream_fps=0 --warmup=false --model_dir="$3/face-api/model"
 grep -q "listening on 127.0.0.1:$port (gRPC) without a metrics endpoint;" "$dir/log" ||

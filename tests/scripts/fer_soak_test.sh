@@ -12,7 +12,8 @@ set -euo pipefail
 fail() { echo "FAIL: $*" >&2; exit 1; }
 soak="$1"
 dir="$(mktemp -d)"
-source "$(dirname "$0")/ferserve_on_loopback.sh"
+# shellcheck source=scripts/ferserve_on_loopback.sh
+source "$(dirname "$0")/../../scripts/ferserve_on_loopback.sh"
 trap 'stop_ferserve; rm -rf "$dir"' EXIT
 
 out="$("$soak" --server=192.0.2.1:50051 2>&1)" && fail "a target off loopback was accepted: $out"

@@ -1,9 +1,12 @@
-# Sourced by the shell tests that talk to a real ferserve on loopback.
+# shellcheck shell=bash
+# Sourced by the scripts and shell tests that talk to a real ferserve on
+# loopback (scripts/bench, scripts/soak, tests/scripts/*).
 #   start_ferserve FERSERVE DIR [FLAGS...]
 # starts FERSERVE on 127.0.0.1 with a free gRPC port, no metrics endpoint and
-# a RocksDB store in DIR (its log: DIR/log), and waits for its start-up line:
-# sets `server` (the pid) and `port`. Fails (with the log) if it does not
-# start. The caller stops it (stop_ferserve, e.g. in an EXIT trap).
+# a RocksDB store in DIR (its log: DIR/log), and waits up to two minutes for
+# its start-up line: sets `server` (the pid) and `port`. Exits (with the log)
+# if it does not start. The caller stops it (stop_ferserve, e.g. in an EXIT
+# trap).
 start_ferserve() {
   local ferserve="$1" dir="$2"
   shift 2
@@ -11,7 +14,7 @@ start_ferserve() {
     >"$dir/log" 2>&1 &
   server=$!
   port=
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 1200); do
     port="$(sed -n 's/.* listening on 127\.0\.0\.1:\([0-9]*\) (gRPC).*/\1/p' "$dir/log")"
     [ -n "$port" ] && return 0
     kill -0 "$server" 2>/dev/null || break
@@ -22,6 +25,7 @@ start_ferserve() {
 }
 
 stop_ferserve() {
+  [ -n "${server:-}" ] || return 0
   kill "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
 }
