@@ -39,6 +39,7 @@
 #include "lib/metrics/sample_quantile.h"
 #include "lib/vision/image_file.h"
 #include "lib/vision/video_reader.h"
+#include "proto/grpc_code_name.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "ferserve's gRPC address (loopback only).");
 ABSL_FLAG(int, server_pid, 0, "ferserve's process id, to sample its RSS and threads; 0 skips.");
@@ -109,11 +110,6 @@ absl::StatusOr<std::vector<std::string>> LoadFrames() {
 
 using fer::v1::ExpressionService;
 
-// A gRPC status code's name, as "RESOURCE_EXHAUSTED".
-std::string CodeName(const grpc::Status& status) {
-  return absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
-}
-
 // What the clients did, counted while they run.
 struct Traffic {
   std::atomic<long> answered{0};
@@ -126,7 +122,7 @@ struct Traffic {
 
   void Fail(const std::string& rpc, const grpc::Status& status) {
     std::lock_guard<std::mutex> lock(mu);
-    ++failures[absl::StrCat(rpc, " ", CodeName(status))];
+    ++failures[absl::StrCat(rpc, " ", fer::GrpcCodeName(status.error_code()))];
   }
 };
 
@@ -200,8 +196,9 @@ absl::StatusOr<std::vector<AdaptedUser>> SetUpUsers(const std::shared_ptr<grpc::
     uint64_t version = 0;
     if (status.ok()) status = Adapt(*stub, user, &version);
     if (!status.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "setting up user ", user, ": ", CodeName(status), ": ", status.error_message()));
+      return absl::FailedPreconditionError(absl::StrCat("setting up user ", user, ": ",
+                                                        fer::GrpcCodeName(status.error_code()),
+                                                        ": ", status.error_message()));
     }
     users.push_back({user, version});
   }

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "lib/pft/translator.h"
 #include "lib/serving/model_call.h"
+#include "proto/grpc_code_name.h"
 #include "server/grpc_edge.h"
 
 namespace fer {

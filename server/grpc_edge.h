@@ -28,11 +28,6 @@ inline grpc::Status FrameError(uint64_t index, const absl::Status& status) {
                       absl::StrCat("frame ", index, ": ", status.message()));
 }
 
-// "OK", "INVALID_ARGUMENT", ... as Prometheus label values.
-inline std::string GrpcCodeName(grpc::StatusCode code) {
-  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-}
-
 // The call's deadline; InfiniteFuture when the client set none.
 inline absl::Time CallDeadline(const grpc::ServerContext& context) {
   return context.deadline() == std::chrono::system_clock::time_point::max()

@@ -3,52 +3,9 @@
 #include <cstdio>
 
 #include "absl/strings/str_replace.h"
+#include "proto/grpc_code_name.h"
 
 namespace ferctl {
-namespace {
-
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK:
-      return "OK";
-    case grpc::StatusCode::CANCELLED:
-      return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN:
-      return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS:
-      return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "UNAUTHENTICATED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED:
-      return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE:
-      return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL:
-      return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS:
-      return "DATA_LOSS";
-    default:
-      return "UNKNOWN";
-  }
-}
-
-}  // namespace
 
 const char* ExitCodeTable() {
   return "exit status:\n"
@@ -100,7 +57,8 @@ int FailOpen(const std::string& command, const absl::Status& status) {
 }
 
 int FailCall(const std::string& what, const grpc::Status& status, const std::string& address) {
-  std::string message = what + ": " + CodeName(status.error_code()) + ": " + status.error_message();
+  std::string message =
+      what + ": " + fer::GrpcCodeName(status.error_code()) + ": " + status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     message = "cannot reach ferserve at " + address + " (" + message + ")";
   } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
