@@ -44,6 +44,22 @@ prometheus::Histogram::BucketBoundaries BatchSizeBuckets() {
   return b;
 }
 
+// The one series of a new family without labels.
+prometheus::Counter* NewCounter(prometheus::Registry& registry, const char* name,
+                                const char* help) {
+  return &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+}
+
+prometheus::Gauge* NewGauge(prometheus::Registry& registry, const char* name, const char* help) {
+  return &prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
+}
+
+prometheus::Histogram* NewHistogram(prometheus::Registry& registry, const char* name,
+                                    const char* help,
+                                    const prometheus::Histogram::BucketBoundaries& buckets) {
+  return &prometheus::BuildHistogram().Name(name).Help(help).Register(registry).Add({}, buckets);
+}
+
 }  // namespace
 
 ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
@@ -67,113 +83,57 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                        FrameStage::kBackbone, FrameStage::kPersonalization, FrameStage::kTotal}) {
     stages_[static_cast<int>(s)] = &stages.Add({{"stage", StageName(s)}}, LatencyBuckets());
   }
-  frames_ = &prometheus::BuildCounter()
-                 .Name("ferserve_frames_total")
-                 .Help("Frames processed.")
-                 .Register(*registry_)
-                 .Add({});
-  faces_ = &prometheus::BuildCounter()
-                .Name("ferserve_faces_total")
-                .Help("Faces analyzed.")
-                .Register(*registry_)
-                .Add({});
-  inflight_streams_ = &prometheus::BuildGauge()
-                           .Name("ferserve_inflight_streams")
-                           .Help("Streaming RPCs currently open.")
-                           .Register(*registry_)
-                           .Add({});
-  serving_ = &prometheus::BuildGauge()
-                  .Name("ferserve_serving")
-                  .Help("1 while the server accepts new work, 0 while draining.")
-                  .Register(*registry_)
-                  .Add({});
+  frames_ = NewCounter(*registry_, "ferserve_frames_total", "Frames processed.");
+  faces_ = NewCounter(*registry_, "ferserve_faces_total", "Faces analyzed.");
+  inflight_streams_ =
+      NewGauge(*registry_, "ferserve_inflight_streams", "Streaming RPCs currently open.");
+  serving_ = NewGauge(*registry_, "ferserve_serving",
+                      "1 while the server accepts new work, 0 while draining.");
   cache_lookups_ = &prometheus::BuildCounter()
                         .Name("ferserve_translator_cache_lookups_total")
                         .Help("Translator cache lookups by result: hit, revalidated, miss.")
                         .Register(*registry_);
   for (const char* result : {"hit", "revalidated", "miss"})
     cache_lookups_->Add({{"result", result}});
-  cache_evictions_ = &prometheus::BuildCounter()
-                          .Name("ferserve_translator_cache_evictions_total")
-                          .Help("Translators evicted from the cache to respect its size bound.")
-                          .Register(*registry_)
-                          .Add({});
-  cache_load_seconds_ = &prometheus::BuildHistogram()
-                             .Name("ferserve_translator_cache_load_duration_seconds")
-                             .Help(
-                                 "Profile store time of translator-cache misses and "
-                                 "revalidations.")
-                             .Register(*registry_)
-                             .Add({}, LatencyBuckets());
-  cache_entries_ = &prometheus::BuildGauge()
-                        .Name("ferserve_translator_cache_entries")
-                        .Help("Users held in the translator cache.")
-                        .Register(*registry_)
-                        .Add({});
-  cache_bytes_ = &prometheus::BuildGauge()
-                      .Name("ferserve_translator_cache_bytes")
-                      .Help("Bytes of translator weights held in the cache.")
-                      .Register(*registry_)
-                      .Add({});
-  store_fallback_frames_ = &prometheus::BuildCounter()
-                                .Name("ferserve_store_fallback_frames_total")
-                                .Help(
-                                    "Frames of a user's stream answered by the generic model "
-                                    "because the profile store failed.")
-                                .Register(*registry_)
-                                .Add({});
-  tracked_frames_ = &prometheus::BuildCounter()
-                         .Name("ferserve_tracked_frames_total")
-                         .Help(
-                             "StreamPredict frames whose faces were tracked from the previous "
-                             "frame instead of detected (detection_interval > 1).")
-                         .Register(*registry_)
-                         .Add({});
-  lost_tracks_ = &prometheus::BuildCounter()
-                      .Name("ferserve_lost_tracks_total")
-                      .Help("Tracked frames whose track was lost, so that the detector ran.")
-                      .Register(*registry_)
-                      .Add({});
-  skipped_frames_ = &prometheus::BuildCounter()
-                         .Name("ferserve_skipped_frames_total")
-                         .Help(
-                             "StreamPredict frames answered without analysis because they "
-                             "arrived, or were still waiting for the models, later than the "
-                             "stream's max_frame_lag_ms allows.")
-                         .Register(*registry_)
-                         .Add({});
-  adaptation_seconds_ = &prometheus::BuildHistogram()
-                             .Name("ferserve_adaptation_duration_seconds")
-                             .Help("Wall time of PFT adaptations run by Adapt.")
-                             .Register(*registry_)
-                             .Add({}, LatencyBuckets());
-  batch_size_ = &prometheus::BuildHistogram()
-                     .Name("ferserve_batch_size")
-                     .Help("Face crops per backbone batch executed by the dynamic batcher.")
-                     .Register(*registry_)
-                     .Add({}, BatchSizeBuckets());
-  batch_queue_seconds_ = &prometheus::BuildHistogram()
-                              .Name("ferserve_batch_queue_duration_seconds")
-                              .Help(
-                                  "Time a frame's faces waited in the dynamic batcher's queue "
-                                  "before their batch ran.")
-                              .Register(*registry_)
-                              .Add({}, LatencyBuckets());
-  waiting_executions_ = &prometheus::BuildGauge()
-                             .Name("ferserve_inference_queue_length")
-                             .Help(
+  cache_evictions_ = NewCounter(*registry_, "ferserve_translator_cache_evictions_total",
+                                "Translators evicted from the cache to respect its size bound.");
+  cache_load_seconds_ = NewHistogram(*registry_, "ferserve_translator_cache_load_duration_seconds",
+                                     "Profile store time of translator-cache misses and "
+                                     "revalidations.",
+                                     LatencyBuckets());
+  cache_entries_ = NewGauge(*registry_, "ferserve_translator_cache_entries",
+                            "Users held in the translator cache.");
+  cache_bytes_ = NewGauge(*registry_, "ferserve_translator_cache_bytes",
+                          "Bytes of translator weights held in the cache.");
+  store_fallback_frames_ = NewCounter(*registry_, "ferserve_store_fallback_frames_total",
+                                      "Frames of a user's stream answered by the generic model "
+                                      "because the profile store failed.");
+  tracked_frames_ = NewCounter(*registry_, "ferserve_tracked_frames_total",
+                               "StreamPredict frames whose faces were tracked from the previous "
+                               "frame instead of detected (detection_interval > 1).");
+  lost_tracks_ = NewCounter(*registry_, "ferserve_lost_tracks_total",
+                            "Tracked frames whose track was lost, so that the detector ran.");
+  skipped_frames_ = NewCounter(*registry_, "ferserve_skipped_frames_total",
+                               "StreamPredict frames answered without analysis because they "
+                               "arrived, or were still waiting for the models, later than the "
+                               "stream's max_frame_lag_ms allows.");
+  adaptation_seconds_ =
+      NewHistogram(*registry_, "ferserve_adaptation_duration_seconds",
+                   "Wall time of PFT adaptations run by Adapt.", LatencyBuckets());
+  batch_size_ = NewHistogram(*registry_, "ferserve_batch_size",
+                             "Face crops per backbone batch executed by the dynamic batcher.",
+                             BatchSizeBuckets());
+  batch_queue_seconds_ = NewHistogram(*registry_, "ferserve_batch_queue_duration_seconds",
+                                      "Time a frame's faces waited in the dynamic batcher's queue "
+                                      "before their batch ran.",
+                                      LatencyBuckets());
+  waiting_executions_ = NewGauge(*registry_, "ferserve_inference_queue_length",
                                  "Model executions waiting for an inference slot "
                                  "(--inference_concurrency): frames waiting for their detection "
-                                 "and backbone batches.")
-                             .Register(*registry_)
-                             .Add({});
-  batch_queue_faces_ = &prometheus::BuildGauge()
-                            .Name("ferserve_batch_queue_faces")
-                            .Help(
+                                 "and backbone batches.");
+  batch_queue_faces_ = NewGauge(*registry_, "ferserve_batch_queue_faces",
                                 "Face crops waiting in the dynamic batcher's queue; frames that "
-                                "would pass --batch_queue_limit are refused.")
-                            .Register(*registry_)
-                            .Add({});
+                                "would pass --batch_queue_limit are refused.");
 }
 
 ServerMetrics::~ServerMetrics() = default;
