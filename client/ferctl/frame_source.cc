@@ -150,9 +150,7 @@ class ImageFolderSource : public FrameSource {
     if (next_ >= files_.size()) return std::nullopt;
     const std::string& path = files_[next_];
     absl::StatusOr<fer::RgbImage> image = fer::ReadImageFile(path);
-    if (!image.ok()) {
-      return absl::InvalidArgumentError(path + ": " + std::string(image.status().message()));
-    }
+    if (!image.ok()) return image.status();  // names the file
     SourceFrame frame;
     frame.image = std::move(*image);
     frame.timestamp_us = static_cast<int64_t>(std::llround(next_ * 1e6 / fps()));
@@ -164,7 +162,7 @@ class ImageFolderSource : public FrameSource {
   double fps() const override { return fps_ > 0 ? fps_ : 1.0; }
   int64_t expected_frames() const override { return static_cast<int64_t>(files_.size()); }
   std::string description() const override {
-    return absl::StrFormat("%s (%d images)", dir_, files_.size());
+    return absl::StrFormat("%s (%d image%s)", dir_, files_.size(), files_.size() == 1 ? "" : "s");
   }
 
  private:
