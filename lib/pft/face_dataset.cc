@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "lib/model/status_macros.h"
@@ -292,6 +293,8 @@ absl::StatusOr<FeatureCache> ExtractFaceDataset(const FaceDataset& dataset, Face
       absl::Status status = file.is_video ? ExtractVideo(file, analyzer, options, source)
                                           : ExtractImage(file, analyzer, options, source);
       if (!status.ok()) {
+        // Named once: the image and video readers' own errors name the file.
+        if (absl::StrContains(status.message(), file.path)) return status;
         return absl::Status(status.code(), absl::StrCat(file.path, ": ", status.message()));
       }
       if (file.is_video) {

@@ -177,5 +177,34 @@ TEST_F(FaceDatasetExtractionTest, ExtractsCachesAndReExtractsChangedFiles) {
               HasSubstr("label \"happy\" is not one of the backbone's classes"));
 }
 
+// A file that is not what its name says fails the extraction with an
+// error that names it once and says why.
+TEST_F(FaceDatasetExtractionTest, UnreadableFilesAreNamedOnceWithTheReason) {
+  const fs::path root = MakeRoot("unreadable");
+  fs::create_directories(root / "photo" / "happy");
+  const fs::path image = root / "photo" / "happy" / "broken.jpg";
+  std::ofstream(image) << "not an image";
+  auto images = ScanFaceDataset(root.string(), {});
+  ASSERT_TRUE(images.ok()) << images.status();
+  const absl::Status image_error = ExtractFaceDataset(*images, *analyzer_, {}, nullptr).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(image_error)) << image_error;
+  EXPECT_THAT(image_error.message(), HasSubstr(image.string() + ": unsupported image format"));
+
+  fs::remove_all(root / "photo");
+  fs::create_directories(root / "clips");
+  const fs::path video = root / "clips" / "broken.mp4";
+  std::ofstream(video) << "not a video";
+  auto videos = ScanFaceDataset(root.string(), {Segment("broken.mp4", 0, 1, "neutral")});
+  ASSERT_TRUE(videos.ok()) << videos.status();
+  const absl::Status video_error = ExtractFaceDataset(*videos, *analyzer_, {}, nullptr).status();
+  EXPECT_TRUE(absl::IsNotFound(video_error)) << video_error;
+  EXPECT_THAT(video_error.message(), HasSubstr("cannot open video " + video.string()));
+
+  for (const absl::Status& error : {image_error, video_error}) {
+    const std::string message(error.message());
+    EXPECT_EQ(message.find("broken."), message.rfind("broken.")) << message;
+  }
+}
+
 }  // namespace
 }  // namespace fer::pft
