@@ -235,6 +235,11 @@ bool IsServerFlagFile(absl::string_view file) {
 
 // Flag values the server cannot run with; empty when all are usable.
 std::string InvalidFlags() {
+  const int port = absl::GetFlag(FLAGS_port);
+  if (port < 0 || port > 65535) return "--port must be in [0, 65535]";
+  const int metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  if (metrics_port < -1 || metrics_port > 65535) return "--metrics_port must be in [-1, 65535]";
+  if (absl::GetFlag(FLAGS_threads) < 0) return "--threads must be 0 (all cores) or positive";
   const float score = absl::GetFlag(FLAGS_min_face_score);
   if (!(score > 0.f && score < 1.f)) return "--min_face_score must be in (0, 1)";
   const int window = absl::GetFlag(FLAGS_clip_window);

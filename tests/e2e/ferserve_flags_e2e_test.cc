@@ -1,0 +1,115 @@
+// ferserve refuses flag values it cannot run with before it loads anything
+// (exit status 2, one line naming the flag), and stops at start-up with
+// exit status 1 when what a flag names cannot be used.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "tests/e2e/child_process.h"
+#include "tests/process_temp_dir.h"
+
+namespace fer {
+namespace {
+
+struct Refusal {
+  std::vector<std::string> flags;
+  std::string message;  // the line ferserve prints, after "ferserve: "
+};
+
+testing::ChildResult RunFerserve(const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {std::string(FERSERVE_BINARY_DIR) + "/server/ferserve",
+                                   "--host=127.0.0.1",
+                                   "--port=0",
+                                   "--metrics_port=0",
+                                   "--warmup=false",
+                                   "--store=rocksdb://" + testing::ProcessTempDir() + "store"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return testing::RunChildProcess(argv, std::chrono::seconds(60));
+}
+
+void ExpectRefused(const Refusal& refusal, int exit_code) {
+  std::string flags;
+  for (const std::string& flag : refusal.flags) flags += flag + " ";
+  const testing::ChildResult result = RunFerserve(refusal.flags);
+  EXPECT_EQ(result.exit_code, exit_code) << flags << "\n" << result.out << result.err;
+  EXPECT_NE(result.err.find("ferserve: " + refusal.message + "\n"), std::string::npos)
+      << flags << "\n"
+      << result.err;
+  EXPECT_EQ(result.out.find("listening"), std::string::npos) << flags << "\n" << result.out;
+}
+
+TEST(FerserveFlagsE2eTest, ValuesItCannotRunWithAreRefusedBeforeLoading) {
+  const std::vector<Refusal> refusals = {
+      {{"--port=70000"}, "--port must be in [0, 65535]"},
+      {{"--port=-1"}, "--port must be in [0, 65535]"},
+      {{"--metrics_port=65536"}, "--metrics_port must be in [-1, 65535]"},
+      {{"--metrics_port=-2"}, "--metrics_port must be in [-1, 65535]"},
+      {{"--threads=-1"}, "--threads must be 0 (all cores) or positive"},
+      {{"--min_face_score=1"}, "--min_face_score must be in (0, 1)"},
+      {{"--min_face_score=nan"}, "--min_face_score must be in (0, 1)"},
+      {{"--clip_window=301"}, "--clip_window must be in [1, 300]"},
+      {{"--max_image_side=0"}, "--max_image_side must be positive"},
+      {{"--detection_interval=31"}, "--detection_interval must be in [1, 30]"},
+      {{"--detection_interval=0"}, "--detection_interval must be in [1, 30]"},
+      {{"--max_message_bytes=1023"}, "--max_message_bytes must be >= 1024"},
+      {{"--inference_concurrency=-1"},
+       "--inference_concurrency must be 0 (as many as --threads) or positive"},
+      {{"--cpu_kernels=gpu"}, "--cpu_kernels must be auto, native or libtorch"},
+      {{"--max_batch_size=0"}, "--max_batch_size must be positive"},
+      {{"--max_batch_delay=-1ms"}, "--max_batch_delay must not be negative"},
+      {{"--batch_queue_limit=0"}, "--batch_queue_limit must be positive"},
+      {{"--inference_threads=0"}, "--inference_threads must be positive"},
+      {{"--grpc_threads=-1"}, "--grpc_threads must not be negative"},
+      {{"--max_concurrent_streams=0"}, "--max_concurrent_streams must be positive"},
+      {{"--grace_period=-1s"}, "--grace_period must not be negative"},
+      {{"--max_enrolled_features=0"}, "--max_enrolled_features must be positive"},
+      {{"--store_key_file=/k", "--store_key_env=K"},
+       "give --store_key_file or --store_key_env, not both"},
+      {{"--enroll_max_yaw=0"}, "--enroll_max_yaw must be positive"},
+      {{"--adapt_min_features=1"}, "--adapt_min_features must be >= 2"},
+      {{"--adapt_threads=-1"}, "--adapt_threads must be >= 0"},
+      {{"--adapt_max_steps=501"}, "--adapt_max_steps must be in [1, 500]"},
+      {{"--translator_cache_mb=0"}, "--translator_cache_mb must be >= 1"},
+      {{"--profile_staleness=-1s"}, "--profile_staleness must not be negative"},
+      {{"--stream_idle_timeout=-1s"}, "durations must not be negative"},
+      {{"--max_stream_duration=-1s"}, "durations must not be negative"},
+      {{"--max_connection_age=-1s"}, "durations must not be negative"},
+      {{"--max_connection_age_grace=-1s"}, "durations must not be negative"},
+      {{"--credentials_reload_interval=-1s"}, "durations must not be negative"},
+      {{"--keepalive_time=0s"}, "--keepalive_time and --keepalive_timeout must be positive"},
+      {{"--keepalive_timeout=0s"}, "--keepalive_time and --keepalive_timeout must be positive"},
+      {{"--max_stream_fps=-1"}, "--max_stream_fps must not be negative"},
+      {{"--tls_cert_file=/c.pem"}, "give --tls_cert_file and --tls_key_file together"},
+      {{"--tls_client_ca_file=/ca.pem"},
+       "--tls_client_ca_file needs --tls_cert_file and --tls_key_file"},
+      {{"--store_failure_policy=retry"}, "--store_failure_policy must be 'fallback' or 'fail'"},
+      {{"--enroll_max_roll_degrees=0"}, "--enroll_max_roll_degrees must be positive"},
+      {{"--call_log=some"}, "--call_log must be errors, all or none"},
+      {{"--call_log_rate=-1"}, "--call_log_rate must not be negative"},
+  };
+  for (const Refusal& refusal : refusals) ExpectRefused(refusal, 2);
+}
+
+TEST(FerserveFlagsE2eTest, WhatAFlagNamesMustBeUsableAtStartUp) {
+  const std::vector<Refusal> refusals = {
+      {{"--detector=foo"},
+       "cannot load models: unknown face detector 'foo' (expected ssd_mobilenetv1 or "
+       "tiny_face_detector)"},
+      {{"--model_dir=/no/such/models"},
+       "cannot load models: cannot read "
+       "/no/such/models/ssd_mobilenetv1_model-weights_manifest.json: No such file or directory"},
+      {{"--store=memcached://127.0.0.1:11211"},
+       "cannot open the profile store memcached://127.0.0.1:11211: unknown profile store URL "
+       "'memcached://127.0.0.1:11211': expected rocksdb:///absolute/path, redis://host:port/db "
+       "or rediss://host:port/db"},
+      {{"--tls_cert_file=/no/cert.pem", "--tls_key_file=/no/key.pem"},
+       "TLS: cannot read --tls_cert_file /no/cert.pem: No such file or directory"},
+  };
+  for (const Refusal& refusal : refusals) ExpectRefused(refusal, 1);
+}
+
+}  // namespace
+}  // namespace fer
