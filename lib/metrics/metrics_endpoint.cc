@@ -6,33 +6,58 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 
 namespace fer {
 namespace {
 
-void SendAll(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n <= 0) return;
-    data.remove_prefix(static_cast<size_t>(n));
+// Waits until `fd` is ready for `events`; false once `deadline` passes or
+// the peer is gone.
+bool WaitReady(int fd, short events, absl::Time deadline) {
+  while (true) {
+    const int64_t ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (ms <= 0) return false;
+    pollfd p{fd, events, 0};
+    const int ready =
+        poll(&p, 1, static_cast<int>(std::min<int64_t>(ms, std::numeric_limits<int>::max())));
+    if (ready < 0 && errno != EINTR) return false;
+    if (ready > 0) return (p.revents & events) != 0;
   }
 }
 
-void Respond(int fd, const char* status, const char* type, absl::string_view body) {
-  SendAll(fd, absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ", type,
-                           "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n"));
-  SendAll(fd, body);
+void SendAll(int fd, absl::string_view data, absl::Time deadline) {
+  while (!data.empty()) {
+    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(static_cast<size_t>(n));
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR) || !WaitReady(fd, POLLOUT, deadline)) {
+      return;
+    }
+  }
+}
+
+void Respond(int fd, absl::Time deadline, const char* status, const char* type,
+             absl::string_view body) {
+  SendAll(fd,
+          absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ", type,
+                       "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n"),
+          deadline);
+  SendAll(fd, body, deadline);
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
-    const std::string& host, int port, std::function<std::string()> render) {
+    const std::string& host, int port, std::function<std::string()> render,
+    absl::Duration connection_timeout) {
   sockaddr_storage addr{};
   socklen_t len = 0;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
@@ -64,11 +89,17 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
   }
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   const int bound = ntohs(addr.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
-  return std::unique_ptr<MetricsEndpoint>(new MetricsEndpoint(fd, bound, std::move(render)));
+  return std::unique_ptr<MetricsEndpoint>(
+      new MetricsEndpoint(fd, bound, std::move(render), connection_timeout));
 }
 
-MetricsEndpoint::MetricsEndpoint(int fd, int port, std::function<std::string()> render)
-    : fd_(fd), port_(port), render_(std::move(render)), thread_([this] { Serve(); }) {}
+MetricsEndpoint::MetricsEndpoint(int fd, int port, std::function<std::string()> render,
+                                 absl::Duration connection_timeout)
+    : fd_(fd),
+      port_(port),
+      render_(std::move(render)),
+      connection_timeout_(connection_timeout),
+      thread_([this] { Serve(); }) {}
 
 MetricsEndpoint::~MetricsEndpoint() {
   stop_ = true;
@@ -81,44 +112,47 @@ void MetricsEndpoint::Serve() {
   while (!stop_) {
     pollfd p{fd_, POLLIN, 0};
     if (poll(&p, 1, 200) <= 0) continue;
-    const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (client < 0) continue;
-    timeval timeout{5, 0};
-    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-    Handle(client);
+    Handle(client, absl::Now() + connection_timeout_);
     close(client);
   }
 }
 
-void MetricsEndpoint::Handle(int client) {
-  // Read the request head (bounded); only the request line matters.
+void MetricsEndpoint::Handle(int client, absl::Time deadline) {
+  // Read the request head (bounded in size and time); only the request line
+  // matters.
   std::string head;
   char buffer[2048];
   while (head.find("\r\n\r\n") == std::string::npos && head.size() < 16384) {
     const ssize_t n = recv(client, buffer, sizeof(buffer), 0);
-    if (n <= 0) break;
-    head.append(buffer, static_cast<size_t>(n));
+    if (n > 0) {
+      head.append(buffer, static_cast<size_t>(n));
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      break;
+    } else if (!WaitReady(client, POLLIN, deadline)) {
+      return;  // too slow: closed unanswered
+    }
   }
   const absl::string_view line = absl::string_view(head).substr(0, head.find("\r\n"));
   const size_t sp1 = line.find(' ');
   const size_t sp2 = line.find(' ', sp1 + 1);
   if (sp1 == absl::string_view::npos || sp2 == absl::string_view::npos) {
-    Respond(client, "400 Bad Request", "text/plain", "bad request\n");
+    Respond(client, deadline, "400 Bad Request", "text/plain", "bad request\n");
     return;
   }
   const absl::string_view method = line.substr(0, sp1);
   absl::string_view path = line.substr(sp1 + 1, sp2 - sp1 - 1);
   path = path.substr(0, path.find('?'));
   if (method != "GET" && method != "HEAD") {
-    Respond(client, "405 Method Not Allowed", "text/plain", "only GET\n");
+    Respond(client, deadline, "405 Method Not Allowed", "text/plain", "only GET\n");
   } else if (path == "/metrics") {
-    Respond(client, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
+    Respond(client, deadline, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
             method == "HEAD" ? "" : render_());
   } else if (path == "/") {
-    Respond(client, "200 OK", "text/plain", "ferserve: metrics at /metrics\n");
+    Respond(client, deadline, "200 OK", "text/plain", "ferserve: metrics at /metrics\n");
   } else {
-    Respond(client, "404 Not Found", "text/plain", "not found\n");
+    Respond(client, deadline, "404 Not Found", "text/plain", "not found\n");
   }
 }
 

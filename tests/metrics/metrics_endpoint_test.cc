@@ -1,6 +1,14 @@
 #include "lib/metrics/metrics_endpoint.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include "tests/http_get.h"
 
@@ -41,6 +49,89 @@ TEST(MetricsEndpointTest, AnswersOtherRequestsWithoutRendering) {
   EXPECT_EQ(renders, 0);
   // Still serving after bad requests.
   EXPECT_TRUE(Contains(testing::HttpGet(port, "/metrics"), "200 OK"));
+}
+
+// A connected socket to 127.0.0.1:port; -1 when the connection fails.
+int Connect(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True once the peer has closed `fd` (end of stream or reset), reading and
+// dropping whatever it sent before.
+bool PeerClosed(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, 0) <= 0) return false;
+  char buffer[4096];
+  const ssize_t n = recv(fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN);
+}
+
+constexpr auto kTrickle = std::chrono::milliseconds(50);
+constexpr auto kPatience = std::chrono::seconds(10);  // far beyond the endpoint's 300 ms
+
+// A client sending its request head a byte at a time, never finishing it,
+// is cut off once the connection has taken its time in all (each byte
+// arrives well within any per-read timeout), and scrapes go on.
+TEST(MetricsEndpointTest, AClientSendingSlowlyIsCutOff) {
+  auto endpoint = MetricsEndpoint::Start(
+      "127.0.0.1", 0, [] { return std::string("up 1\n"); }, absl::Milliseconds(300));
+  ASSERT_TRUE(endpoint.ok());
+  const int port = (*endpoint)->port();
+  const int fd = Connect(port);
+  ASSERT_GE(fd, 0);
+  const std::string start = "GET /metrics HTTP/1.1\r\nX-Slow: ";
+  ASSERT_EQ(send(fd, start.data(), start.size(), MSG_NOSIGNAL), static_cast<ssize_t>(start.size()));
+  bool closed = false;
+  const auto until = std::chrono::steady_clock::now() + kPatience;
+  while (!closed && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(kTrickle);
+    closed = send(fd, "a", 1, MSG_NOSIGNAL) != 1 || PeerClosed(fd);
+  }
+  close(fd);
+  EXPECT_TRUE(closed) << "the endpoint kept a trickling client for " << kPatience.count() << " s";
+  EXPECT_TRUE(Contains(testing::HttpGet(port, "/metrics"), "up 1\n"));
+}
+
+// A client reading a large answer a little at a time is cut off the same
+// way: after two seconds of that, it gets only what the socket buffers held
+// when the endpoint gave up, far from the whole answer.
+TEST(MetricsEndpointTest, AClientReadingSlowlyIsCutOff) {
+  const std::string big(64 << 20, '#');
+  auto endpoint = MetricsEndpoint::Start(
+      "127.0.0.1", 0, [&] { return big; }, absl::Milliseconds(300));
+  ASSERT_TRUE(endpoint.ok());
+  const int fd = Connect((*endpoint)->port());
+  ASSERT_GE(fd, 0);
+  const std::string request = "GET /metrics HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  size_t received = 0;
+  char buffer[1 << 16];
+  const auto slow_until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < slow_until) {
+    std::this_thread::sleep_for(kTrickle);
+    const ssize_t n = recv(fd, buffer, 1024, MSG_DONTWAIT);
+    if (n > 0) received += static_cast<size_t>(n);
+  }
+  bool closed = false;
+  const auto until = std::chrono::steady_clock::now() + kPatience;
+  while (!closed && std::chrono::steady_clock::now() < until) {
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n > 0) received += static_cast<size_t>(n);
+    closed = n <= 0;
+  }
+  close(fd);
+  EXPECT_TRUE(closed);
+  EXPECT_LT(received, big.size() / 2);
 }
 
 TEST(MetricsEndpointTest, ReportsAnAddressInUse) {
