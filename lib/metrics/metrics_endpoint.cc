@@ -44,13 +44,14 @@ void SendAll(int fd, absl::string_view data, absl::Time deadline) {
   }
 }
 
-void Respond(int fd, absl::Time deadline, const char* status, const char* type,
+// A HEAD request gets the head a GET would, without the body.
+void Respond(int fd, absl::Time deadline, bool head_only, const char* status, const char* type,
              absl::string_view body) {
   SendAll(fd,
           absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ", type,
                        "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n"),
           deadline);
-  SendAll(fd, body, deadline);
+  if (!head_only) SendAll(fd, body, deadline);
 }
 
 }  // namespace
@@ -138,21 +139,22 @@ void MetricsEndpoint::Handle(int client, absl::Time deadline) {
   const size_t sp1 = line.find(' ');
   const size_t sp2 = line.find(' ', sp1 + 1);
   if (sp1 == absl::string_view::npos || sp2 == absl::string_view::npos) {
-    Respond(client, deadline, "400 Bad Request", "text/plain", "bad request\n");
+    Respond(client, deadline, false, "400 Bad Request", "text/plain", "bad request\n");
     return;
   }
   const absl::string_view method = line.substr(0, sp1);
   absl::string_view path = line.substr(sp1 + 1, sp2 - sp1 - 1);
   path = path.substr(0, path.find('?'));
-  if (method != "GET" && method != "HEAD") {
-    Respond(client, deadline, "405 Method Not Allowed", "text/plain", "only GET\n");
+  const bool head_only = method == "HEAD";
+  if (method != "GET" && !head_only) {
+    Respond(client, deadline, false, "405 Method Not Allowed", "text/plain", "only GET\n");
   } else if (path == "/metrics") {
-    Respond(client, deadline, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
-            method == "HEAD" ? "" : render_());
+    Respond(client, deadline, head_only, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
+            render_());
   } else if (path == "/") {
-    Respond(client, deadline, "200 OK", "text/plain", "ferserve: metrics at /metrics\n");
+    Respond(client, deadline, head_only, "200 OK", "text/plain", "ferserve: metrics at /metrics\n");
   } else {
-    Respond(client, deadline, "404 Not Found", "text/plain", "not found\n");
+    Respond(client, deadline, head_only, "404 Not Found", "text/plain", "not found\n");
   }
 }
 

@@ -14,10 +14,10 @@ namespace fer {
 
 // A minimal HTTP/1.1 server for Prometheus scrapes: GET /metrics answers
 // with the text that `render` returns (exposition format 0.0.4), GET /
-// with a pointer to /metrics, anything else 404/405. One connection at a
-// time, each closed once it has taken `connection_timeout` in all (a client
-// sending or reading its bytes slowly cannot hold the endpoint longer);
-// runs until destroyed.
+// with a pointer to /metrics, HEAD as GET without the body, anything else
+// 404/405. One connection at a time, each closed once it has taken
+// `connection_timeout` in all (a client sending or reading its bytes slowly
+// cannot hold the endpoint longer); runs until destroyed.
 // (prometheus-cpp's civetweb exposer cannot start in a process that also
 // loads Debian's LibTorch, hence this.)
 class MetricsEndpoint {

@@ -35,6 +35,21 @@ TEST(MetricsEndpointTest, ServesMetricsOnAFreePort) {
   EXPECT_EQ(renders, 1);
 }
 
+// HEAD gets GET's status and headers, Content-Length included, and no body.
+TEST(MetricsEndpointTest, HeadAnswersAsGetWithoutTheBody) {
+  auto endpoint =
+      MetricsEndpoint::Start("127.0.0.1", 0, [] { return std::string("ferserve_up 1\n"); });
+  ASSERT_TRUE(endpoint.ok());
+  const int port = (*endpoint)->port();
+  const std::string get = testing::HttpGet(port, "/metrics");
+  const std::string head = testing::HttpRequest(port, "HEAD /metrics HTTP/1.1\r\n\r\n");
+  EXPECT_TRUE(Contains(get, "Content-Length: 14\r\n")) << get;
+  EXPECT_EQ(head, get.substr(0, get.find("\r\n\r\n") + 4));
+  EXPECT_EQ(testing::HttpRequest(port, "HEAD /nope HTTP/1.1\r\n\r\n"),
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
+            "Connection: close\r\n\r\n");
+}
+
 TEST(MetricsEndpointTest, AnswersOtherRequestsWithoutRendering) {
   int renders = 0;
   auto endpoint = MetricsEndpoint::Start("127.0.0.1", 0, [&] {
