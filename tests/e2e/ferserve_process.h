@@ -107,6 +107,20 @@ class FerserveProcess {
   // The server's stdout and stderr so far.
   std::string Log() const { return ReadFileContents(log_path_); }
 
+  // The log once it holds `text` (a line the server writes after a client
+  // may already have its answer, such as a call's log line), or as it is
+  // after `timeout`.
+  std::string LogOnceItHas(const std::string& text,
+                           std::chrono::seconds timeout = std::chrono::seconds(10)) const {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    std::string log = Log();
+    while (log.find(text) == std::string::npos && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      log = Log();
+    }
+    return log;
+  }
+
   bool running() {
     if (exited_) return false;
     int status = 0;
