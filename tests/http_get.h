@@ -10,21 +10,30 @@
 
 namespace fer::testing {
 
-// Sends one raw HTTP request to 127.0.0.1:port and returns the whole
-// response (head and body); empty when the connection fails.
-inline std::string HttpRequest(int port, const std::string& request) {
+// A socket connected to 127.0.0.1:port; -1 when the connection fails.
+inline int ConnectToLoopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-    char buffer[4096];
-    ssize_t n;
-    while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) response.append(buffer, n);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
   }
+  return fd;
+}
+
+// Sends one raw HTTP request to 127.0.0.1:port and returns the whole
+// response (head and body); empty when the connection fails.
+inline std::string HttpRequest(int port, const std::string& request) {
+  const int fd = ConnectToLoopback(port);
+  std::string response;
+  if (fd < 0) return response;
+  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  char buffer[4096];
+  ssize_t n;
+  while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) response.append(buffer, n);
   close(fd);
   return response;
 }

@@ -1,8 +1,6 @@
 #include "lib/metrics/metrics_endpoint.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -66,20 +64,6 @@ TEST(MetricsEndpointTest, AnswersOtherRequestsWithoutRendering) {
   EXPECT_TRUE(Contains(testing::HttpGet(port, "/metrics"), "200 OK"));
 }
 
-// A connected socket to 127.0.0.1:port; -1 when the connection fails.
-int Connect(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // True once the peer has closed `fd` (end of stream or reset), reading and
 // dropping whatever it sent before.
 bool PeerClosed(int fd) {
@@ -101,7 +85,7 @@ TEST(MetricsEndpointTest, AClientSendingSlowlyIsCutOff) {
       "127.0.0.1", 0, [] { return std::string("up 1\n"); }, absl::Milliseconds(300));
   ASSERT_TRUE(endpoint.ok());
   const int port = (*endpoint)->port();
-  const int fd = Connect(port);
+  const int fd = testing::ConnectToLoopback(port);
   ASSERT_GE(fd, 0);
   const std::string start = "GET /metrics HTTP/1.1\r\nX-Slow: ";
   ASSERT_EQ(send(fd, start.data(), start.size(), MSG_NOSIGNAL), static_cast<ssize_t>(start.size()));
@@ -124,7 +108,7 @@ TEST(MetricsEndpointTest, AClientReadingSlowlyIsCutOff) {
   auto endpoint = MetricsEndpoint::Start(
       "127.0.0.1", 0, [&] { return big; }, absl::Milliseconds(300));
   ASSERT_TRUE(endpoint.ok());
-  const int fd = Connect((*endpoint)->port());
+  const int fd = testing::ConnectToLoopback((*endpoint)->port());
   ASSERT_GE(fd, 0);
   const std::string request = "GET /metrics HTTP/1.1\r\n\r\n";
   ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
