@@ -17,23 +17,29 @@ namespace {
 
 using fer::v1::FrameVerdict;
 
+// The server lists an accepted frame only when it carries a warning, so such a
+// row is labelled by what it means rather than by the bare ACCEPTED reason.
+std::string VerdictLabel(const FrameVerdict& v) {
+  return v.reason() == FrameVerdict::ACCEPTED ? "ACCEPTED_WITH_WARNING"
+                                              : FrameVerdict::Reason_Name(v.reason());
+}
+
 void PrintVerdicts(const fer::v1::EnrollResponse& response,
                    const std::vector<std::string>& origins) {
   if (response.verdicts().empty()) return;
-  std::printf("%6s  %-28s %-20s %9s  %s\n", "frame", "source", "verdict", "neutral_p", "detail");
+  std::printf("%6s  %-28s %-21s %9s  %s\n", "frame", "source", "verdict", "neutral_p", "detail");
   for (const FrameVerdict& v : response.verdicts()) {
     const std::string origin = v.frame_index() < origins.size() ? origins[v.frame_index()] : "?";
-    std::printf("%6llu  %-28s %-20s %9.3f  %s\n", static_cast<unsigned long long>(v.frame_index()),
-                origin.c_str(), FrameVerdict::Reason_Name(v.reason()).c_str(),
-                v.neutral_probability(), v.detail().c_str());
+    std::printf("%6llu  %-28s %-21s %9.3f  %s\n", static_cast<unsigned long long>(v.frame_index()),
+                origin.c_str(), VerdictLabel(v).c_str(), v.neutral_probability(),
+                v.detail().c_str());
   }
 }
 
 std::string ReasonCounts(const fer::v1::EnrollResponse& response) {
   std::map<std::string, int> counts;
   for (const FrameVerdict& v : response.verdicts()) {
-    ++counts[v.reason() == FrameVerdict::ACCEPTED ? "ACCEPTED_WITH_WARNING"
-                                                  : FrameVerdict::Reason_Name(v.reason())];
+    ++counts[VerdictLabel(v)];
   }
   return absl::StrJoin(counts, ", ", absl::PairFormatter(" "));
 }

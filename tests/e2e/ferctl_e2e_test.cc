@@ -101,11 +101,15 @@ TEST_F(FerctlE2eTest, EnrollFromVideoThenProfileGetAndDelete) {
   EXPECT_EQ(std::stoi(m[3]), accepted);
   // One verdict row per rejected frame, naming its time in the video, and a
   // warning for the frames where franck smiles (1 s to 3.5 s).
-  const int warnings = CountLinesMatching(enroll.out, std::regex(R"( s\s+ACCEPTED )"));
+  const int warnings = CountLinesMatching(
+      enroll.out, std::regex(R"( s\s+ACCEPTED_WITH_WARNING\s+\d\.\d+  warning)"));
   EXPECT_EQ(CountLinesMatching(enroll.out, std::regex(R"(franck\.mp4 @ \d+\.\d+ s\s+[A-Z_]+)")),
             rejected + warnings)
       << enroll.out;
   EXPECT_GE(warnings, 4) << enroll.out;
+  // The summary counts the rows by the same labels the rows carry.
+  EXPECT_NE(enroll.out.find("ACCEPTED_WITH_WARNING " + std::to_string(warnings)), std::string::npos)
+      << enroll.out;
 
   const ChildResult get = Ferctl({"profile", "get", "--user=franck"});
   ASSERT_EQ(get.exit_code, 0) << get.err;
