@@ -78,7 +78,9 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
   if (port < 0 || port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("metrics port ", port, " is out of range"));
   }
-  const int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // Non-blocking, so that a worker that loses the race for a connection
+  // another worker accepted goes back to waiting instead of blocking.
+  const int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -96,16 +98,14 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
 
 MetricsEndpoint::MetricsEndpoint(int fd, int port, std::function<std::string()> render,
                                  absl::Duration connection_timeout)
-    : fd_(fd),
-      port_(port),
-      render_(std::move(render)),
-      connection_timeout_(connection_timeout),
-      thread_([this] { Serve(); }) {}
+    : fd_(fd), port_(port), render_(std::move(render)), connection_timeout_(connection_timeout) {
+  for (int i = 0; i < kConnectionWorkers; ++i) workers_.emplace_back([this] { Serve(); });
+}
 
 MetricsEndpoint::~MetricsEndpoint() {
   stop_ = true;
   shutdown(fd_, SHUT_RDWR);
-  thread_.join();
+  for (std::thread& worker : workers_) worker.join();
   close(fd_);
 }
 

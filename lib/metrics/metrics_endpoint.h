@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -15,13 +16,17 @@ namespace fer {
 // A minimal HTTP/1.1 server for Prometheus scrapes: GET /metrics answers
 // with the text that `render` returns (exposition format 0.0.4), GET /
 // with a pointer to /metrics, HEAD as GET without the body, anything else
-// 404/405. One connection at a time, each closed once it has taken
-// `connection_timeout` in all (a client sending or reading its bytes slowly
-// cannot hold the endpoint longer); runs until destroyed.
+// 404/405. Up to kConnectionWorkers connections are served at once (so a
+// slow client does not hold up another scraper), each closed once it has
+// taken `connection_timeout` in all (a client sending or reading its bytes
+// slowly cannot hold a worker longer); `render` may be called concurrently.
+// Runs until destroyed.
 // (prometheus-cpp's civetweb exposer cannot start in a process that also
 // loads Debian's LibTorch, hence this.)
 class MetricsEndpoint {
  public:
+  static constexpr int kConnectionWorkers = 4;
+
   // `host` is an IPv4/IPv6 literal or "0.0.0.0"/"::"; port 0 picks a free one.
   static absl::StatusOr<std::unique_ptr<MetricsEndpoint>> Start(
       const std::string& host, int port, std::function<std::string()> render,
@@ -41,7 +46,7 @@ class MetricsEndpoint {
   std::function<std::string()> render_;
   absl::Duration connection_timeout_;
   std::atomic<bool> stop_{false};
-  std::thread thread_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace fer

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "tests/http_get.h"
 
@@ -98,6 +99,31 @@ TEST(MetricsEndpointTest, AClientSendingSlowlyIsCutOff) {
   close(fd);
   EXPECT_TRUE(closed) << "the endpoint kept a trickling client for " << kPatience.count() << " s";
   EXPECT_TRUE(Contains(testing::HttpGet(port, "/metrics"), "up 1\n"));
+}
+
+// Clients that stall mid-request hold a connection worker each until their
+// time is up, but a scrape arriving meanwhile is answered by a free worker at
+// once, not after the stalled ones are cut off.
+TEST(MetricsEndpointTest, StalledClientsDoNotHoldUpAScrape) {
+  const absl::Duration connection_timeout = absl::Seconds(30);
+  auto endpoint = MetricsEndpoint::Start(
+      "127.0.0.1", 0, [] { return std::string("up 1\n"); }, connection_timeout);
+  ASSERT_TRUE(endpoint.ok());
+  const int port = (*endpoint)->port();
+  std::vector<int> stalled;
+  for (int i = 0; i + 1 < MetricsEndpoint::kConnectionWorkers; ++i) {
+    const int fd = testing::ConnectToLoopback(port);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(send(fd, "GET /met", 8, MSG_NOSIGNAL), 8);
+    stalled.push_back(fd);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(Contains(testing::HttpGet(port, "/metrics"), "up 1\n"));
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(waited, absl::ToDoubleSeconds(connection_timeout) / 3)
+      << "the scrape waited for the stalled clients to be cut off";
+  for (int fd : stalled) close(fd);
 }
 
 // A client reading a large answer a little at a time is cut off the same
