@@ -176,12 +176,11 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
 
   if (accepted.empty()) {
     // Nothing to store: the answer says how many features the user has.
-    absl::StatusOr<Profile> profile = store_->Get(tenant, user_id, kProfileFeatures);
+    absl::StatusOr<Profile> profile = store_->Get(tenant, user_id, kProfileMeta);
     if (!profile.ok() && !absl::IsNotFound(profile.status())) {
       return StoreError(profile.status(), user_id, *store_);
     }
-    response->set_enrolled_features(
-        profile.ok() ? static_cast<uint32_t>(profile->bank.features.size()) : 0);
+    response->set_enrolled_features(profile.ok() ? profile->enrolled_features : 0);
     return grpc::Status::OK;
   }
   // AppendFeatures reads the profile itself (and fails as Get would).
@@ -197,7 +196,7 @@ grpc::Status ExpressionService::EnrollNeutralImpl(
       return StoreError(put.status(), user_id, *store_);
     }
   }
-  response->set_enrolled_features(static_cast<uint32_t>(profile->bank.features.size()));
+  response->set_enrolled_features(profile->enrolled_features);
   return grpc::Status::OK;
 }
 
@@ -328,11 +327,11 @@ grpc::Status ExpressionService::GetProfile(grpc::ServerContext* context,
     if (absl::Status valid = ValidateProfileId("user id", user_id); !valid.ok()) {
       return ToGrpcStatus(valid);
     }
-    absl::StatusOr<Profile> profile = store_->Get(call.tenant, user_id, kProfileFeatures);
+    absl::StatusOr<Profile> profile = store_->Get(call.tenant, user_id, kProfileMeta);
     if (!profile.ok()) return StoreError(profile.status(), user_id, *store_);
     out->set_user_id(user_id);
     out->set_version(profile->translator_version);
-    out->set_enrolled_features(static_cast<uint32_t>(profile->bank.features.size()));
+    out->set_enrolled_features(profile->enrolled_features);
     out->set_created_unix_ms(profile->created_unix_ms);
     out->set_updated_unix_ms(profile->updated_unix_ms);
     out->set_adapted_unix_ms(profile->adapted_unix_ms);

@@ -68,7 +68,7 @@ Profile MetaAfterPut(const Profile& profile, const Profile* stored, uint64_t new
   meta.adapted_unix_ms = profile.adapted_unix_ms;
   meta.bank.dim = profile.bank.dim;
   meta.bank.max_count = profile.bank.max_count;
-  meta.bank.features.resize(profile.bank.features.size());  // Only the count is encoded.
+  meta.enrolled_features = static_cast<uint32_t>(profile.bank.features.size());
   meta.translator_version = translator_version;
   meta.backbone_id = profile.backbone_id;
   meta.quality = profile.quality;
@@ -149,6 +149,11 @@ absl::StatusOr<Profile> KvProfileStore::Get(absl::string_view tenant, absl::stri
       if (!plain.ok()) return plain.status();
       auto bank = DecodeFeatureBank(*plain);
       if (!bank.ok()) return Annotate(bank.status(), absl::StrCat("record ", features_key));
+      if (bank->features.size() != profile.enrolled_features) {
+        return absl::DataLossError(absl::StrCat("record ", features_key, " holds ",
+                                                bank->features.size(), " features, record ",
+                                                meta_key, " counts ", profile.enrolled_features));
+      }
       profile.bank = std::move(*bank);
     }
     if ((parts & kProfileTranslator) && profile.translator_version != 0) {
@@ -263,6 +268,7 @@ absl::StatusOr<Profile> KvProfileStore::AppendFeatures(
     auto version = Put(profile, expected);
     if (version.ok()) {
       profile.version = *version;
+      profile.enrolled_features = static_cast<uint32_t>(profile.bank.features.size());
       return profile;
     }
     if (!IsConflict(version.status())) return version.status();

@@ -73,6 +73,10 @@ struct Profile {
   int64_t adapted_unix_ms = 0;  // 0: never adapted.
 
   FeatureBank bank;
+  // How many features the stored bank holds, from the metadata: Get fills it
+  // for every `parts`, so the count needs no read of the bank itself. Put
+  // ignores it and records the size of `bank`.
+  uint32_t enrolled_features = 0;
 
   // The personalized translator's weights, opaque to the store, and the
   // profile version at which they were written (0: no translator).
@@ -87,8 +91,9 @@ struct Profile {
     return tenant == other.tenant && user_id == other.user_id && version == other.version &&
            created_unix_ms == other.created_unix_ms && updated_unix_ms == other.updated_unix_ms &&
            adapted_unix_ms == other.adapted_unix_ms && bank == other.bank &&
-           translator == other.translator && translator_version == other.translator_version &&
-           backbone_id == other.backbone_id && quality == other.quality;
+           enrolled_features == other.enrolled_features && translator == other.translator &&
+           translator_version == other.translator_version && backbone_id == other.backbone_id &&
+           quality == other.quality;
   }
 };
 

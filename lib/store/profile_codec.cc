@@ -224,7 +224,7 @@ std::string EncodeProfileMeta(const Profile& profile, uint64_t previous_translat
   w.I64(profile.adapted_unix_ms);
   w.U32(profile.bank.dim);
   w.U32(profile.bank.max_count);
-  w.U32(static_cast<uint32_t>(profile.bank.features.size()));
+  w.U32(profile.enrolled_features);
   w.U64(profile.translator_version);
   w.U64(previous_translator_version);
   w.Bytes(profile.backbone_id);
@@ -252,7 +252,7 @@ absl::Status DecodeProfileMeta(absl::string_view record, Profile* profile,
   p.adapted_unix_ms = r.I64();
   p.bank.dim = r.U32();
   p.bank.max_count = r.U32();
-  r.U32();  // Feature count: informative only, the features record holds them.
+  p.enrolled_features = r.U32();
   p.translator_version = r.U64();
   const uint64_t previous = r.U64();
   p.backbone_id = r.Bytes();

@@ -16,7 +16,7 @@
 namespace fer {
 
 // Which parts of a profile Get loads. The metadata (versions, timestamps,
-// quality report, bank dimensions) always comes.
+// quality report, bank dimensions and feature count) always comes.
 enum ProfileParts : uint32_t {
   kProfileMeta = 0,
   kProfileFeatures = 1,

@@ -161,6 +161,13 @@ TEST_F(ProfilesE2eTest, EnrollsNeutralFramesAndGetProfileCountsThem) {
   EXPECT_EQ(more.response.enrolled_features(), 13u);
   ASSERT_TRUE(GetProfile(stub_.get(), "franck", &profile).ok());
   EXPECT_EQ(profile.enrolled_features(), 13u);
+
+  // An enrollment that keeps no frame changes nothing and still answers how
+  // many features the user has.
+  const EnrollResult none = Enroll(stub_.get(), {Frame("franck", GrayPng())});
+  ASSERT_TRUE(none.status.ok()) << none.status.error_message();
+  EXPECT_EQ(none.response.accepted(), 0u);
+  EXPECT_EQ(none.response.enrolled_features(), 13u);
 }
 
 TEST_F(ProfilesE2eTest, BadFramesGetAVerdictEach) {

@@ -18,6 +18,7 @@ Profile SampleProfile() {
   p.bank.dim = 3;
   p.bank.max_count = 4;
   p.bank.features = {{1.f, 2.f, 3.f}, {-0.5f, 0.25f, 1e-30f}};
+  p.enrolled_features = 2;
   p.translator_version = 6;
   p.backbone_id = "face-api-expression-v1";
   p.quality = {0.4, 0.92, 0.031, 40, 200, true};

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <set>
@@ -19,6 +20,7 @@
 
 #include "absl/strings/match.h"
 #include "lib/store/kv_profile_store.h"
+#include "lib/store/profile_codec.h"
 #include "lib/store/record_cipher.h"
 
 namespace fer::testing {
@@ -78,12 +80,14 @@ TYPED_TEST_P(ProfileStoreContract, RoundTrip) {
   expected.translator_version = 1;
   expected.created_unix_ms = got->created_unix_ms;
   expected.updated_unix_ms = got->updated_unix_ms;
+  expected.enrolled_features = 2;
   EXPECT_GT(got->created_unix_ms, 0);
   EXPECT_EQ(*got, expected);
 
   auto meta = store->Get("acme", "alice", kProfileMeta);
   ASSERT_TRUE(meta.ok());
   EXPECT_TRUE(meta->bank.features.empty());
+  EXPECT_EQ(meta->enrolled_features, 2u);  // Counted without reading the bank.
   EXPECT_EQ(meta->bank.dim, 4u);
   EXPECT_TRUE(meta->translator.empty());
   EXPECT_EQ(meta->translator_version, 1u);
@@ -217,6 +221,8 @@ TYPED_TEST_P(ProfileStoreContract, AppendFeaturesBoundsAndChecksTheBank) {
     auto p = store->AppendFeatures("acme", "carol", {{float(i), 0, 0}});
     ASSERT_TRUE(p.ok()) << p.status();
     EXPECT_EQ(p->version, uint64_t(i + 1));
+    EXPECT_EQ(p->enrolled_features, uint32_t(std::min(i + 1, 3)));
+    EXPECT_EQ(store->Get("acme", "carol", kProfileMeta)->enrolled_features, p->enrolled_features);
   }
   auto got = store->Get("acme", "carol");
   ASSERT_EQ(got->bank.features.size(), 3u);
@@ -308,6 +314,18 @@ TYPED_TEST_P(ProfileStoreContract, CorruptRecordsGiveClearErrors) {
   got = store->Get("acme", "dan");
   EXPECT_EQ(got.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_TRUE(absl::StrContains(got.status().message(), "features")) << got.status();
+
+  // A well-formed features record whose count disagrees with the metadata's
+  // (a record of another version of the profile) is refused, not served.
+  EXPECT_EQ(*store->Delete("acme", "dan"), 3);
+  Profile dan = SampleProfile("acme", "dan");
+  ASSERT_TRUE(store->Put(dan, 0).ok());
+  dan.bank.features.pop_back();
+  PlantRecord(store, ProfileFeaturesKey("acme", "dan"), EncodeFeatureBank(dan.bank));
+  got = store->Get("acme", "dan");
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(got.status().message(), "holds 1 features")) << got.status();
+  EXPECT_EQ(store->Get("acme", "dan", kProfileMeta)->enrolled_features, 2u);
 }
 
 TYPED_TEST_P(ProfileStoreContract, EncryptsAtRestAndRefusesWrongKeys) {
