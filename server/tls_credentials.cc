@@ -101,7 +101,7 @@ absl::StatusOr<std::string> MakePrivateFolder() {
 }  // namespace
 
 TlsCredentials::TlsCredentials(TlsFiles files, Log log)
-    : files_(std::move(files)), log_(std::move(log)) {}
+    : files_(std::move(files)), log_(log), refusals_(log) {}
 
 absl::StatusOr<std::unique_ptr<TlsCredentials>> TlsCredentials::Create(
     const TlsFiles& files, absl::Duration reload_interval, Log log) {
@@ -174,14 +174,11 @@ absl::Status TlsCredentials::Publish(const std::string& cert, const std::string&
 void TlsCredentials::Reload() {
   absl::StatusOr<Contents> pems = ReadChecked(files_);
   if (!pems.ok()) {
-    // Said once per distinct problem, not at every interval.
-    if (last_refusal_ != pems.status().message()) {
-      last_refusal_ = std::string(pems.status().message());
-      log_(absl::StrCat("TLS files not reloaded, serving the previous ones: ", last_refusal_));
-    }
+    refusals_.Report("TLS files not reloaded, serving the previous ones: ",
+                     pems.status().message());
     return;
   }
-  last_refusal_.clear();
+  refusals_.Clear();
   if (Fingerprint(*pems) == published_) return;
   if (absl::Status published = Publish(pems->cert, pems->key, pems->client_ca); !published.ok()) {
     log_(absl::StrCat("TLS files not reloaded: ", published.message()));

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "lib/serving/distinct_problem_log.h"
 #include "lib/serving/periodic_task.h"
 
 namespace fer {
@@ -59,8 +60,8 @@ class TlsCredentials {
   const Log log_;
   std::string folder_;  // the private copies, in generations
   int generation_ = 0;
-  std::string published_;  // the contents last copied, to see changes
-  std::string last_refusal_;
+  std::string published_;        // the contents last copied, to see changes
+  DistinctProblemLog refusals_;  // Reload's own
   std::shared_ptr<grpc::ServerCredentials> credentials_;
 
   std::unique_ptr<PeriodicTask> reloader_;  // last: stops before the rest goes

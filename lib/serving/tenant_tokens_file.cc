@@ -8,7 +8,7 @@ namespace fer {
 
 TenantTokensFile::TenantTokensFile(std::string path, Log log,
                                    std::shared_ptr<const TenantTokens> tokens)
-    : path_(std::move(path)), log_(std::move(log)), tokens_(std::move(tokens)) {}
+    : path_(std::move(path)), log_(log), problems_(log), tokens_(std::move(tokens)) {}
 
 absl::StatusOr<std::unique_ptr<TenantTokensFile>> TenantTokensFile::Open(
     const std::string& path, absl::Duration reload_interval, Log log) {
@@ -31,16 +31,10 @@ std::shared_ptr<const TenantTokens> TenantTokensFile::current() const {
 void TenantTokensFile::Reload() {
   absl::StatusOr<TenantTokens> read = TenantTokens::ReadFile(path_);
   if (!read.ok()) {
-    // Said once per distinct problem, not at every interval.
-    if (last_problem_ != read.status().message()) {
-      last_problem_ = std::string(read.status().message());
-      if (log_) {
-        log_(absl::StrCat("tokens not reloaded, keeping the previous ones: ", last_problem_));
-      }
-    }
+    problems_.Report("tokens not reloaded, keeping the previous ones: ", read.status().message());
     return;
   }
-  last_problem_.clear();
+  problems_.Clear();
   if (*read == *current()) return;
   const size_t count = read->size();
   auto tokens = std::make_shared<const TenantTokens>(*std::move(read));

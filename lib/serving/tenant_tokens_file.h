@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "lib/serving/distinct_problem_log.h"
 #include "lib/serving/periodic_task.h"
 #include "lib/serving/tenant_tokens.h"
 
@@ -41,7 +42,7 @@ class TenantTokensFile {
 
   const std::string path_;
   const Log log_;
-  std::string last_problem_;  // Reload's own
+  DistinctProblemLog problems_;  // Reload's own
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const TenantTokens> tokens_ ABSL_GUARDED_BY(mu_);
