@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -19,7 +20,7 @@ bool Contains(const std::string& text, const std::string& what) {
 }
 
 TEST(MetricsEndpointTest, ServesMetricsOnAFreePort) {
-  int renders = 0;
+  std::atomic<int> renders{0};  // counted on the endpoint's worker threads
   auto endpoint = MetricsEndpoint::Start("127.0.0.1", 0, [&] {
     ++renders;
     return std::string("ferserve_frames_total 7\n");
@@ -50,7 +51,7 @@ TEST(MetricsEndpointTest, HeadAnswersAsGetWithoutTheBody) {
 }
 
 TEST(MetricsEndpointTest, AnswersOtherRequestsWithoutRendering) {
-  int renders = 0;
+  std::atomic<int> renders{0};  // counted on the endpoint's worker threads
   auto endpoint = MetricsEndpoint::Start("127.0.0.1", 0, [&] {
     ++renders;
     return std::string();
