@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/algorithm/container.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -24,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -131,6 +133,11 @@ ABSL_FLAG(double, enroll_max_yaw, 0.35,
           "the inter-ocular distance (HEAD_POSE_TOO_LARGE).");
 ABSL_FLAG(double, enroll_max_roll_degrees, 20,
           "EnrollNeutral: largest accepted eye-line angle in degrees (HEAD_POSE_TOO_LARGE).");
+ABSL_FLAG(double, enroll_min_neutral_probability, 0,
+          "EnrollNeutral: smallest generic-model neutral probability of a kept frame "
+          "(NOT_NEUTRAL below; 0..1). 0 keeps every frame that passes the other checks, with "
+          "a warning below 0.5: a user whose neutral face the generic model reads as another "
+          "expression is who personalization is for.");
 ABSL_FLAG(std::string, pft_bundle, "",
           "PFT model bundle (written by fer-train pretrain; scripts/pft_bundle makes the default "
           "one) that Adapt starts from. Without it Adapt answers FAILED_PRECONDITION; users "
@@ -309,6 +316,10 @@ std::string InvalidFlags() {
   if (!(absl::GetFlag(FLAGS_enroll_max_roll_degrees) > 0)) {
     return "--enroll_max_roll_degrees must be positive";
   }
+  const double min_neutral = absl::GetFlag(FLAGS_enroll_min_neutral_probability);
+  if (!(min_neutral >= 0 && min_neutral <= 1)) {
+    return "--enroll_min_neutral_probability must be in [0, 1]";
+  }
   if (!ParseCallLogMode(absl::GetFlag(FLAGS_call_log)).ok()) {
     return "--call_log must be errors, all or none";
   }
@@ -410,6 +421,8 @@ ExpressionServiceOptions ServiceOptionsFromFlags() {
   options.enrollment.min_sharpness = absl::GetFlag(FLAGS_enroll_min_sharpness);
   options.enrollment.max_yaw = absl::GetFlag(FLAGS_enroll_max_yaw);
   options.enrollment.max_roll_degrees = absl::GetFlag(FLAGS_enroll_max_roll_degrees);
+  options.enrollment.min_neutral_probability =
+      static_cast<float>(absl::GetFlag(FLAGS_enroll_min_neutral_probability));
   options.store_failure_policy = absl::GetFlag(FLAGS_store_failure_policy) == "fail"
                                      ? StoreFailurePolicy::kFailClosed
                                      : StoreFailurePolicy::kGenericFallback;
@@ -563,6 +576,13 @@ int Run() {
   absl::StatusOr<std::unique_ptr<FaceAnalyzer>> loaded = LoadAnalyzerFromFlags();
   if (!loaded.ok()) return StartupFailure("cannot load models: ", loaded.status());
   FaceAnalyzer& analyzer = **loaded;
+  if (absl::GetFlag(FLAGS_enroll_min_neutral_probability) > 0 &&
+      absl::c_find(analyzer.labels(), "neutral") == analyzer.labels().end()) {
+    return StartupFailure(
+        "", absl::FailedPreconditionError(absl::StrCat(
+                "--enroll_min_neutral_probability needs a backbone with a \"neutral\" label; ",
+                analyzer.backbone_id(), " has ", absl::StrJoin(analyzer.labels(), ", "))));
+  }
   std::string encryption;
   absl::StatusOr<std::unique_ptr<ProfileStore>> store = OpenStoreFromFlags(&encryption);
   if (!store.ok()) {

@@ -82,6 +82,8 @@ fer::v1::FrameVerdict::Reason ToProto(EnrollmentVerdict verdict) {
       return fer::v1::FrameVerdict::TOO_BLURRY;
     case EnrollmentVerdict::kHeadPoseTooLarge:
       return fer::v1::FrameVerdict::HEAD_POSE_TOO_LARGE;
+    case EnrollmentVerdict::kNotNeutral:
+      return fer::v1::FrameVerdict::NOT_NEUTRAL;
   }
   return fer::v1::FrameVerdict::ACCEPTED;
 }

@@ -78,6 +78,14 @@ EnrollmentCheck CheckEnrollmentFrame(const std::vector<FaceAnalysis>& faces, con
     return check;
   }
   if (check.neutral_probability.has_value() &&
+      *check.neutral_probability < options.min_neutral_probability) {
+    check.verdict = EnrollmentVerdict::kNotNeutral;
+    check.detail = absl::StrFormat(
+        "the generic model finds this frame not neutral: neutral probability %.2f, minimum %.2f",
+        *check.neutral_probability, options.min_neutral_probability);
+    return check;
+  }
+  if (check.neutral_probability.has_value() &&
       *check.neutral_probability < options.neutral_warning_below) {
     check.detail = absl::StrFormat(
         "warning: the generic model finds this frame not neutral (neutral probability %.2f)",

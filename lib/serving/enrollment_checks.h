@@ -22,6 +22,10 @@ struct EnrollmentCheckOptions {
   double max_yaw = 0.35;
   // Largest accepted |roll|: angle of the eye line, in degrees.
   double max_roll_degrees = 20;
+  // Below this neutral probability a frame is rejected (kNotNeutral); 0
+  // rejects none. Off by default: a user whose neutral face the generic model
+  // reads as another expression is who personalization is for.
+  float min_neutral_probability = 0;
   // Below this neutral probability an accepted frame carries a warning.
   float neutral_warning_below = 0.5f;
 };
@@ -33,6 +37,7 @@ enum class EnrollmentVerdict {
   kFaceTooSmall,
   kTooBlurry,
   kHeadPoseTooLarge,
+  kNotNeutral,
 };
 
 struct EnrollmentCheck {
@@ -51,9 +56,10 @@ struct EnrollmentCheck {
 double LaplacianVariance(const RgbImage& image, const Box& box);
 
 // Checks one frame's faces (as FaceAnalyzer found them) for enrollment:
-// exactly one face, large enough, sharp enough, facing the camera; a
-// warning when `neutral_index` (the neutral label's index in the face's
-// probabilities, or -1) says it is clearly not neutral.
+// exactly one face, large enough, sharp enough, facing the camera, and by
+// the generic model's neutral probability (`neutral_index`: the neutral
+// label's index in the face's probabilities, or -1 for none) neutral enough
+// to keep, with a warning when it is clearly not neutral.
 EnrollmentCheck CheckEnrollmentFrame(const std::vector<FaceAnalysis>& faces, const RgbImage& image,
                                      int neutral_index, const EnrollmentCheckOptions& options);
 

@@ -5,11 +5,15 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/e2e/child_process.h"
+#include "tests/file_contents.h"
 #include "tests/process_temp_dir.h"
+#include "tests/test_assets.h"
 
 namespace fer {
 namespace {
@@ -87,6 +91,12 @@ TEST(FerserveFlagsE2eTest, ValuesItCannotRunWithAreRefusedBeforeLoading) {
        "--tls_client_ca_file needs --tls_cert_file and --tls_key_file"},
       {{"--store_failure_policy=retry"}, "--store_failure_policy must be 'fallback' or 'fail'"},
       {{"--enroll_max_roll_degrees=0"}, "--enroll_max_roll_degrees must be positive"},
+      {{"--enroll_min_neutral_probability=-0.1"},
+       "--enroll_min_neutral_probability must be in [0, 1]"},
+      {{"--enroll_min_neutral_probability=1.5"},
+       "--enroll_min_neutral_probability must be in [0, 1]"},
+      {{"--enroll_min_neutral_probability=nan"},
+       "--enroll_min_neutral_probability must be in [0, 1]"},
       {{"--call_log=some"}, "--call_log must be errors, all or none"},
       {{"--call_log_rate=-1"}, "--call_log_rate must not be negative"},
   };
@@ -109,6 +119,32 @@ TEST(FerserveFlagsE2eTest, WhatAFlagNamesMustBeUsableAtStartUp) {
        "TLS: cannot read --tls_cert_file /no/cert.pem: No such file or directory"},
   };
   for (const Refusal& refusal : refusals) ExpectRefused(refusal, 1);
+}
+
+// A minimum neutral probability cannot be applied to a backbone that has no
+// neutral label: refused at start-up, not ignored at every enrollment.
+TEST(FerserveFlagsE2eTest, AMinimumNeutralProbabilityNeedsANeutralLabel) {
+  const std::string model_dir = testing::ClipModelDir();
+  std::string config = testing::ReadFileContents(model_dir + "/model.json");
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"\"neutral\"", "\"calm\""},
+                                 {"\"model.pt\"", "\"" + model_dir + "/model.pt\""}}) {
+    const size_t at = config.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    config.replace(at, from.size(), to);
+  }
+  const std::string path = testing::ProcessTempDir() + "no_neutral_model.json";
+  std::ofstream(path) << config;
+
+  const testing::ChildResult refused =
+      RunFerserve({"--backbone_model=" + path, "--enroll_min_neutral_probability=0.3"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("--enroll_min_neutral_probability needs a backbone with a "
+                             "\"neutral\" label; "),
+            std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find(" has calm, happiness, sadness, surprise, anger\n"), std::string::npos)
+      << refused.err;
+  EXPECT_EQ(refused.out.find("listening"), std::string::npos) << refused.out;
 }
 
 }  // namespace

@@ -204,6 +204,46 @@ TEST_F(ProfilesE2eTest, BlurryAndSmallFacesAreRejected) {
   EXPECT_EQ(result.response.enrolled_features(), 0u);
 }
 
+// franck smiles in the first seconds of franck.mp4: by default those frames
+// are kept with a warning; a server with --enroll_min_neutral_probability
+// rejects exactly the frames below it as NOT_NEUTRAL and stores the rest.
+TEST_F(ProfilesE2eTest, AMinimumNeutralProbabilityRejectsTheWarnedFrames) {
+  std::vector<EnrollRequest> requests;
+  for (std::string& frame : testing::VideoFrames("franck.mp4", 0, 8, 12)) {
+    requests.push_back(Frame("smiling", std::move(frame)));
+  }
+  ASSERT_EQ(requests.size(), 8u);
+  const EnrollResult lenient = Enroll(stub_.get(), requests);
+  ASSERT_TRUE(lenient.status.ok()) << lenient.status.error_message();
+  std::vector<uint64_t> warned;
+  for (const FrameVerdict& v : lenient.response.verdicts()) {
+    if (v.reason() != FrameVerdict::ACCEPTED) continue;
+    EXPECT_LT(v.neutral_probability(), 0.5f);
+    EXPECT_EQ(v.detail().rfind("warning: ", 0), 0u) << v.detail();
+    warned.push_back(v.frame_index());
+  }
+  ASSERT_GE(warned.size(), 1u) << "no frame of the opening seconds looks non-neutral";
+
+  const std::string store = FreshDir("strict");
+  testing::FerserveProcess strict(
+      {"--store=rocksdb://" + store, "--enroll_min_neutral_probability=0.5"});
+  ASSERT_TRUE(strict.ok()) << strict.Log();
+  auto strict_stub = ExpressionService::NewStub(strict.channel());
+  const EnrollResult result = Enroll(strict_stub.get(), requests);
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  std::vector<uint64_t> not_neutral;
+  for (const FrameVerdict& v : result.response.verdicts()) {
+    EXPECT_NE(v.reason(), FrameVerdict::ACCEPTED) << "a warned frame was kept: " << v.detail();
+    if (v.reason() != FrameVerdict::NOT_NEUTRAL) continue;
+    EXPECT_NE(v.detail().find("not neutral: neutral probability"), std::string::npos) << v.detail();
+    EXPECT_NE(v.detail().find("minimum 0.50"), std::string::npos) << v.detail();
+    not_neutral.push_back(v.frame_index());
+  }
+  EXPECT_EQ(not_neutral, warned);
+  EXPECT_EQ(result.response.accepted(), lenient.response.accepted() - warned.size());
+  EXPECT_EQ(result.response.enrolled_features(), result.response.accepted());
+}
+
 TEST_F(ProfilesE2eTest, AStreamWithNoAcceptedFrameStoresNothing) {
   const EnrollResult result = Enroll(stub_.get(), {Frame("nobody", GrayPng())});
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();

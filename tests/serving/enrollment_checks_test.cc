@@ -143,5 +143,30 @@ TEST(EnrollmentChecksTest, ANonNeutralFaceIsAcceptedWithAWarning) {
   EXPECT_FLOAT_EQ(*check.neutral_probability, 0.2f);
 }
 
+TEST(EnrollmentChecksTest, AMinimumNeutralProbabilityRejectsBelowItAndWarnsAbove) {
+  EnrollmentCheckOptions options;
+  options.min_neutral_probability = 0.3f;
+  const EnrollmentCheck smiling =
+      CheckEnrollmentFrame({Face(120, 0.2f)}, Noise(240, 240), kNeutral, options);
+  EXPECT_EQ(smiling.verdict, EnrollmentVerdict::kNotNeutral);
+  EXPECT_FALSE(smiling.accepted());
+  EXPECT_EQ(smiling.detail,
+            "the generic model finds this frame not neutral: neutral probability 0.20, "
+            "minimum 0.30");
+  EXPECT_FLOAT_EQ(*smiling.neutral_probability, 0.2f);
+
+  // Between the minimum and the warning threshold: kept, with the warning.
+  const EnrollmentCheck unsure =
+      CheckEnrollmentFrame({Face(120, 0.4f)}, Noise(240, 240), kNeutral, options);
+  EXPECT_TRUE(unsure.accepted());
+  EXPECT_NE(unsure.detail.find("warning:"), std::string::npos) << unsure.detail;
+
+  // Without a neutral label there is no probability to judge by.
+  EXPECT_TRUE(CheckEnrollmentFrame({Face(120, 0.2f)}, Noise(240, 240), -1, options).accepted());
+  // A frame that fails an earlier check is rejected for that reason.
+  EXPECT_EQ(CheckEnrollmentFrame({Face(30, 0.2f)}, Noise(240, 240), kNeutral, options).verdict,
+            EnrollmentVerdict::kFaceTooSmall);
+}
+
 }  // namespace
 }  // namespace fer
