@@ -538,6 +538,13 @@ void PrintServingSummary(const ServingSummary& summary) {
                                  summary.bundle->translator.num_parameters(), " parameters")
                         .c_str()
                   : "bundle not configured (--pft_bundle): Adapt unavailable");
+  if (const double min_neutral = absl::GetFlag(FLAGS_enroll_min_neutral_probability);
+      min_neutral > 0) {
+    std::printf(
+        "ferserve: EnrollNeutral rejects frames whose neutral probability is below %.2f "
+        "(NOT_NEUTRAL)\n",
+        min_neutral);
+  }
   std::fflush(stdout);
 }
 

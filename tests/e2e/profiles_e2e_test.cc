@@ -228,6 +228,11 @@ TEST_F(ProfilesE2eTest, AMinimumNeutralProbabilityRejectsTheWarnedFrames) {
   testing::FerserveProcess strict(
       {"--store=rocksdb://" + store, "--enroll_min_neutral_probability=0.5"});
   ASSERT_TRUE(strict.ok()) << strict.Log();
+  EXPECT_NE(strict.Log().find("ferserve: EnrollNeutral rejects frames whose neutral probability "
+                              "is below 0.50 (NOT_NEUTRAL)\n"),
+            std::string::npos)
+      << strict.Log();
+  EXPECT_EQ(server_->Log().find("EnrollNeutral rejects"), std::string::npos) << server_->Log();
   auto strict_stub = ExpressionService::NewStub(strict.channel());
   const EnrollResult result = Enroll(strict_stub.get(), requests);
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
