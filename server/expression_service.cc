@@ -65,11 +65,8 @@ ExpressionService::ExpressionService(FaceAnalyzer* analyzer, ServerMetrics* metr
       batcher_(batcher),
       store_(store),
       personalization_(std::move(personalization)),
-      options_(std::move(options)) {
-  const std::vector<std::string>& labels = analyzer_->labels();
-  const auto neutral = std::find(labels.begin(), labels.end(), "neutral");
-  if (neutral != labels.end()) neutral_index_ = static_cast<int>(neutral - labels.begin());
-}
+      options_(std::move(options)),
+      neutral_index_(NeutralLabelIndex(analyzer_->labels())) {}
 
 absl::StatusOr<std::vector<LocatedFace>> ExpressionService::LocateFaces(
     const RgbImage& image, const AnalyzeOptions& analyze, int max_faces) {

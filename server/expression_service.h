@@ -251,7 +251,7 @@ class ExpressionService final : public fer::v1::ExpressionService::Service {
   ProfileStore* store_;
   Personalization personalization_;
   ExpressionServiceOptions options_;
-  int neutral_index_ = -1;  // Of the neutral label in analyzer_->labels().
+  const int neutral_index_;  // Of the neutral label in analyzer_->labels(); -1: none.
 };
 
 }  // namespace fer

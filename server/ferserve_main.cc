@@ -17,7 +17,6 @@
 #include <string>
 #include <thread>
 
-#include "absl/algorithm/container.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -584,7 +583,7 @@ int Run() {
   if (!loaded.ok()) return StartupFailure("cannot load models: ", loaded.status());
   FaceAnalyzer& analyzer = **loaded;
   if (absl::GetFlag(FLAGS_enroll_min_neutral_probability) > 0 &&
-      absl::c_find(analyzer.labels(), "neutral") == analyzer.labels().end()) {
+      NeutralLabelIndex(analyzer.labels()) < 0) {
     return StartupFailure(
         "", absl::FailedPreconditionError(absl::StrCat(
                 "--enroll_min_neutral_probability needs a backbone with a \"neutral\" label; ",

@@ -10,6 +10,11 @@
 
 namespace fer {
 
+int NeutralLabelIndex(const std::vector<std::string>& labels) {
+  const auto neutral = std::find(labels.begin(), labels.end(), "neutral");
+  return neutral == labels.end() ? -1 : static_cast<int>(neutral - labels.begin());
+}
+
 double LaplacianVariance(const RgbImage& image, const Box& box) {
   if (image.empty()) return 0;
   const int x0 = std::clamp(static_cast<int>(std::floor(box.x)), 0, image.width);
@@ -77,19 +82,17 @@ EnrollmentCheck CheckEnrollmentFrame(const std::vector<FaceAnalysis>& faces, con
                                    pose->roll_degrees, options.max_roll_degrees);
     return check;
   }
-  if (check.neutral_probability.has_value() &&
-      *check.neutral_probability < options.min_neutral_probability) {
+  if (!check.neutral_probability.has_value()) return check;
+  const float neutral = *check.neutral_probability;
+  if (neutral < options.min_neutral_probability) {
     check.verdict = EnrollmentVerdict::kNotNeutral;
     check.detail = absl::StrFormat(
         "the generic model finds this frame not neutral: neutral probability %.2f, minimum %.2f",
-        *check.neutral_probability, options.min_neutral_probability);
-    return check;
-  }
-  if (check.neutral_probability.has_value() &&
-      *check.neutral_probability < options.neutral_warning_below) {
+        neutral, options.min_neutral_probability);
+  } else if (neutral < options.neutral_warning_below) {
     check.detail = absl::StrFormat(
         "warning: the generic model finds this frame not neutral (neutral probability %.2f)",
-        *check.neutral_probability);
+        neutral);
   }
   return check;
 }

@@ -51,6 +51,10 @@ struct EnrollmentCheck {
   bool accepted() const { return verdict == EnrollmentVerdict::kAccepted; }
 };
 
+// The index of the "neutral" label in `labels` (CheckEnrollmentFrame's
+// `neutral_index`); -1 when there is none.
+int NeutralLabelIndex(const std::vector<std::string>& labels);
+
 // Variance of the Laplacian of the grayscale crop of `image` inside `box`
 // (clipped to the image); 0 for an empty crop.
 double LaplacianVariance(const RgbImage& image, const Box& box);

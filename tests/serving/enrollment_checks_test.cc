@@ -143,6 +143,12 @@ TEST(EnrollmentChecksTest, ANonNeutralFaceIsAcceptedWithAWarning) {
   EXPECT_FLOAT_EQ(*check.neutral_probability, 0.2f);
 }
 
+TEST(EnrollmentChecksTest, NeutralLabelIndexFindsTheNeutralLabel) {
+  EXPECT_EQ(NeutralLabelIndex({"happy", "neutral", "sad"}), 1);
+  EXPECT_EQ(NeutralLabelIndex({"calm", "happiness"}), -1);
+  EXPECT_EQ(NeutralLabelIndex({}), -1);
+}
+
 TEST(EnrollmentChecksTest, AMinimumNeutralProbabilityRejectsBelowItAndWarnsAbove) {
   EnrollmentCheckOptions options;
   options.min_neutral_probability = 0.3f;
