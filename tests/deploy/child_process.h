@@ -6,13 +6,13 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tests/file_contents.h"
+#include "tests/poll_until.h"
+#include "tests/spawn_process.h"
 
 namespace fer::testing {
 
@@ -22,19 +22,7 @@ class ChildProcess {
  public:
   ChildProcess(std::vector<std::string> argv, std::string log_path)
       : log_path_(std::move(log_path)) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* log = std::fopen(log_path_.c_str(), "w");
-      if (log != nullptr) {
-        dup2(fileno(log), STDOUT_FILENO);
-        dup2(fileno(log), STDERR_FILENO);
-      }
-      std::vector<char*> args;
-      for (std::string& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      _exit(127);
-    }
+    pid_ = SpawnProcess(std::move(argv), {log_path_});
   }
   ~ChildProcess() {
     if (running()) {
@@ -54,12 +42,10 @@ class ChildProcess {
   // Polls `ready` every 100 ms until it holds, the process exits, or
   // `timeout` passes; whether it held.
   bool WaitUntil(const std::function<bool()>& ready, std::chrono::seconds timeout) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until && running()) {
-      if (ready()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
+    bool held = false;
+    PollUntil([&] { return !running() || (held = ready()); }, timeout,
+              std::chrono::milliseconds(100));
+    return held;
   }
 
   // The program's output so far.

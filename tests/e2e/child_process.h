@@ -9,11 +9,12 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tests/file_contents.h"
+#include "tests/poll_until.h"
 #include "tests/process_temp_dir.h"
+#include "tests/spawn_process.h"
 
 namespace fer::testing {
 
@@ -32,30 +33,12 @@ inline ChildResult RunChildProcess(std::vector<std::string> argv,
   const std::string stem = ProcessTempDir() + "child_" + std::to_string(counter++);
   const std::string out_path = stem + ".out";
   const std::string err_path = stem + ".err";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    FILE* out = std::fopen(out_path.c_str(), "w");
-    FILE* err = std::fopen(err_path.c_str(), "w");
-    FILE* in = std::fopen("/dev/null", "r");
-    dup2(fileno(in), STDIN_FILENO);
-    dup2(fileno(out), STDOUT_FILENO);
-    dup2(fileno(err), STDERR_FILENO);
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
+  const pid_t pid = SpawnProcess(std::move(argv), {out_path, err_path});
   ChildResult result;
-  const auto until = std::chrono::steady_clock::now() + timeout;
   int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > until) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!PollUntil([&] { return waitpid(pid, &status, WNOHANG) != 0; }, timeout)) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
   }
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   result.out = ReadFileContents(out_path);

@@ -12,12 +12,13 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/file_contents.h"
+#include "tests/poll_until.h"
 #include "tests/process_temp_dir.h"
+#include "tests/spawn_process.h"
 
 namespace fer::testing {
 
@@ -49,24 +50,18 @@ class FerserveProcess {
       args.push_back("--store=rocksdb://" + ProcessTempDir() + "ferserve_store_" + id);
     }
     args.insert(args.end(), extra_flags.begin(), extra_flags.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      // What the server keeps in temporary files stays in the test's folder
-      // (it is killed, with no chance to remove them).
-      setenv("TMPDIR", ProcessTempDir().c_str(), 1);
-      FILE* log = std::fopen(log_path_.c_str(), "w");
-      dup2(fileno(log), STDOUT_FILENO);
-      dup2(fileno(log), STDERR_FILENO);
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+    // What the server keeps in temporary files stays in the test's folder
+    // (it is killed, with no chance to remove them).
+    pid_ = SpawnProcess(std::move(args), {log_path_}, {"TMPDIR=" + ProcessTempDir()});
+    // Loading the models and warming them up takes seconds, more under the
+    // sanitizers; both waits share one bound.
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (std::chrono::steady_clock::now() < until && running() && !ReadListeningPorts()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    const auto time_left = [&until] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
+    };
+    PollUntil([this] { return !running() || ReadListeningPorts(); }, time_left(),
+              std::chrono::milliseconds(50));
     // A server that never printed its ports still gets a channel (to port
     // 0), so that a test's calls fail instead of crashing. A short reconnect
     // backoff lets the channel see a restarted or slow server within half a
@@ -82,12 +77,13 @@ class FerserveProcess {
     }
     channel_ =
         grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), credentials, channel_args);
-    while (port_ > 0 && std::chrono::steady_clock::now() < until && running()) {
-      if (Health("") == grpc::health::v1::HealthCheckResponse::SERVING) {
-        ready_ = true;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (port_ > 0) {
+      PollUntil(
+          [this] {
+            return !running() ||
+                   (ready_ = Health("") == grpc::health::v1::HealthCheckResponse::SERVING);
+          },
+          time_left(), std::chrono::milliseconds(100));
     }
   }
 
@@ -112,12 +108,8 @@ class FerserveProcess {
   // after `timeout`.
   std::string LogOnceItHas(const std::string& text,
                            std::chrono::seconds timeout = std::chrono::seconds(10)) const {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    std::string log = Log();
-    while (log.find(text) == std::string::npos && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      log = Log();
-    }
+    std::string log;
+    PollUntil([&] { return (log = Log()).find(text) != std::string::npos; }, timeout);
     return log;
   }
 
@@ -134,12 +126,9 @@ class FerserveProcess {
 
   // Waits up to `timeout` for the process to exit; its wait status, or -1.
   int WaitExit(std::chrono::seconds timeout) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      if (!running()) return exit_status_;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return -1;
+    return PollUntil([this] { return !running(); }, timeout, std::chrono::milliseconds(50))
+               ? exit_status_
+               : -1;
   }
 
   grpc::health::v1::HealthCheckResponse::ServingStatus Health(const std::string& service) {

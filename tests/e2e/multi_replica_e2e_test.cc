@@ -33,6 +33,7 @@
 #include "tests/e2e/metric_samples.h"
 #include "tests/e2e/personalization_client.h"
 #include "tests/http_get.h"
+#include "tests/poll_until.h"
 #include "tests/process_temp_dir.h"
 #include "tests/store/redis_server.h"
 #include "tests/test_assets.h"
@@ -47,6 +48,10 @@ using fer::v1::PredictRequest;
 using fer::v1::PredictResponse;
 
 constexpr int kReplicas = 3;
+// How long the deployment test waits for Prometheus to have scraped every
+// replica and evaluated every rule, and how often it asks.
+constexpr std::chrono::seconds kPrometheusPatience(60);
+constexpr std::chrono::milliseconds kPrometheusPoll(500);
 
 std::string DeployFile(const std::string& relative) {
   return std::string(FERSERVE_SOURCE_DIR) + "/deploy/" + relative;
@@ -366,11 +371,8 @@ TEST_F(MultiReplicaE2eTest, HealthProbeSeesADrainingReplicaAsNotServing) {
   ASSERT_TRUE(stream->Write(request) && stream->Read(&response));
   ASSERT_EQ(kill(replica->pid(), SIGTERM), 0);
   int probe = 0;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (probe == 0 && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    probe = HealthProbe(replica->port());
-  }
+  testing::PollUntil([&] { return (probe = HealthProbe(replica->port())) != 0; },
+                     std::chrono::seconds(5), std::chrono::milliseconds(100));
   EXPECT_EQ(probe, 1) << "a draining replica answers NOT_SERVING";
   stream->WritesDone();
   while (stream->Read(&response)) {
@@ -475,32 +477,34 @@ TEST_F(MultiReplicaE2eTest, PrometheusScrapesEveryReplicaAndEvaluatesTheDeployRu
 
   // The query API returns ferserve_requests_total for all three replicas.
   std::set<std::string> instances;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (instances.size() < targets.size() && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    const nlohmann::json answer = prometheus.Query("ferserve_requests_total");
-    if (answer.is_null() || answer.value("status", "") != "success") continue;
-    instances.clear();
-    for (const nlohmann::json& series : answer["data"]["result"]) {
-      instances.insert(series["metric"]["instance"].get<std::string>());
-    }
-  }
+  testing::PollUntil(
+      [&] {
+        const nlohmann::json answer = prometheus.Query("ferserve_requests_total");
+        if (answer.is_null() || answer.value("status", "") != "success") return false;
+        instances.clear();
+        for (const nlohmann::json& series : answer["data"]["result"]) {
+          instances.insert(series["metric"]["instance"].get<std::string>());
+        }
+        return instances.size() == targets.size();
+      },
+      kPrometheusPatience, kPrometheusPoll);
   EXPECT_EQ(instances, std::set<std::string>(targets.begin(), targets.end())) << prometheus.Log();
 
   // Every alert rule is loaded and evaluates without error, and names only
   // metrics ferserve exports (or Prometheus' own `up`).
-  bool all_evaluated = false;
   nlohmann::json rules;
-  while (!all_evaluated && std::chrono::steady_clock::now() < until) {
-    rules = prometheus.Api("/api/v1/rules");
-    all_evaluated = !rules.is_null() && !rules["data"]["groups"].empty();
-    for (const nlohmann::json& group : rules["data"]["groups"]) {
-      for (const nlohmann::json& rule : group["rules"]) {
-        all_evaluated = all_evaluated && rule.value("health", "") == "ok";
-      }
-    }
-    if (!all_evaluated) std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
+  const bool all_evaluated = testing::PollUntil(
+      [&] {
+        rules = prometheus.Api("/api/v1/rules");
+        bool evaluated = !rules.is_null() && !rules["data"]["groups"].empty();
+        for (const nlohmann::json& group : rules["data"]["groups"]) {
+          for (const nlohmann::json& rule : group["rules"]) {
+            evaluated = evaluated && rule.value("health", "") == "ok";
+          }
+        }
+        return evaluated;
+      },
+      kPrometheusPatience, kPrometheusPoll);
   ASSERT_TRUE(all_evaluated) << rules.dump(1);
   size_t rule_count = 0;
   for (const nlohmann::json& rule : rules["data"]["groups"][0]["rules"]) {

@@ -18,6 +18,7 @@
 #include "tests/file_contents.h"
 #include "tests/http_get.h"
 #include "tests/parity/reference_outputs.h"
+#include "tests/poll_until.h"
 
 namespace fer {
 namespace {
@@ -295,11 +296,11 @@ TEST_F(StreamPredictE2eTest, CallsCutByTheirDeadlineCountAsSuchAndStoreNothing) 
   }
   // The server counts a call once its handler has returned, which may be
   // after the client saw gRPC's answer.
-  for (int i = 0;
-       i < 100 && (cut("StreamPredict") < predict_cut + 1 || cut("EnrollNeutral") < enroll_cut + 1);
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  testing::PollUntil(
+      [&] {
+        return cut("StreamPredict") >= predict_cut + 1 && cut("EnrollNeutral") >= enroll_cut + 1;
+      },
+      std::chrono::seconds(5), std::chrono::milliseconds(50));
   EXPECT_EQ(cut("StreamPredict"), predict_cut + 1);
   EXPECT_EQ(cut("EnrollNeutral"), enroll_cut + 1);
   EXPECT_EQ(count("StreamPredict", "OK"), predict_ok);

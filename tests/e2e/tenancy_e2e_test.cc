@@ -20,12 +20,18 @@
 #include "tests/e2e/ferserve_process.h"
 #include "tests/e2e/personalization_client.h"
 #include "tests/e2e/test_certificates.h"
+#include "tests/poll_until.h"
 #include "tests/process_temp_dir.h"
 
 namespace fer {
 namespace {
 
 using fer::v1::ExpressionService;
+
+// How long a test waits for a reload (--credentials_reload_interval=1s) to
+// show, and how often it looks.
+constexpr std::chrono::seconds kReloadPatience(10);
+constexpr std::chrono::milliseconds kReloadPoll(250);
 
 std::string TempPath(const std::string& name) {
   return testing::ProcessTempDir() + "tenancy_" + name;
@@ -188,20 +194,16 @@ TEST(TokenRotationE2eTest, TokensAreAddedAndRevokedWithoutARestart) {
       WriteFileAtomically(path, absl::StrCat("acme ", TenantTokens::HashToken("old"), "\nacme ",
                                              TenantTokens::HashToken("new"), "\n"))
           .ok());
-  bool added = false;
-  for (int i = 0; i < 40 && !added; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    added = ModelInfoCode(server.port(), "new") == grpc::StatusCode::OK;
-  }
-  EXPECT_TRUE(added) << server.Log();
+  EXPECT_TRUE(testing::PollUntil(
+      [&] { return ModelInfoCode(server.port(), "new") == grpc::StatusCode::OK; }, kReloadPatience,
+      kReloadPoll))
+      << server.Log();
   ASSERT_TRUE(
       WriteFileAtomically(path, absl::StrCat("acme ", TenantTokens::HashToken("new"), "\n")).ok());
-  bool revoked = false;
-  for (int i = 0; i < 40 && !revoked; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    revoked = ModelInfoCode(server.port(), "old") == grpc::StatusCode::UNAUTHENTICATED;
-  }
-  EXPECT_TRUE(revoked) << server.Log();
+  EXPECT_TRUE(testing::PollUntil(
+      [&] { return ModelInfoCode(server.port(), "old") == grpc::StatusCode::UNAUTHENTICATED; },
+      kReloadPatience, kReloadPoll))
+      << server.Log();
   EXPECT_EQ(ModelInfoCode(server.port(), "new"), grpc::StatusCode::OK);
   EXPECT_NE(server.Log().find("ferserve: tokens reloaded from " + path + ": 1 token(s)"),
             std::string::npos)
@@ -298,12 +300,9 @@ TEST(TlsE2eTest, RenewedCertificatesAndClientCaAreServedWithoutARestart) {
   for (const char* name : {"server.pem", "server.key", "ca.pem"}) {
     Replace(dir + "/" + name, after.pem(name));
   }
-  bool renewed = false;
-  for (int i = 0; i < 40 && !renewed; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    renewed = CallSucceeds(server.port(), ClientOf(after));
-  }
-  EXPECT_TRUE(renewed) << server.Log();
+  EXPECT_TRUE(testing::PollUntil([&] { return CallSucceeds(server.port(), ClientOf(after)); },
+                                 kReloadPatience, kReloadPoll))
+      << server.Log();
   EXPECT_FALSE(CallSucceeds(server.port(), ClientOf(before)));
   EXPECT_NE(server.Log().find("ferserve: TLS certificates reloaded from " + dir + "/server.pem"),
             std::string::npos)

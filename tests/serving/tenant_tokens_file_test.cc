@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "lib/files/file_contents.h"
+#include "tests/poll_until.h"
 #include "tests/process_temp_dir.h"
 
 namespace fer {
@@ -52,11 +53,7 @@ bool Authenticates(const TenantTokensFile& file, const std::string& token,
 
 // Polls `condition` for up to 5 s (the reload interval below is 20 ms).
 bool Eventually(const std::function<bool()>& condition) {
-  for (int i = 0; i < 500; ++i) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return condition();
+  return testing::PollUntil(condition, std::chrono::seconds(5), std::chrono::milliseconds(10));
 }
 
 class TenantTokensFileTest : public ::testing::Test {

@@ -1,17 +1,19 @@
 #ifndef FERSERVE_TESTS_STORE_REDIS_SERVER_H_
 #define FERSERVE_TESTS_STORE_REDIS_SERVER_H_
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "lib/store/redis_connection.h"
 #include "tests/free_port.h"
+#include "tests/poll_until.h"
+#include "tests/spawn_process.h"
 
 namespace fer::testing {
 
@@ -40,30 +42,13 @@ class RedisServer {
         "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
         "--appendonly", "no",     "--protected-mode",    "no"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      const std::string log =
-          std::string(::testing::TempDir()) + "redis_" + std::to_string(port_) + ".log";
-      FILE* f = std::fopen(log.c_str(), "a");
-      if (f != nullptr) {
-        dup2(fileno(f), STDOUT_FILENO);
-        dup2(fileno(f), STDERR_FILENO);
-      }
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execvp(argv[0], argv.data());
-      _exit(127);
-    }
+    // One log across restarts.
+    ProcessOutput log;
+    log.stdout_path = std::string(::testing::TempDir()) + "redis_" + std::to_string(port_) + ".log";
+    log.append = true;
+    pid_ = SpawnProcess(std::move(args), log);
     ready_ = false;
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < until && running()) {
-      if (Ping()) {
-        ready_ = true;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    PollUntil([this] { return !running() || (ready_ = Ping()); }, std::chrono::seconds(10));
   }
 
   // Kills redis-server (SIGKILL: a crash) and reaps it.

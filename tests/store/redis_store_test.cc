@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "lib/store/profile_store.h"
+#include "tests/poll_until.h"
 #include "tests/store/profile_store_contract.h"
 #include "tests/store/redis_server.h"
 
@@ -86,10 +87,7 @@ TEST(RedisStoreTest, PasswordIsRequiredAndChecked) {
   RedisServer server({"--requirepass", "s3cret"});
   const std::string base = "127.0.0.1:" + std::to_string(server.port()) + "/0";
   auto good = OpenRedis("redis://:s3cret@" + base);
-  for (int i = 0; i < 100 && !good->Ping().ok(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_TRUE(good->Ping().ok());
+  ASSERT_TRUE(PollUntil([&] { return good->Ping().ok(); }, std::chrono::seconds(2)));
   ASSERT_TRUE(good->Put(SampleProfile("acme", "alice"), 0).ok());
 
   auto wrong = OpenRedis("redis://:nope@" + base);
