@@ -7,10 +7,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "tests/http_get.h"
+#include "tests/poll_until.h"
 
 namespace fer {
 namespace {
@@ -20,7 +22,7 @@ bool Contains(const std::string& text, const std::string& what) {
 }
 
 TEST(MetricsEndpointTest, ServesMetricsOnAFreePort) {
-  std::atomic<int> renders{0};  // counted on the endpoint's worker threads
+  std::atomic<int> renders{0};  // counted on the endpoint's thread
   auto endpoint = MetricsEndpoint::Start("127.0.0.1", 0, [&] {
     ++renders;
     return std::string("ferserve_frames_total 7\n");
@@ -51,7 +53,7 @@ TEST(MetricsEndpointTest, HeadAnswersAsGetWithoutTheBody) {
 }
 
 TEST(MetricsEndpointTest, AnswersOtherRequestsWithoutRendering) {
-  std::atomic<int> renders{0};  // counted on the endpoint's worker threads
+  std::atomic<int> renders{0};  // counted on the endpoint's thread
   auto endpoint = MetricsEndpoint::Start("127.0.0.1", 0, [&] {
     ++renders;
     return std::string();
@@ -91,28 +93,35 @@ TEST(MetricsEndpointTest, AClientSendingSlowlyIsCutOff) {
   ASSERT_GE(fd, 0);
   const std::string start = "GET /metrics HTTP/1.1\r\nX-Slow: ";
   ASSERT_EQ(send(fd, start.data(), start.size(), MSG_NOSIGNAL), static_cast<ssize_t>(start.size()));
-  bool closed = false;
-  const auto until = std::chrono::steady_clock::now() + kPatience;
-  while (!closed && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(kTrickle);
-    closed = send(fd, "a", 1, MSG_NOSIGNAL) != 1 || PeerClosed(fd);
-  }
+  const bool closed = testing::PollUntil(
+      [fd] { return send(fd, "a", 1, MSG_NOSIGNAL) != 1 || PeerClosed(fd); }, kPatience, kTrickle);
   close(fd);
   EXPECT_TRUE(closed) << "the endpoint kept a trickling client for " << kPatience.count() << " s";
   EXPECT_TRUE(Contains(testing::HttpGet(port, "/metrics"), "up 1\n"));
 }
 
-// Clients that stall mid-request hold a connection worker each until their
-// time is up, but a scrape arriving meanwhile is answered by a free worker at
-// once, not after the stalled ones are cut off.
+// Clients that stall mid-request take a connection each until their time is
+// up, but a scrape arriving meanwhile is answered at once, not after the
+// stalled ones are cut off; so is one that arrives while a client reads a
+// large answer slowly.
 TEST(MetricsEndpointTest, StalledClientsDoNotHoldUpAScrape) {
   const absl::Duration connection_timeout = absl::Seconds(30);
+  const std::string big(16 << 20, '#');
+  std::atomic<bool> render_big{true};
   auto endpoint = MetricsEndpoint::Start(
-      "127.0.0.1", 0, [] { return std::string("up 1\n"); }, connection_timeout);
+      "127.0.0.1", 0, [&] { return render_big.exchange(false) ? big : std::string("up 1\n"); },
+      connection_timeout);
   ASSERT_TRUE(endpoint.ok());
   const int port = (*endpoint)->port();
-  std::vector<int> stalled;
-  for (int i = 0; i + 1 < MetricsEndpoint::kConnectionWorkers; ++i) {
+  // One client asks for the large answer and reads none of it.
+  const int reader = testing::ConnectToLoopback(port);
+  ASSERT_GE(reader, 0);
+  const std::string request = "GET /metrics HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(send(reader, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  ASSERT_TRUE(testing::PollUntil([&] { return !render_big; }, kPatience));
+  std::vector<int> stalled = {reader};
+  while (stalled.size() + 1 < MetricsEndpoint::kMaxConnections) {
     const int fd = testing::ConnectToLoopback(port);
     ASSERT_GE(fd, 0);
     ASSERT_EQ(send(fd, "GET /met", 8, MSG_NOSIGNAL), 8);
@@ -125,6 +134,30 @@ TEST(MetricsEndpointTest, StalledClientsDoNotHoldUpAScrape) {
   EXPECT_LT(waited, absl::ToDoubleSeconds(connection_timeout) / 3)
       << "the scrape waited for the stalled clients to be cut off";
   for (int fd : stalled) close(fd);
+}
+
+// Beyond kMaxConnections, a new connection waits in the backlog until a
+// stalled one is cut off, and is then answered.
+TEST(MetricsEndpointTest, AScrapeBeyondTheLimitIsAnsweredOnceAConnectionCloses) {
+  auto endpoint = MetricsEndpoint::Start(
+      "127.0.0.1", 0, [] { return std::string("up 1\n"); }, absl::Seconds(2));
+  ASSERT_TRUE(endpoint.ok());
+  const int port = (*endpoint)->port();
+  std::vector<int> stalled;
+  for (int i = 0; i < MetricsEndpoint::kMaxConnections; ++i) {
+    const int fd = testing::ConnectToLoopback(port);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(send(fd, "GET /met", 8, MSG_NOSIGNAL), 8);
+    stalled.push_back(fd);
+  }
+  EXPECT_TRUE(Contains(testing::HttpGet(port, "/metrics"), "up 1\n"));
+  int closed_before_the_answer = 0;
+  for (int fd : stalled) closed_before_the_answer += PeerClosed(fd) ? 1 : 0;
+  EXPECT_GE(closed_before_the_answer, 1) << "the scrape was answered beyond the limit";
+  for (int fd : stalled) {
+    EXPECT_TRUE(testing::PollUntil([fd] { return PeerClosed(fd); }, kPatience));
+    close(fd);
+  }
 }
 
 // A client reading a large answer a little at a time is cut off the same
