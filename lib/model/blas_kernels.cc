@@ -61,17 +61,28 @@ int KernelLevel(const char* core) {
   return 0;
 }
 
+const char* LevelName(int level) {
+  return level == 2 ? "AVX-512" : level == 1 ? "AVX2" : "older than AVX2";
+}
+
 }  // namespace
 
 std::string MatchBlasKernelsToCpu() {
   const OpenBlas blas = OpenBlas::Find();
-  if (blas.corename == nullptr || blas.dynamic_init == nullptr || blas.dynamic_quit == nullptr ||
-      std::getenv("OPENBLAS_CORETYPE") != nullptr) {
+  if (blas.corename == nullptr || blas.dynamic_init == nullptr || blas.dynamic_quit == nullptr) {
     return "";
   }
   const std::string detected = blas.corename();
   const int cpu = CpuLevel();
-  if (KernelLevel(detected.c_str()) >= cpu) return "";
+  const int kernels = KernelLevel(detected.c_str());
+  if (kernels >= cpu) return "";
+  if (const char* chosen = std::getenv("OPENBLAS_CORETYPE"); chosen != nullptr) {
+    return absl::StrCat("OPENBLAS_CORETYPE=", chosen, " keeps OpenBLAS on its ", detected,
+                        " kernels (", LevelName(kernels), ") on a CPU with ", LevelName(cpu),
+                        ": LibTorch's operators (users' translators, adaptation, a TorchScript "
+                        "backbone) run slower than they could; unset it for ",
+                        LevelName(cpu), " kernels");
+  }
   const char* wanted = cpu == 2 ? "SkylakeX" : "Haswell";
   // What gotoblas_dynamic_init reads to choose the kernel table; it keeps
   // the table it has until told to quit.
@@ -79,8 +90,7 @@ std::string MatchBlasKernelsToCpu() {
   blas.dynamic_quit();
   blas.dynamic_init();
   return absl::StrCat("OpenBLAS did not recognise this CPU and chose its ", detected,
-                      " kernels; switched to ", blas.corename(), " (",
-                      cpu == 2 ? "AVX-512" : "AVX2", ")");
+                      " kernels; switched to ", blas.corename(), " (", LevelName(cpu), ")");
 }
 
 std::string BlasKernelsName() {

@@ -62,10 +62,19 @@ TEST(BlasKernelsTest, AnOperatorsChoiceIsLeftAlone) {
     GTEST_SKIP() << "no CPU here has kernels newer than OpenBLAS's fallback";
   ForceOpenBlasCore("Prescott");
   setenv("OPENBLAS_CORETYPE", "Prescott", 1);
-  EXPECT_EQ(MatchBlasKernelsToCpu(), "");
+  // Kept, and said what it costs.
+  const std::string kept = MatchBlasKernelsToCpu();
+  EXPECT_THAT(kept, StartsWith("OPENBLAS_CORETYPE=Prescott keeps OpenBLAS on its Prescott "
+                               "kernels (older than AVX2) on a CPU with AVX"));
+  EXPECT_THAT(kept, HasSubstr("run slower than they could"));
   EXPECT_EQ(BlasKernelsName(), "OpenBLAS Prescott");
   unsetenv("OPENBLAS_CORETYPE");
-  EXPECT_NE(MatchBlasKernelsToCpu(), "");
+  EXPECT_THAT(MatchBlasKernelsToCpu(), HasSubstr("switched to"));
+  // A choice that matches the CPU is not news.
+  const std::string matching = BlasKernelsName().substr(std::string("OpenBLAS ").size());
+  setenv("OPENBLAS_CORETYPE", matching.c_str(), 1);
+  EXPECT_EQ(MatchBlasKernelsToCpu(), "");
+  unsetenv("OPENBLAS_CORETYPE");
 }
 
 TEST(BlasKernelsTest, OpenBlasThreadsGiveWayToLibTorchsOpenMpThreads) {
