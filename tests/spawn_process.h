@@ -4,8 +4,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
 
 namespace fer::testing {
 
@@ -29,15 +33,15 @@ inline pid_t SpawnProcess(std::vector<std::string> argv, const ProcessOutput& ou
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  std::vector<std::string> replaced;  // "NAME=" of each added variable
+  for (const std::string& added : env) replaced.push_back(added.substr(0, added.find('=') + 1));
   std::vector<char*> envp;
   for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry = *e;
-    bool replaced = false;
-    for (const std::string& added : env) {
-      const std::string name = added.substr(0, added.find('=') + 1);
-      replaced = replaced || entry.compare(0, name.size(), name) == 0;
+    const absl::string_view entry = *e;
+    if (std::none_of(replaced.begin(), replaced.end(),
+                     [&](const std::string& name) { return absl::StartsWith(entry, name); })) {
+      envp.push_back(*e);
     }
-    if (!replaced) envp.push_back(*e);
   }
   for (std::string& added : env) envp.push_back(added.data());
   envp.push_back(nullptr);
