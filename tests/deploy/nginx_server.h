@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/deploy/child_process.h"
+#include "tests/child_process.h"
 #include "tests/free_port.h"
 #include "tests/process_temp_dir.h"
 
@@ -90,7 +90,7 @@ class NginxServer {
     process_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{"nginx", "-p", dir_ + "/", "-c", dir_ + "/nginx.conf", "-e",
                                  dir_ + "/error.log", "-g", "daemon off; master_process off;"},
-        dir_ + "/stdout.log");
+        ProcessOutput{dir_ + "/stdout.log"});
     ready_ = process_->WaitUntil([this] { return Listening(port_); }, std::chrono::seconds(10));
   }
   ~NginxServer() {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/deploy/child_process.h"
+#include "tests/child_process.h"
 #include "tests/free_port.h"
 #include "tests/http_get.h"
 #include "tests/process_temp_dir.h"
@@ -54,7 +54,7 @@ class PrometheusServer {
                                  "--storage.tsdb.path=" + dir_ + "/data",
                                  "--web.listen-address=127.0.0.1:" + std::to_string(port_),
                                  "--log.level=warn"},
-        dir_ + "/prometheus.log");
+        ProcessOutput{dir_ + "/prometheus.log"});
     ready_ =
         process_->WaitUntil([this] { return Get("/-/ready").find(" 200 ") != std::string::npos; },
                             std::chrono::seconds(30));

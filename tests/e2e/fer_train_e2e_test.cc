@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "lib/pft/translator_codec.h"
-#include "tests/e2e/child_process.h"
+#include "tests/child_process.h"
 #include "tests/e2e/personalization_client.h"
 #include "tests/file_contents.h"
 #include "tests/process_temp_dir.h"

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
-#include "tests/e2e/child_process.h"
+#include "tests/child_process.h"
 
 namespace fer::testing {
 

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "tests/e2e/child_process.h"
+#include "tests/child_process.h"
 #include "tests/file_contents.h"
 #include "tests/process_temp_dir.h"
 #include "tests/test_assets.h"

@@ -2,8 +2,6 @@
 #define FERSERVE_TESTS_E2E_FERSERVE_PROCESS_H_
 
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,14 +9,14 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "tests/file_contents.h"
+#include "tests/child_process.h"
 #include "tests/poll_until.h"
 #include "tests/process_temp_dir.h"
-#include "tests/spawn_process.h"
 
 namespace fer::testing {
 
@@ -39,7 +37,6 @@ class FerserveProcess {
     // connections otherwise do now and then.
     static std::atomic<int> instances{0};
     const std::string id = std::to_string(instances++);
-    log_path_ = ProcessTempDir() + "ferserve_" + id + ".log";
     std::vector<std::string> args = {std::string(FERSERVE_BINARY_DIR) + "/server/ferserve",
                                      "--host=127.0.0.1", "--port=0", "--metrics_port=0",
                                      "--threads=2"};
@@ -52,7 +49,8 @@ class FerserveProcess {
     args.insert(args.end(), extra_flags.begin(), extra_flags.end());
     // What the server keeps in temporary files stays in the test's folder
     // (it is killed, with no chance to remove them).
-    pid_ = SpawnProcess(std::move(args), {log_path_}, {"TMPDIR=" + ProcessTempDir()});
+    process_.emplace(std::move(args), ProcessOutput{ProcessTempDir() + "ferserve_" + id + ".log"},
+                     std::vector<std::string>{"TMPDIR=" + ProcessTempDir()});
     // Loading the models and warming them up takes seconds, more under the
     // sanitizers; both waits share one bound.
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
@@ -60,8 +58,8 @@ class FerserveProcess {
       return std::chrono::duration_cast<std::chrono::milliseconds>(
           until - std::chrono::steady_clock::now());
     };
-    PollUntil([this] { return !running() || ReadListeningPorts(); }, time_left(),
-              std::chrono::milliseconds(50));
+    process_->WaitUntil([this] { return ReadListeningPorts(); }, time_left(),
+                        std::chrono::milliseconds(50));
     // A server that never printed its ports still gets a channel (to port
     // 0), so that a test's calls fail instead of crashing. A short reconnect
     // backoff lets the channel see a restarted or slow server within half a
@@ -78,30 +76,20 @@ class FerserveProcess {
     channel_ =
         grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), credentials, channel_args);
     if (port_ > 0) {
-      PollUntil(
-          [this] {
-            return !running() ||
-                   (ready_ = Health("") == grpc::health::v1::HealthCheckResponse::SERVING);
-          },
-          time_left(), std::chrono::milliseconds(100));
-    }
-  }
-
-  ~FerserveProcess() {
-    if (pid_ > 0 && running()) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
+      ready_ = process_->WaitUntil(
+          [this] { return Health("") == grpc::health::v1::HealthCheckResponse::SERVING; },
+          time_left());
     }
   }
 
   bool ok() const { return ready_; }
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_->pid(); }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
 
   // The server's stdout and stderr so far.
-  std::string Log() const { return ReadFileContents(log_path_); }
+  std::string Log() const { return process_->Log(); }
 
   // The log once it holds `text` (a line the server writes after a client
   // may already have its answer, such as a call's log line), or as it is
@@ -113,23 +101,10 @@ class FerserveProcess {
     return log;
   }
 
-  bool running() {
-    if (exited_) return false;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      exited_ = true;
-      exit_status_ = status;
-      return false;
-    }
-    return true;
-  }
+  bool running() { return process_->running(); }
 
   // Waits up to `timeout` for the process to exit; its wait status, or -1.
-  int WaitExit(std::chrono::seconds timeout) {
-    return PollUntil([this] { return !running(); }, timeout, std::chrono::milliseconds(50))
-               ? exit_status_
-               : -1;
-  }
+  int WaitExit(std::chrono::seconds timeout) { return process_->WaitExit(timeout); }
 
   grpc::health::v1::HealthCheckResponse::ServingStatus Health(const std::string& service) {
     auto stub = grpc::health::v1::Health::NewStub(channel_);
@@ -160,13 +135,10 @@ class FerserveProcess {
     return port_ > 0;
   }
 
-  pid_t pid_ = -1;
+  std::optional<ChildProcess> process_;
   int port_ = 0;
   int metrics_port_ = 0;
   bool ready_ = false;
-  bool exited_ = false;
-  int exit_status_ = 0;
-  std::string log_path_;
   std::shared_ptr<grpc::Channel> channel_;
 };
 

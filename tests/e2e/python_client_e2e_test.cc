@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/e2e/child_process.h"
+#include "tests/child_process.h"
 #include "tests/e2e/ferserve_process.h"
 #include "tests/free_port.h"
 #include "tests/parity/reference_outputs.h"

@@ -2,18 +2,15 @@
 #define FERSERVE_TESTS_STORE_REDIS_SERVER_H_
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "lib/store/redis_connection.h"
+#include "tests/child_process.h"
 #include "tests/free_port.h"
-#include "tests/poll_until.h"
-#include "tests/spawn_process.h"
 
 namespace fer::testing {
 
@@ -27,7 +24,6 @@ class RedisServer {
       : port_(FreePort()), extra_args_(std::move(extra_args)) {
     Start();
   }
-  ~RedisServer() { Stop(); }
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
@@ -46,28 +42,15 @@ class RedisServer {
     ProcessOutput log;
     log.stdout_path = std::string(::testing::TempDir()) + "redis_" + std::to_string(port_) + ".log";
     log.append = true;
-    pid_ = SpawnProcess(std::move(args), log);
-    ready_ = false;
-    PollUntil([this] { return !running() || (ready_ = Ping()); }, std::chrono::seconds(10));
+    process_.emplace(std::move(args), log);
+    ready_ = process_->WaitUntil([this] { return Ping(); }, std::chrono::seconds(10),
+                                 std::chrono::milliseconds(20));
   }
 
   // Kills redis-server (SIGKILL: a crash) and reaps it.
   void Stop() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
+    process_.reset();
     ready_ = false;
-  }
-
-  bool running() {
-    if (pid_ <= 0) return false;
-    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
   }
 
   // Whether the server answers PING on its plain port (with any reply).
@@ -86,7 +69,7 @@ class RedisServer {
  private:
   const int port_;
   const std::vector<std::string> extra_args_;
-  pid_t pid_ = -1;
+  std::optional<ChildProcess> process_;
   bool ready_ = false;
 };
 
