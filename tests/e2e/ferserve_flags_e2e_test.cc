@@ -1,15 +1,21 @@
 // ferserve refuses flag values it cannot run with before it loads anything
 // (exit status 2, one line naming the flag), and stops at start-up with
-// exit status 1 when what a flag names cannot be used.
+// exit status 1 when what a flag names cannot be used; README's
+// Configuration table lists its flags with their defaults.
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "tests/child_process.h"
 #include "tests/file_contents.h"
 #include "tests/process_temp_dir.h"
@@ -145,6 +151,83 @@ TEST(FerserveFlagsE2eTest, AMinimumNeutralProbabilityNeedsANeutralLabel) {
   EXPECT_NE(refused.err.find(" has calm, happiness, sadness, surprise, anger\n"), std::string::npos)
       << refused.err;
   EXPECT_EQ(refused.out.find("listening"), std::string::npos) << refused.out;
+}
+
+// Flag name -> default, of the flags ferserve defines itself (not Abseil's),
+// from `ferserve --helpfull`.
+std::map<std::string, std::string> FerserveFlagDefaults() {
+  const testing::ChildResult help = testing::RunChildProcess(
+      {std::string(FERSERVE_BINARY_DIR) + "/server/ferserve", "--helpfull"});
+  std::map<std::string, std::string> defaults;
+  bool ours = false;
+  std::string flag;
+  for (absl::string_view line : absl::StrSplit(help.out, '\n')) {
+    if (absl::ConsumePrefix(&line, "  Flags from ")) {
+      ours = !absl::StrContains(line, "absl/");
+      flag.clear();
+    } else if (ours && absl::ConsumePrefix(&line, "    --")) {
+      flag = std::string(line.substr(0, line.find(' ')));
+    }
+    const size_t at = line.find("default: ");
+    if (!flag.empty() && at != absl::string_view::npos && absl::ConsumeSuffix(&line, ";")) {
+      defaults[flag] =
+          std::string(absl::StripPrefix(absl::StripSuffix(line.substr(at + 9), "\""), "\""));
+      flag.clear();
+    }
+  }
+  return defaults;
+}
+
+// Whether README's `documented` default is the binary's `actual` one: the
+// same text, the same duration written another way (60s, 1m), or a path
+// the binary holds from the source folder.
+bool SameDefault(const std::string& documented, const std::string& actual) {
+  absl::Duration a, b;
+  return documented == actual || absl::EndsWith(actual, "/" + documented) ||
+         (absl::ParseDuration(documented, &a) && absl::ParseDuration(actual, &b) && a == b);
+}
+
+// Operators read the README's table, not --helpfull: a flag added, renamed
+// or given another default without the table saying so fails here.
+TEST(FerserveFlagsE2eTest, TheReadmeTablesEveryFlagWithItsDefault) {
+  const std::map<std::string, std::string> defaults = FerserveFlagDefaults();
+  ASSERT_GT(defaults.size(), 40u);
+  const std::string readme =
+      testing::ReadFileContents(std::string(FERSERVE_SOURCE_DIR) + "/README.md");
+  const size_t begin = readme.find("\n## Configuration\n");
+  ASSERT_NE(begin, std::string::npos);
+  const std::string section = readme.substr(begin, readme.find("\n## ", begin + 1) - begin);
+
+  std::map<std::string, std::string> tabled;  // flag -> default cell
+  for (absl::string_view row : absl::StrSplit(section, '\n')) {
+    if (!absl::StartsWith(row, "| `--")) continue;
+    const std::vector<std::string> cells = absl::StrSplit(row, " | ");
+    ASSERT_GE(cells.size(), 3u) << row;
+    std::vector<std::string> names, values;
+    for (absl::string_view code : absl::StrSplit(cells[0], '`')) {
+      if (absl::ConsumePrefix(&code, "--")) names.emplace_back(code);
+    }
+    const std::vector<std::string> quoted = absl::StrSplit(cells[1], '`');
+    for (size_t i = 1; i < quoted.size(); i += 2) values.push_back(quoted[i]);
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto actual = defaults.find(names[i]);
+      EXPECT_NE(actual, defaults.end()) << "README tables --" << names[i] << ", ferserve has none";
+      if (actual == defaults.end()) continue;
+      tabled[names[i]] = cells[1];
+      // "none ...": no value; else one `value` per flag, when the cell has
+      // exactly that (a cell such as "16 MiB" is read by people only).
+      if (absl::StartsWith(cells[1], "none")) {
+        EXPECT_EQ(actual->second, "") << "--" << names[i];
+      } else if (values.size() == names.size()) {
+        EXPECT_TRUE(SameDefault(values[i], actual->second))
+            << "--" << names[i] << ": README says " << values[i] << ", ferserve " << actual->second;
+      }
+    }
+  }
+  for (const auto& [flag, value] : defaults) {
+    EXPECT_TRUE(tabled.count(flag))
+        << "--" << flag << " (default " << value << ") is not in README's Configuration table";
+  }
 }
 
 }  // namespace
