@@ -94,8 +94,8 @@ inline ChildResult RunChildProcess(std::vector<std::string> argv,
   ChildResult result;
   {
     ChildProcess child(std::move(argv), {stem + ".out", stem + ".err"});
-    int status = child.WaitExit(timeout);
-    if (status == -1) status = child.Kill();
+    child.WaitExit(timeout);
+    const int status = child.Kill();  // the exit's status, or the kill's after the timeout
     if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   }
   result.out = ReadFileContents(stem + ".out");
