@@ -15,6 +15,9 @@
 //      that have late frames skipped (StreamConfig.max_frame_lag_ms), at
 //      loads past what the server answers too;
 //   5. this process's peak RSS (scripts/bench adds the server's).
+//
+// With --batches empty only the end-to-end figures are measured: quick runs
+// that compare server flags (--inference_concurrency, --max_batch_delay).
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
 
@@ -61,7 +64,8 @@ ABSL_FLAG(std::string, cpu_kernels, "auto",
           "auto, native (fused kernels) or libtorch: how the measured networks run (as "
           "ferserve's flag); on the fused kernels the LibTorch port is measured too, for the "
           "comparison.");
-ABSL_FLAG(std::string, batches, "1,8,32", "Backbone batch sizes to measure.");
+ABSL_FLAG(std::string, batches, "1,8,32",
+          "Backbone batch sizes to measure; empty measures only the server (--server).");
 ABSL_FLAG(double, seconds, 3.0, "Timed seconds per backbone batch size.");
 ABSL_FLAG(std::string, server, "",
           "ferserve address for the end-to-end figures, e.g. "
@@ -589,7 +593,13 @@ int Run() {
   }
   ConfigureAllocatorForInference(absl::GetFlag(FLAGS_threads));
   const std::string server = absl::GetFlag(FLAGS_server);
+  const std::vector<int> batches = ParseInts(absl::GetFlag(FLAGS_batches));
+  if (server.empty() && batches.empty()) {
+    std::fprintf(stderr, "fer-bench: nothing to measure: --batches is empty and --server unset\n");
+    return 2;
+  }
   if (!server.empty()) PrintStreamFigures(server);
+  if (batches.empty()) return 0;
 
   ConfigureTorchThreads(absl::GetFlag(FLAGS_threads));
   std::printf("# %s, %u hardware threads\n", TorchRuntimeSummary().c_str(),
@@ -625,7 +635,6 @@ int Run() {
     std::fprintf(stderr, "fer-bench: no face crops from the demo photos\n");
     return 1;
   }
-  const std::vector<int> batches = ParseInts(absl::GetFlag(FLAGS_batches));
   const double seconds = absl::GetFlag(FLAGS_seconds);
   const std::vector<BatchFigure> ours = BenchBackbone(**analyzer, crops, batches, seconds);
   std::vector<BatchFigure> port;

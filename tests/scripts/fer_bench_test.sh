@@ -6,7 +6,9 @@
 # Against a real ferserve on loopback it prints the end-to-end tables: streams
 # sending as fast as answers come, and streams paced on a clock, where a rate
 # above what the closed-loop run answered is not run; live streams (paced,
-# max_frame_lag_ms) run at every rate and skip frames only above it.
+# max_frame_lag_ms) run at every rate and skip frames only above it. With
+# --batches empty it measures the server alone (and refuses to run without
+# one: nothing to measure).
 # Usage: fer_bench_test.sh FER_BENCH FERSERVE ASSETS_DIR
 set -euo pipefail
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -23,6 +25,10 @@ if grep -q "fused CPU kernels" <<<"$out"; then
   grep -Eq "^answers against LibTorch's operators on the $crops crops: same top label on $crops;" \
     <<<"$out" || fail "the fused kernels' answers differ from LibTorch's operators"
 fi
+status=0
+out="$("$1" --batches= 2>&1)" || status=$?
+[ "$status" = 2 ] && grep -q "nothing to measure" <<<"$out" ||
+  fail "--batches= without --server: exit $status, $out"
 
 dir="$(mktemp -d)"
 # shellcheck source=scripts/ferserve_on_loopback.sh
@@ -33,9 +39,10 @@ grep -q "listening on 127.0.0.1:$port (gRPC) without a metrics endpoint;" "$dir/
   fail "the start-up line does not say --metrics_port=-1 left the metrics endpoint off"
 # 1 frame/s per stream is within any server's reach; 100000 beyond it.
 out="$("$1" --server="127.0.0.1:$port" --streams=1,2 --frames=16 --detection_intervals=1,2 \
-  --paced_fps=1,100000 --paced_seconds=3 --node_bench= --seconds=0.05 --batches=1 2>&1)" ||
-  fail "fer-bench failed: $out"
+  --paced_fps=1,100000 --paced_seconds=3 --batches= 2>&1)" || fail "fer-bench failed: $out"
 echo "$out"
+! grep -Eq '^sgemm|^face detector|^fer-bench peak RSS' <<<"$out" ||
+  fail "--batches= measured more than the server"
 for interval in 1 2; do
   table="$(sed -n "/^detection_interval $interval /,/^detection_interval\|^against\|^ *against/p" <<<"$out")"
   for line in '^ +1 +[0-9.]+ +[0-9.]+ +[0-9.]+$' '^ +2 +[0-9.]+ +[0-9.]+ +[0-9.]+$' \
