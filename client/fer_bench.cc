@@ -533,8 +533,8 @@ std::string Fixed(double v, const char* suffix = "") {
 }
 
 // The backbone's figures of one run: ours on all threads and on one, the
-// same network on LibTorch's operators, and the TF.js peer (the last two
-// empty when not measured).
+// same network on LibTorch's operators, and the TF.js peer (all but ours
+// empty when not measured: one thread on a GPU, the last two as measured).
 struct BackboneFigures {
   std::vector<BatchFigure> ours, one_thread, port, peer;
 };
@@ -559,13 +559,14 @@ void PrintBackboneTable(const BackboneFigures& figures, const FaceAnalyzer& anal
     const BatchFigure& f = figures.ours[i];
     const BatchFigure* p = find(figures.peer, f.batch);
     const BatchFigure* t = find(figures.port, f.batch);
-    std::printf("%6d %13.1f %10.2f %10.1f %6.1f%% %13.1f %13s %14s %8s %8s\n", f.batch,
-                f.faces_per_s, f.ms_per_batch, f.faces_per_s * kGflopPerFace,
+    const BatchFigure* one = find(figures.one_thread, f.batch);
+    std::printf("%6d %13.1f %10.2f %10.1f %6.1f%% %13s %13s %14s %8s %8s\n", f.batch, f.faces_per_s,
+                f.ms_per_batch, f.faces_per_s * kGflopPerFace,
                 100.0 * f.faces_per_s * kGflopPerFace / sgemm_gflops,
-                figures.one_thread[i].faces_per_s, t ? Fixed(t->faces_per_s).c_str() : "-",
-                p ? Fixed(p->faces_per_s).c_str() : "-",
+                one ? Fixed(one->faces_per_s).c_str() : "-",
+                t ? Fixed(t->faces_per_s).c_str() : "-", p ? Fixed(p->faces_per_s).c_str() : "-",
                 p ? Fixed(f.faces_per_s / p->faces_per_s, "x").c_str() : "-",
-                p ? Fixed(figures.one_thread[i].faces_per_s / p->faces_per_s, "x").c_str() : "-");
+                p && one ? Fixed(one->faces_per_s / p->faces_per_s, "x").c_str() : "-");
   }
   std::printf(
       "(TF.js wasm runs single-threaded under Node.js; 'ratio 1t' compares one core "
@@ -666,9 +667,14 @@ int Run() {
     }
   }
   const int threads = IntraOpThreads();
-  ConfigureTorchThreads(1);
-  const std::vector<BatchFigure> ours_1t = BenchBackbone(**analyzer, crops, batches, seconds);
-  ConfigureTorchThreads(absl::GetFlag(FLAGS_threads));
+  // One core against the peer's one core; a GPU's figures do not depend on
+  // the CPU threads.
+  std::vector<BatchFigure> ours_1t;
+  if (on_cpu) {
+    ConfigureTorchThreads(1);
+    ours_1t = BenchBackbone(**analyzer, crops, batches, seconds);
+    ConfigureTorchThreads(absl::GetFlag(FLAGS_threads));
+  }
   const std::vector<BatchFigure> peer = BenchPeer(crops, batches, seconds);
   PrintBackboneTable({ours, ours_1t, port, peer}, **analyzer, crops.size(),
                      UsesFusedKernels(config.device.cpu_kernels), threads, *sgemm);
