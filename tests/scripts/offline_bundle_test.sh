@@ -7,7 +7,12 @@
 #  - working with its stand-ins: a program built against the bundle's OpenCV
 #    decodes franck.mp4 through the bundle's FFmpeg, whose external codecs
 #    and demuxers are stand-ins, and loads nothing but the runtime from
-#    outside the bundle.
+#    outside the bundle;
+#  - checked against the machine: its RUNTIME_NEEDS lists the glibc and
+#    libstdc++ versions its libraries need, which this machine (bookworm,
+#    where it was made) defines; a bundle that needs more is refused by
+#    check and by build, before build unpacks or builds anything, naming
+#    what is missing.
 # Usage: offline_bundle_test.sh SOURCE_DIR
 set -euo pipefail
 src="$1"
@@ -73,4 +78,24 @@ outside="$(LD_TRACE_LOADED_OBJECTS=1 "$tmp/decode" | awk '$2 == "=>" {print $1, 
     case "$path" in "$lib"/*) ;; *) [[ "$name" =~ $runtime ]] || echo "$name ($path)" ;; esac
   done)"
 [ -z "$outside" ] || fail "loaded from outside the bundle: $outside"
+echo "== runtime versions"
+needs="$kit/RUNTIME_NEEDS"
+grep -Eq '^libc\.so\.6 GLIBC_2\.[0-9]+$' "$needs" || fail "RUNTIME_NEEDS lists no glibc version"
+grep -Eq '^libstdc\+\+\.so\.6 GLIBCXX_3\.4\.[0-9]+$' "$needs" || fail "RUNTIME_NEEDS lists no libstdc++ version"
+echo "$(wc -l <"$needs") versions, glibc up to $(sed -n 's/^[^ ]* GLIBC_\([0-9.]*\)$/\1/p' "$needs" | sort -V | tail -1)"
+bash "$src/scripts/offline_bundle" check "$tmp/ferserve-offline.tar.xz" || fail "check refused this machine"
+mkdir -p "$tmp/newer/ferserve-offline"
+{ cat "$needs"; echo "libc.so.6 GLIBC_9.99"; echo "libferserve-absent.so.1 ABSENT_1.0"; } \
+  >"$tmp/newer/ferserve-offline/RUNTIME_NEEDS"
+tar -C "$tmp/newer" -cJf "$tmp/newer.tar.xz" ferserve-offline
+for command in check build; do
+  status=0
+  out="$(KIT="$tmp/newer-kit" BUILD_DIR="$tmp/newer-build" \
+    bash "$src/scripts/offline_bundle" "$command" "$tmp/newer.tar.xz" 2>&1)" || status=$?
+  [ "$status" = 1 ] || fail "$command accepted a bundle that needs glibc 9.99 (exit $status): $out"
+  for what in "GLIBC_9.99 of libc.so.6" "libferserve-absent.so.1" "they need glibc 9.99"; do
+    grep -qF "$what" <<<"$out" || fail "$command's refusal does not name $what: $out"
+  done
+  [ ! -e "$tmp/newer-kit" ] && [ ! -e "$tmp/newer-build" ] || fail "$command went on after refusing"
+done
 echo "PASS"
