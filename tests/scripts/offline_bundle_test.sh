@@ -12,7 +12,7 @@
 #    libstdc++ versions its libraries need, which this machine (bookworm,
 #    where it was made) defines; a bundle that needs more is refused by
 #    check and by build, before build unpacks or builds anything, naming
-#    what is missing.
+#    what is missing; without a loader cache check asks the compiler.
 # Usage: offline_bundle_test.sh SOURCE_DIR
 set -euo pipefail
 src="$1"
@@ -84,6 +84,12 @@ grep -Eq '^libc\.so\.6 GLIBC_2\.[0-9]+$' "$needs" || fail "RUNTIME_NEEDS lists n
 grep -Eq '^libstdc\+\+\.so\.6 GLIBCXX_3\.4\.[0-9]+$' "$needs" || fail "RUNTIME_NEEDS lists no libstdc++ version"
 echo "$(wc -l <"$needs") versions, glibc up to $(sed -n 's/^[^ ]* GLIBC_\([0-9.]*\)$/\1/p' "$needs" | sort -V | tail -1)"
 bash "$src/scripts/offline_bundle" check "$tmp/ferserve-offline.tar.xz" || fail "check refused this machine"
+# Without a loader cache (ldconfig -p fails) the compiler finds the runtime.
+mkdir "$tmp/no-cache"
+printf '#!/bin/sh\necho "ldconfig: cannot open cache file" >&2\nexit 1\n' >"$tmp/no-cache/ldconfig"
+chmod +x "$tmp/no-cache/ldconfig"
+PATH="$tmp/no-cache:$PATH" bash "$src/scripts/offline_bundle" check "$tmp/ferserve-offline.tar.xz" ||
+  fail "check refused this machine without a loader cache"
 mkdir -p "$tmp/newer/ferserve-offline"
 { cat "$needs"; echo "libc.so.6 GLIBC_9.99"; echo "libferserve-absent.so.1 ABSENT_1.0"; } \
   >"$tmp/newer/ferserve-offline/RUNTIME_NEEDS"
