@@ -12,7 +12,10 @@
 #    libstdc++ versions its libraries need, which this machine (bookworm,
 #    where it was made) defines; a bundle that needs more is refused by
 #    check and by build, before build unpacks or builds anything, naming
-#    what is missing; without a loader cache check asks the compiler.
+#    what is missing; without a loader cache check asks the compiler;
+#  - built against the machine's own libraries where it has them: build
+#    drops a stand-in for a library the machine has for x86-64, and keeps
+#    one the machine has only for another architecture.
 # Usage: offline_bundle_test.sh SOURCE_DIR
 set -euo pipefail
 src="$1"
@@ -104,4 +107,30 @@ for command in check build; do
   done
   [ ! -e "$tmp/newer-kit" ] && [ ! -e "$tmp/newer-build" ] || fail "$command went on after refusing"
 done
+echo "== stand-ins against the machine's libraries"
+# A loader cache without the stand-ins' real libraries but for two: the first
+# for x86-64, the second only for 32-bit x86 (as on a multilib machine).
+# build stops at the missing LibTorch (python3 without torch), after it has
+# chosen between the stand-ins and the machine's libraries.
+first="$(sed -n 1p "$kit/STAND_INS")" second="$(sed -n 2p "$kit/STAND_INS")"
+mkdir "$tmp/multilib"
+cat >"$tmp/multilib/ldconfig" <<EOF
+#!/bin/sh
+"$(command -v ldconfig)" -p | awk 'NR == FNR {drop[\$1]; next} !(\$1 in drop)' "$kit/STAND_INS" -
+printf '\t%s (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/%s\n' "$first" "$first"
+printf '\t%s (libc6) => /usr/lib/i386-linux-gnu/%s\n' "$second" "$second"
+EOF
+printf '#!/bin/sh\nexit 1\n' >"$tmp/multilib/python3"
+chmod +x "$tmp/multilib/ldconfig" "$tmp/multilib/python3"
+status=0
+out="$(PATH="$tmp/multilib:$PATH" KIT="$tmp/multilib-kit" BUILD_DIR="$tmp/multilib-build" \
+  TORCH_PREFIX="" bash "$src/scripts/offline_bundle" build "$tmp/ferserve-offline.tar.xz" 2>&1)" ||
+  status=$?
+grep -q "no TORCH_PREFIX and no python3 torch" <<<"$out" ||
+  fail "build did not stop at the missing LibTorch (exit $status): $out"
+unpacked="$tmp/multilib-kit/usr/lib/x86_64-linux-gnu"
+[ ! -e "$unpacked/$first" ] || fail "build kept the stand-in of $first, which the machine has"
+[ -e "$unpacked/$second" ] ||
+  fail "build dropped the stand-in of $second, which the machine has only for 32-bit x86"
+[ "$(grep -c "instead of its stand-in" <<<"$out")" = 1 ] || fail "build replaced other stand-ins: $out"
 echo "PASS"
