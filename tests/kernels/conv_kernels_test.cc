@@ -187,6 +187,10 @@ TEST_P(ConvKernelsTest, SeparableConvMatchesReference) {
       {1, 1, 16, 16, 1, false, false, false, Activation::kNone},
       {2, 3, 32, 33, 2, false, true, false, Activation::kRelu},
       {26, 26, 128, 256, 1, false, false, false, Activation::kLeaky},  // tiny detector conv4
+      // Rows of several steps of pixels and a remainder, batch norm.
+      {6, 29, 32, 16, 1, true, false, true, Activation::kRelu6},
+      {7, 45, 64, 24, 2, false, true, true, Activation::kNone},
+      {5, 27, 512, 16, 1, true, false, true, Activation::kRelu6},  // wide: channel by channel
   };
   for (const SeparableCase& c : cases) {
     SCOPED_TRACE(::testing::Message() << c.h << "x" << c.w << "x" << c.in_c << " -> " << c.out_c
