@@ -35,7 +35,7 @@ constexpr long kTileFloats = 16384;
 
 // Per-thread scratch for the intermediate rows; grows, never shrinks.
 float* Scratch(long floats) {
-  thread_local std::vector<float> buffer;
+  thread_local CacheAlignedFloats buffer;
   if (static_cast<long>(buffer.size()) < floats) buffer.resize(floats);
   return buffer.data();
 }

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "lib/kernels/cache_aligned.h"
 #include "lib/kernels/isa.h"
 
 // Fused float32 convolution kernels for the CPU, on single NHWC images
@@ -95,8 +96,8 @@ class PackedMatrix {
  private:
   int rows_ = 0;
   int columns_ = 0;
-  std::vector<float> panels_;  // [panels][rows][16]
-  std::vector<float> bias_;
+  CacheAlignedFloats panels_;  // [panels][rows][16]
+  CacheAlignedFloats bias_;
 };
 
 // A 3x3 depthwise filter (channel multiplier 1) and what follows it before
@@ -122,8 +123,8 @@ class DepthwiseFilter {
 
  private:
   int channels_ = 0;
-  std::vector<float> taps_;  // [9][channels]
-  std::vector<float> mean_, scale_, offset_;
+  CacheAlignedFloats taps_;  // [9][channels]
+  CacheAlignedFloats mean_, scale_, offset_;
   Activation activation_ = Activation::kNone;
 };
 

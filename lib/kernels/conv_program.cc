@@ -212,7 +212,7 @@ void ConvProgram::PooledRows(const Layer& layer, const ConstImageView& in, const
   // Pooled rows per band: its window rows (2 each, overlapping by one at
   // stride 1) fill about kBandFloats.
   const int chunk = static_cast<int>(std::max<long>(1, kBandFloats / (stride * row_floats)));
-  thread_local std::vector<float> buffer;
+  thread_local CacheAlignedFloats buffer;
   const long band_floats = ((chunk - 1) * stride + 2) * row_floats;
   if (static_cast<long>(buffer.size()) < band_floats) buffer.resize(band_floats);
   for (int p = begin; p < end; p += chunk) {

@@ -33,13 +33,13 @@ class ConvProgram {
     // Floats held in all slots.
     long floats() const {
       long total = 0;
-      for (const std::vector<float>& slot : slots_) total += static_cast<long>(slot.size());
+      for (const CacheAlignedFloats& slot : slots_) total += static_cast<long>(slot.size());
       return total;
     }
 
    private:
     friend class ConvProgram;
-    std::vector<std::vector<float>> slots_;
+    std::vector<CacheAlignedFloats> slots_;
   };
 
   // Workspaces kept for reuse: a run leases one and gives it back, so that

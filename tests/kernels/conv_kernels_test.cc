@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <random>
 #include <vector>
@@ -405,6 +406,20 @@ TEST(IsaTest, ACapLimitsTheChoice) {
   if (IsaSupported(Isa::kAvx512)) {
     EXPECT_EQ(BestIsaUpTo("avx2"), Isa::kAvx2);
     EXPECT_EQ(BestIsaUpTo("avx512"), Isa::kAvx512);
+  }
+}
+
+TEST(WeightsTest, StartOnCacheLines) {
+  // A 1024 x 1024 matrix (4 MiB) comes from mmap, where malloc's blocks
+  // start 16 bytes past a page.
+  const std::vector<float> large(1024 * 1024, 0.5f), taps(9 * 512, 0.25f);
+  const std::vector<float> stats(512, 1.0f);
+  const PackedMatrix matrix(large.data(), 1024, 1024, stats.data());
+  DepthwiseFilter filter(taps.data(), 512);
+  filter.WithBatchNorm(stats.data(), stats.data(), stats.data(), Activation::kRelu6);
+  for (const float* p : {matrix.panel_data(), matrix.bias(), filter.taps(), filter.mean(),
+                         filter.scale(), filter.offset()}) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u);
   }
 }
 

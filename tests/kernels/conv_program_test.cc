@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <thread>
 #include <vector>
@@ -201,6 +202,24 @@ TEST(ConvProgramTest, FusedPoolsGiveTheBitsOfSeparatePools) {
   separate.Prepare(separate_workspace);
   EXPECT_EQ(fused_workspace.floats(), 41 * 300 * 3 + 20 * 149 * 16 + 20 * 149 * 32);
   EXPECT_EQ(separate_workspace.floats(), 41 * 300 * 3 + 39 * 298 * 16 + 20 * 149 * 32);
+}
+
+bool OnCacheLine(const void* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; }
+
+TEST(ConvProgramTest, SlotsStartOnCacheLines) {
+  // Small slots come from the heap, large ones (as a detector's) from mmap,
+  // where malloc's blocks start 16 bytes past a page.
+  ConvProgram program({256, 256, 3});
+  const int a = program.NewSlot(), b = program.NewSlot();
+  std::mt19937 rng(3);
+  const std::vector<float> conv = RandomVector(27 * 32, rng), pw = RandomVector(32 * 16, rng);
+  program.Conv3x3(0, a, 1, PackedMatrix(conv.data(), 27, 32, nullptr), Activation::kRelu);
+  program.Pointwise(a, b, PackedMatrix(pw.data(), 32, 16, nullptr), Activation::kNone);
+  ConvProgram::Workspace workspace;
+  program.Prepare(workspace);
+  for (int slot : {0, a, b}) {
+    EXPECT_TRUE(OnCacheLine(workspace.slot(slot, program.shape(slot)).data)) << "slot " << slot;
+  }
 }
 
 TEST(ConvProgramTest, WorkspacePoolReusesWhatWasGivenBack) {
