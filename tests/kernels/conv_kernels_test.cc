@@ -192,6 +192,16 @@ TEST_P(ConvKernelsTest, SeparableConvMatchesReference) {
       {6, 29, 32, 16, 1, true, false, true, Activation::kRelu6},
       {7, 45, 64, 24, 2, false, true, true, Activation::kNone},
       {5, 27, 512, 16, 1, true, false, true, Activation::kRelu6},  // wide: channel by channel
+      // By pixel, each channel count it has as a constant, both strides,
+      // and one it has not (48).
+      {4, 20, 16, 16, 1, true, false, true, Activation::kRelu6},
+      {5, 37, 16, 16, 2, false, false, false, Activation::kNone},
+      {4, 19, 64, 16, 1, false, false, true, Activation::kRelu6},
+      {5, 25, 128, 16, 2, true, false, true, Activation::kRelu6},
+      {4, 18, 256, 16, 1, false, false, true, Activation::kRelu6},
+      {5, 21, 256, 16, 2, true, false, false, Activation::kNone},
+      {4, 19, 48, 16, 1, true, false, true, Activation::kRelu6},
+      {5, 21, 48, 16, 2, false, false, true, Activation::kRelu6},
   };
   for (const SeparableCase& c : cases) {
     SCOPED_TRACE(::testing::Message() << c.h << "x" << c.w << "x" << c.in_c << " -> " << c.out_c
