@@ -422,9 +422,9 @@ TEST(IsaTest, ACapLimitsTheChoice) {
 TEST(WeightsTest, StartOnCacheLines) {
   // A 1024 x 1024 matrix (4 MiB) comes from mmap, where malloc's blocks
   // start 16 bytes past a page.
-  const std::vector<float> large(1024 * 1024, 0.5f), taps(9 * 512, 0.25f);
+  const std::vector<float> large(1024 * 1024, 0.5f), bias(1024, 0.5f), taps(9 * 512, 0.25f);
   const std::vector<float> stats(512, 1.0f);
-  const PackedMatrix matrix(large.data(), 1024, 1024, stats.data());
+  const PackedMatrix matrix(large.data(), 1024, 1024, bias.data());
   DepthwiseFilter filter(taps.data(), 512);
   filter.WithBatchNorm(stats.data(), stats.data(), stats.data(), Activation::kRelu6);
   for (const float* p : {matrix.panel_data(), matrix.bias(), filter.taps(), filter.mean(),
