@@ -207,8 +207,8 @@ TEST(ConvProgramTest, FusedPoolsGiveTheBitsOfSeparatePools) {
 bool OnCacheLine(const void* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; }
 
 TEST(ConvProgramTest, SlotsStartOnCacheLines) {
-  // Small slots come from the heap, large ones (as a detector's) from mmap,
-  // where malloc's blocks start 16 bytes past a page.
+  // Slots of 0.75 to 8 MiB, as a detector's: malloc takes them from mmap,
+  // where its blocks start 16 bytes past a page.
   ConvProgram program({256, 256, 3});
   const int a = program.NewSlot(), b = program.NewSlot();
   std::mt19937 rng(3);
