@@ -1,15 +1,19 @@
 # shellcheck shell=bash
 # Sourced by the scripts and shell tests that talk to a real ferserve on
-# loopback (scripts/bench, scripts/soak, tests/scripts/*).
-#   start_ferserve FERSERVE DIR [FLAGS...]
+# loopback (scripts/bench, scripts/soak, tests/scripts/*). Sourcing makes a
+# temporary folder, `dir`, and an EXIT trap that stops the server and removes
+# the folder.
+#   start_ferserve FERSERVE [FLAGS...]
 # starts FERSERVE on 127.0.0.1 with a free gRPC port, no metrics endpoint and
-# a RocksDB store in DIR (its log: DIR/log), and waits up to two minutes for
+# a RocksDB store in $dir (its log: $dir/log), and waits up to two minutes for
 # its start-up line: sets `server` (the pid) and `port`. Exits (with the log)
-# if it does not start. The caller stops it (stop_ferserve, e.g. in an EXIT
-# trap).
+# if it does not start.
+dir="$(mktemp -d)"
+trap 'stop_ferserve; rm -rf "$dir"' EXIT
+
 start_ferserve() {
-  local ferserve="$1" dir="$2"
-  shift 2
+  local ferserve="$1"
+  shift
   "$ferserve" --host=127.0.0.1 --port=0 --metrics_port=-1 --store="rocksdb://$dir/store" "$@" \
     >"$dir/log" 2>&1 &
   server=$!

@@ -42,11 +42,9 @@ out="$("$1" --batches= 2>&1)" || status=$?
 [ "$status" = 2 ] && grep -q "nothing to measure" <<<"$out" ||
   fail "--batches= without --server: exit $status, $out"
 
-dir="$(mktemp -d)"
 # shellcheck source=scripts/ferserve_on_loopback.sh
 source "$(dirname "$0")/../../scripts/ferserve_on_loopback.sh"
-trap 'stop_ferserve; rm -rf "$dir"' EXIT
-start_ferserve "$2" "$dir" --max_stream_fps=0 --warmup=false --model_dir="$3/face-api/model"
+start_ferserve "$2" --max_stream_fps=0 --warmup=false --model_dir="$3/face-api/model"
 grep -q "listening on 127.0.0.1:$port (gRPC) without a metrics endpoint;" "$dir/log" ||
   fail "the start-up line does not say --metrics_port=-1 left the metrics endpoint off"
 # 1 frame/s per stream is within any server's reach; 100000 beyond it.

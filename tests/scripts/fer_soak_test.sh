@@ -11,15 +11,13 @@
 set -euo pipefail
 fail() { echo "FAIL: $*" >&2; exit 1; }
 soak="$1"
-dir="$(mktemp -d)"
 # shellcheck source=scripts/ferserve_on_loopback.sh
 source "$(dirname "$0")/../../scripts/ferserve_on_loopback.sh"
-trap 'stop_ferserve; rm -rf "$dir"' EXIT
 
 out="$("$soak" --server=192.0.2.1:50051 2>&1)" && fail "a target off loopback was accepted: $out"
 grep -q "only loopback targets" <<<"$out" || fail "no reason for refusing 192.0.2.1: $out"
 
-start_ferserve "$2" "$dir" --model_dir="$3/face-api/model" --pft_bundle="$4" \
+start_ferserve "$2" --model_dir="$3/face-api/model" --pft_bundle="$4" \
   --translator_cache_mb=1 --max_enrolled_features=20
 out="$("$soak" --server="127.0.0.1:$port" --server_pid="$server" --streams=3 --users=2 \
   --frames_per_stream=6 --duration=15s --report_every=5s --max_rss_growth=1 2>&1)" ||
@@ -38,7 +36,7 @@ personalized="$(sed -nE 's/.*streams, ([0-9]+) of them personalized.*/\1/p' <<<"
 stop_ferserve
 
 rm -rf "$dir/store"
-start_ferserve "$2" "$dir" --model_dir="$3/face-api/model"
+start_ferserve "$2" --model_dir="$3/face-api/model"
 out="$("$soak" --server="127.0.0.1:$port" --streams=1 --users=1 --duration=5s 2>&1)" &&
   fail "fer-soak passed without personalization on the server: $out"
 echo "$out"
