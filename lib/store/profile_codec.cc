@@ -292,6 +292,11 @@ absl::StatusOr<FeatureBank> DecodeFeatureBank(absl::string_view record) {
     return Corrupt(kind, absl::StrCat(count, " features of ", bank.dim, " floats do not fit ",
                                       r.remaining(), " bytes"));
   }
+  // Features of no floats would fit any record, and their count decides what
+  // is allocated: a bank with features has a dimension.
+  if (count > 0 && bank.dim == 0) {
+    return Corrupt(kind, absl::StrCat(count, " features of 0 floats"));
+  }
   bank.features.resize(count);
   for (std::vector<float>& f : bank.features) {
     f.resize(bank.dim);

@@ -25,6 +25,13 @@ Profile SampleProfile() {
   return p;
 }
 
+// Writes `record`'s checksum anew, as a writer that stored damaged data would
+// have.
+void Reseal(std::string& record) {
+  const uint32_t crc = Crc32c(absl::string_view(record).substr(0, record.size() - 4));
+  for (int i = 0; i < 4; ++i) record[record.size() - 4 + i] = static_cast<char>(crc >> (8 * i));
+}
+
 TEST(ProfileCodecTest, MetaRoundTrip) {
   const Profile p = SampleProfile();
   const std::string record = EncodeProfileMeta(p, 3);
@@ -91,12 +98,24 @@ TEST(ProfileCodecTest, CorruptRecordsGiveClearErrors) {
   EXPECT_TRUE(absl::StrContains(s.message(), "record kind")) << s;
 }
 
+// A bank of features of 0 floats passes the size check whatever its count
+// says; decoding it must not allocate for that count (4 billion empty vectors
+// are about 100 GB).
+TEST(ProfileCodecTest, FeaturesWithoutADimensionAreRefused) {
+  std::string record = EncodeFeatureBank(FeatureBank{});
+  // The payload after the 11-byte header: dim, max_count, count (u32 each).
+  for (int i = 0; i < 4; ++i) record[11 + 8 + i] = static_cast<char>(0xFF);
+  Reseal(record);
+  auto bank = DecodeFeatureBank(record);
+  EXPECT_EQ(bank.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(bank.status().message(), "4294967295 features of 0 floats"))
+      << bank.status();
+}
+
 TEST(ProfileCodecTest, NewerFormatVersionIsRefused) {
   std::string record = EncodeFeatureBank(FeatureBank{});
-  record[4] = 2;  // Format version, little endian.
-  // Recompute the checksum so that only the version differs.
-  const uint32_t crc = Crc32c(absl::string_view(record).substr(0, record.size() - 4));
-  for (int i = 0; i < 4; ++i) record[record.size() - 4 + i] = static_cast<char>(crc >> (8 * i));
+  record[4] = 2;   // Format version, little endian.
+  Reseal(record);  // So that only the version differs.
   auto bank = DecodeFeatureBank(record);
   EXPECT_EQ(bank.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(bank.status().message(), "format version 2")) << bank.status();
