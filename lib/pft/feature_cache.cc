@@ -2,9 +2,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "lib/files/byte_io.h"
 #include "lib/files/file_contents.h"
 #include "lib/model/status_macros.h"
-#include "lib/pft/byte_io.h"
 #include "lib/pft/sealed_blob.h"
 
 namespace fer::pft {

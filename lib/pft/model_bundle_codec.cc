@@ -5,9 +5,9 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "lib/files/byte_io.h"
 #include "lib/files/file_contents.h"
 #include "lib/model/status_macros.h"
-#include "lib/pft/byte_io.h"
 #include "lib/pft/sealed_blob.h"
 #include "lib/pft/translator_codec.h"
 

@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "lib/pft/byte_io.h"
+#include "lib/files/byte_io.h"
 
 namespace fer::pft {
 

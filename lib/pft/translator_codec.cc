@@ -5,8 +5,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "lib/files/byte_io.h"
 #include "lib/model/status_macros.h"
-#include "lib/pft/byte_io.h"
 #include "lib/pft/sealed_blob.h"
 
 namespace fer::pft {

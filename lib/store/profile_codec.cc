@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "lib/files/byte_io.h"
 
 namespace fer {
 namespace {
@@ -28,107 +29,20 @@ const char* KindName(ProfileRecordKind kind) {
   return "unknown";
 }
 
-// Appends little-endian fields.
-class Writer {
- public:
-  void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void U16(uint16_t v) { Raw(v); }
-  void U32(uint32_t v) { Raw(v); }
-  void U64(uint64_t v) { Raw(v); }
-  void I64(int64_t v) { Raw(static_cast<uint64_t>(v)); }
-  void F64(double v) {
-    uint64_t bits;
-    std::memcpy(&bits, &v, sizeof(bits));
-    Raw(bits);
-  }
-  void F32(float v) {
-    uint32_t bits;
-    std::memcpy(&bits, &v, sizeof(bits));
-    Raw(bits);
-  }
-  void Bytes(absl::string_view s) {
-    U32(static_cast<uint32_t>(s.size()));
-    out_.append(s.data(), s.size());
-  }
-  std::string& out() { return out_; }
-
- private:
-  template <typename T>
-  void Raw(T v) {
-    for (size_t i = 0; i < sizeof(T); ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  }
-  std::string out_;
-};
-
-// Reads little-endian fields; any read past the end marks the reader failed.
-class Reader {
- public:
-  explicit Reader(absl::string_view in) : in_(in) {}
-  bool ok() const { return ok_; }
-  bool done() const { return pos_ == in_.size(); }
-  size_t remaining() const { return in_.size() - pos_; }
-
-  uint8_t U8() { return static_cast<uint8_t>(Raw<uint8_t>()); }
-  uint16_t U16() { return Raw<uint16_t>(); }
-  uint32_t U32() { return Raw<uint32_t>(); }
-  uint64_t U64() { return Raw<uint64_t>(); }
-  int64_t I64() { return static_cast<int64_t>(Raw<uint64_t>()); }
-  double F64() {
-    const uint64_t bits = Raw<uint64_t>();
-    double v;
-    std::memcpy(&v, &bits, sizeof(v));
-    return v;
-  }
-  float F32() {
-    const uint32_t bits = Raw<uint32_t>();
-    float v;
-    std::memcpy(&v, &bits, sizeof(v));
-    return v;
-  }
-  std::string Bytes() {
-    const uint32_t n = U32();
-    if (!ok_ || n > remaining()) {
-      ok_ = false;
-      return {};
-    }
-    std::string s(in_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
-
- private:
-  template <typename T>
-  T Raw() {
-    if (!ok_ || remaining() < sizeof(T)) {
-      ok_ = false;
-      return 0;
-    }
-    T v = 0;
-    for (size_t i = 0; i < sizeof(T); ++i) {
-      v |= static_cast<T>(static_cast<T>(static_cast<uint8_t>(in_[pos_ + i])) << (8 * i));
-    }
-    pos_ += sizeof(T);
-    return v;
-  }
-  absl::string_view in_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
-
 absl::Status Corrupt(ProfileRecordKind kind, absl::string_view why) {
   return absl::DataLossError(
       absl::StrCat("profile record corrupt (", KindName(kind), " record): ", why));
 }
 
 std::string Frame(ProfileRecordKind kind, const std::string& payload) {
-  Writer w;
-  w.out().append(kMagic, sizeof(kMagic));
+  std::string out(kMagic, sizeof(kMagic));
+  ByteWriter w(&out);
   w.U16(kProfileFormatVersion);
   w.U8(static_cast<uint8_t>(kind));
   w.U32(static_cast<uint32_t>(payload.size()));
-  w.out().append(payload);
-  w.U32(Crc32c(w.out()));
-  return std::move(w.out());
+  out.append(payload);
+  w.U32(Crc32c(out));
+  return out;
 }
 
 // Checks the envelope of `record` and returns its payload.
@@ -139,7 +53,7 @@ absl::StatusOr<absl::string_view> Unframe(absl::string_view record, ProfileRecor
   if (std::memcmp(record.data(), kMagic, sizeof(kMagic)) != 0) {
     return Corrupt(kind, "bad magic (not a ferserve profile record, or still encrypted)");
   }
-  Reader header(record.substr(4, kHeaderSize - 4));
+  ByteReader header(record.substr(4, kHeaderSize - 4));
   const uint16_t format = header.U16();
   const uint8_t stored_kind = header.U8();
   const uint32_t size = header.U32();
@@ -147,7 +61,7 @@ absl::StatusOr<absl::string_view> Unframe(absl::string_view record, ProfileRecor
     return Corrupt(kind, absl::StrCat("size mismatch (payload says ", size, " bytes, record has ",
                                       record.size() - kHeaderSize - kTrailerSize, ")"));
   }
-  Reader trailer(record.substr(record.size() - kTrailerSize));
+  ByteReader trailer(record.substr(record.size() - kTrailerSize));
   const uint32_t stored_crc = trailer.U32();
   const uint32_t crc = Crc32c(record.substr(0, record.size() - kTrailerSize));
   if (stored_crc != crc) {
@@ -215,9 +129,10 @@ uint32_t Crc32c(absl::string_view data) {
 uint32_t Crc32cPortableForTesting(absl::string_view data) { return Crc32cPortable(data); }
 
 std::string EncodeProfileMeta(const Profile& profile, uint64_t previous_translator_version) {
-  Writer w;
-  w.Bytes(profile.tenant);
-  w.Bytes(profile.user_id);
+  std::string payload;
+  ByteWriter w(&payload);
+  w.String(profile.tenant);
+  w.String(profile.user_id);
   w.U64(profile.version);
   w.I64(profile.created_unix_ms);
   w.I64(profile.updated_unix_ms);
@@ -227,14 +142,14 @@ std::string EncodeProfileMeta(const Profile& profile, uint64_t previous_translat
   w.U32(profile.enrolled_features);
   w.U64(profile.translator_version);
   w.U64(previous_translator_version);
-  w.Bytes(profile.backbone_id);
+  w.String(profile.backbone_id);
   w.F64(profile.quality.neutral_rate_before);
   w.F64(profile.quality.neutral_rate_after);
   w.F64(profile.quality.mean_kl_to_generic);
   w.U64(profile.quality.features_used);
   w.U64(profile.quality.steps);
   w.U8(profile.quality.early_stopped ? 1 : 0);
-  return Frame(ProfileRecordKind::kMeta, w.out());
+  return Frame(ProfileRecordKind::kMeta, payload);
 }
 
 absl::Status DecodeProfileMeta(absl::string_view record, Profile* profile,
@@ -242,10 +157,10 @@ absl::Status DecodeProfileMeta(absl::string_view record, Profile* profile,
   constexpr ProfileRecordKind kind = ProfileRecordKind::kMeta;
   auto payload = Unframe(record, kind);
   if (!payload.ok()) return payload.status();
-  Reader r(*payload);
+  ByteReader r(*payload);
   Profile p;
-  p.tenant = r.Bytes();
-  p.user_id = r.Bytes();
+  p.tenant = r.String();
+  p.user_id = r.String();
   p.version = r.U64();
   p.created_unix_ms = r.I64();
   p.updated_unix_ms = r.I64();
@@ -255,35 +170,34 @@ absl::Status DecodeProfileMeta(absl::string_view record, Profile* profile,
   p.enrolled_features = r.U32();
   p.translator_version = r.U64();
   const uint64_t previous = r.U64();
-  p.backbone_id = r.Bytes();
+  p.backbone_id = r.String();
   p.quality.neutral_rate_before = r.F64();
   p.quality.neutral_rate_after = r.F64();
   p.quality.mean_kl_to_generic = r.F64();
   p.quality.features_used = r.U64();
   p.quality.steps = r.U64();
   p.quality.early_stopped = r.U8() != 0;
-  if (!r.ok() || !r.done()) return Corrupt(kind, "payload fields do not add up");
+  if (!r.done()) return Corrupt(kind, "payload fields do not add up");
   *profile = std::move(p);
   if (previous_translator_version != nullptr) *previous_translator_version = previous;
   return absl::OkStatus();
 }
 
 std::string EncodeFeatureBank(const FeatureBank& bank) {
-  Writer w;
+  std::string payload;
+  ByteWriter w(&payload);
   w.U32(bank.dim);
   w.U32(bank.max_count);
   w.U32(static_cast<uint32_t>(bank.features.size()));
-  for (const std::vector<float>& f : bank.features) {
-    for (const float v : f) w.F32(v);
-  }
-  return Frame(ProfileRecordKind::kFeatures, w.out());
+  for (const std::vector<float>& f : bank.features) w.Floats(f);
+  return Frame(ProfileRecordKind::kFeatures, payload);
 }
 
 absl::StatusOr<FeatureBank> DecodeFeatureBank(absl::string_view record) {
   constexpr ProfileRecordKind kind = ProfileRecordKind::kFeatures;
   auto payload = Unframe(record, kind);
   if (!payload.ok()) return payload.status();
-  Reader r(*payload);
+  ByteReader r(*payload);
   FeatureBank bank;
   bank.dim = r.U32();
   bank.max_count = r.U32();
@@ -298,25 +212,22 @@ absl::StatusOr<FeatureBank> DecodeFeatureBank(absl::string_view record) {
     return Corrupt(kind, absl::StrCat(count, " features of 0 floats"));
   }
   bank.features.resize(count);
-  for (std::vector<float>& f : bank.features) {
-    f.resize(bank.dim);
-    for (float& v : f) v = r.F32();
-  }
+  for (std::vector<float>& f : bank.features) f = r.Floats(bank.dim);
   return bank;
 }
 
 std::string EncodeTranslator(uint64_t translator_version, absl::string_view weights) {
-  Writer w;
-  w.U64(translator_version);
-  w.out().append(weights.data(), weights.size());
-  return Frame(ProfileRecordKind::kTranslator, w.out());
+  std::string payload;
+  ByteWriter(&payload).U64(translator_version);
+  payload.append(weights.data(), weights.size());
+  return Frame(ProfileRecordKind::kTranslator, payload);
 }
 
 absl::StatusOr<std::string> DecodeTranslator(absl::string_view record, uint64_t expected_version) {
   constexpr ProfileRecordKind kind = ProfileRecordKind::kTranslator;
   auto payload = Unframe(record, kind);
   if (!payload.ok()) return payload.status();
-  Reader r(*payload);
+  ByteReader r(*payload);
   const uint64_t version = r.U64();
   if (!r.ok()) return Corrupt(kind, "missing version");
   if (version != expected_version) {

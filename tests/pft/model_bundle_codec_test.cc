@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "lib/pft/byte_io.h"
+#include "lib/files/byte_io.h"
 #include "lib/pft/linear_head.h"
 #include "lib/pft/sealed_blob.h"
 #include "lib/pft/translator_codec.h"

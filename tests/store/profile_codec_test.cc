@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 
 namespace fer {
@@ -119,6 +120,23 @@ TEST(ProfileCodecTest, NewerFormatVersionIsRefused) {
   auto bank = DecodeFeatureBank(record);
   EXPECT_EQ(bank.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(bank.status().message(), "format version 2")) << bank.status();
+}
+
+// Records already in stores must stay readable: the bytes of each kind, as
+// format version 1 writes them.
+TEST(ProfileCodecTest, RecordsKeepTheirBytes) {
+  const Profile p = SampleProfile();
+  EXPECT_EQ(absl::BytesToHexString(EncodeProfileMeta(p, 3)),
+            "464552500100019c0000000400000061636d6511000000616c696365406578616d706c65"
+            "2e636f6d07000000000000000068e5cf8b010000887be5cf8b010000a077e5cf8b010000"
+            "030000000400000002000000060000000000000003000000000000001600000066616365"
+            "2d6170692d65787072657373696f6e2d76319a9999999999d93f713d0ad7a370ed3f5839"
+            "b4c876be9f3f2800000000000000c80000000000000001a17c9b76");
+  EXPECT_EQ(absl::BytesToHexString(EncodeFeatureBank(p.bank)),
+            "46455250010002240000000300000004000000020000000000803f0000004000004040"
+            "000000bf0000803e6042a20d4a8a9563");
+  EXPECT_EQ(absl::BytesToHexString(EncodeTranslator(9, "weights")),
+            "464552500100030f00000009000000000000007765696768747355fc1974");
 }
 
 TEST(ProfileCodecTest, Crc32cKnownValue) { EXPECT_EQ(Crc32c("123456789"), 0xE3069283u); }

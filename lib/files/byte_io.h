@@ -1,8 +1,9 @@
-#ifndef FERSERVE_LIB_PFT_BYTE_IO_H_
-#define FERSERVE_LIB_PFT_BYTE_IO_H_
+#ifndef FERSERVE_LIB_FILES_BYTE_IO_H_
+#define FERSERVE_LIB_FILES_BYTE_IO_H_
 
-// Internal to lib/pft: little-endian field writing and bounds-checked reading
-// for its formats (translator blobs, model bundles, feature caches).
+// Little-endian field writing and bounds-checked reading for ferserve's binary
+// formats (stored profile records, translator blobs, model bundles, feature
+// caches).
 
 #include <cstdint>
 #include <cstring>
@@ -11,7 +12,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace fer::pft {
+namespace fer {
 
 // The formats are little-endian: on such hosts float arrays are copied as is.
 inline constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
@@ -20,12 +21,15 @@ class ByteWriter {
  public:
   explicit ByteWriter(std::string* out) : out_(out) {}
 
-  void U32(uint32_t v) {
-    for (int i = 0; i < 4; ++i) out_->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-  }
-  void U64(uint64_t v) {
-    U32(static_cast<uint32_t>(v));
-    U32(static_cast<uint32_t>(v >> 32));
+  void U8(uint8_t v) { out_->push_back(static_cast<char>(v)); }
+  void U16(uint16_t v) { Raw(v); }
+  void U32(uint32_t v) { Raw(v); }
+  void U64(uint64_t v) { Raw(v); }
+  void I64(int64_t v) { Raw(static_cast<uint64_t>(v)); }
+  void F64(double v) {
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof(bits));
+    Raw(bits);
   }
   void Floats(const std::vector<float>& values) {
     if constexpr (kLittleEndian) {
@@ -45,6 +49,13 @@ class ByteWriter {
   }
 
  private:
+  template <typename T>
+  void Raw(T v) {
+    for (size_t i = 0; i < sizeof(T); ++i) {
+      out_->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    }
+  }
+
   std::string* out_;
 };
 
@@ -55,21 +66,21 @@ class ByteReader {
   explicit ByteReader(absl::string_view in, size_t offset = 0) : in_(in), offset_(offset) {}
 
   bool ok() const { return ok_; }
+  // Every byte read, none past the end.
+  bool done() const { return ok_ && offset_ == in_.size(); }
   size_t offset() const { return offset_; }
   size_t remaining() const { return ok_ ? in_.size() - offset_ : 0; }
 
-  uint32_t U32() {
-    if (!Need(4)) return 0;
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) {
-      v |= static_cast<uint32_t>(static_cast<unsigned char>(in_[offset_ + i])) << (8 * i);
-    }
-    offset_ += 4;
+  uint8_t U8() { return Raw<uint8_t>(); }
+  uint16_t U16() { return Raw<uint16_t>(); }
+  uint32_t U32() { return Raw<uint32_t>(); }
+  uint64_t U64() { return Raw<uint64_t>(); }
+  int64_t I64() { return static_cast<int64_t>(Raw<uint64_t>()); }
+  double F64() {
+    const uint64_t bits = Raw<uint64_t>();
+    double v;
+    std::memcpy(&v, &bits, sizeof(v));
     return v;
-  }
-  uint64_t U64() {
-    const uint64_t low = U32();
-    return low | (static_cast<uint64_t>(U32()) << 32);
   }
   std::vector<float> Floats(size_t count) {
     if (count > remaining() / 4) {
@@ -101,12 +112,22 @@ class ByteReader {
     if (!ok_ || n > in_.size() - offset_) ok_ = false;
     return ok_;
   }
+  template <typename T>
+  T Raw() {
+    if (!Need(sizeof(T))) return 0;
+    T v = 0;
+    for (size_t i = 0; i < sizeof(T); ++i) {
+      v |= static_cast<T>(static_cast<T>(static_cast<unsigned char>(in_[offset_ + i])) << (8 * i));
+    }
+    offset_ += sizeof(T);
+    return v;
+  }
 
   absl::string_view in_;
   size_t offset_;
   bool ok_ = true;
 };
 
-}  // namespace fer::pft
+}  // namespace fer
 
-#endif  // FERSERVE_LIB_PFT_BYTE_IO_H_
+#endif  // FERSERVE_LIB_FILES_BYTE_IO_H_
