@@ -1,15 +1,12 @@
 #include "lib/model/face_expression_net.h"
 
+#include "lib/model/expression_labels.h"
 #include "lib/model/linear_softmax.h"
 #include "lib/model/status_macros.h"
 
 namespace fer {
 
-const std::vector<std::string>& FaceExpressionNet::Labels() {
-  static const auto* const labels = new std::vector<std::string>{
-      "neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"};
-  return *labels;
-}
+const std::vector<std::string>& FaceExpressionNet::Labels() { return FaceApiExpressionLabels(); }
 
 absl::StatusOr<FaceExpressionNet> FaceExpressionNet::Load(const std::string& model_dir,
                                                           const torch::Device& device,

@@ -29,8 +29,7 @@ class FaceExpressionNet {
   static absl::StatusOr<FaceExpressionNet> FromWeightMap(
       WeightMap& weights, const torch::Device& device, CpuKernels cpu_kernels = CpuKernels::kAuto);
 
-  // Class names in output order: neutral, happy, sad, angry, fearful,
-  // disgusted, surprised (face-api's FACE_EXPRESSION_LABELS).
+  // Class names in output order (FaceApiExpressionLabels()).
   static const std::vector<std::string>& Labels();
 
   struct Output {

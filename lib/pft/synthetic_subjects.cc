@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "lib/model/expression_labels.h"
 
 namespace fer::pft {
 namespace {
@@ -76,8 +77,8 @@ LinearHead NearestPrototypeHead(const std::vector<std::vector<float>>& prototype
   LinearHead head;
   head.layer.classes = k;
   head.layer.dim = static_cast<int>(prototypes.front().size());
-  if (k == 7) {
-    head.labels = {"neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"};
+  if (k == static_cast<int>(FaceApiExpressionLabels().size())) {
+    head.labels = FaceApiExpressionLabels();
   } else {
     head.labels.push_back("neutral");
     for (int c = 1; c < k; ++c) head.labels.push_back(absl::StrCat("c", c));

@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "lib/model/expression_labels.h"
 #include "lib/pft/synthetic_subjects.h"
 
 namespace fer::pft {
@@ -91,7 +92,7 @@ TEST(PretrainingTest, FillsTheBundle) {
   EXPECT_EQ(b.feature_dim, 16);
   EXPECT_EQ(b.translator.dim(), 16);
   EXPECT_EQ(b.translator.hidden(), 32);
-  EXPECT_EQ(b.labels.size(), 7u);
+  EXPECT_EQ(b.labels, FaceApiExpressionLabels());  // the synthetic world names face-api's 7
   EXPECT_EQ(b.labels[b.neutral_index], "neutral");
   EXPECT_TRUE(b.source_neutral.Validate().ok());
   EXPECT_TRUE(b.source_neutral_translated.Validate().ok());
