@@ -100,13 +100,13 @@ absl::StatusOr<std::string> MakePrivateFolder() {
 
 }  // namespace
 
-TlsCredentials::TlsCredentials(TlsFiles files, Log log)
+TlsCredentials::TlsCredentials(TlsFiles files, const Log& log)
     : files_(std::move(files)), log_(log), refusals_(log) {}
 
 absl::StatusOr<std::unique_ptr<TlsCredentials>> TlsCredentials::Create(
     const TlsFiles& files, absl::Duration reload_interval, Log log) {
   FER_ASSIGN_OR_RETURN(const Contents pems, ReadChecked(files));
-  std::unique_ptr<TlsCredentials> tls(new TlsCredentials(files, std::move(log)));
+  std::unique_ptr<TlsCredentials> tls(new TlsCredentials(files, log));
   const bool mutual = !files.client_ca.empty();
   std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider;
   if (reload_interval > absl::ZeroDuration()) {

@@ -51,7 +51,7 @@ class TlsCredentials {
   std::shared_ptr<grpc::ServerCredentials> server_credentials() const { return credentials_; }
 
  private:
-  TlsCredentials(TlsFiles files, Log log);
+  TlsCredentials(TlsFiles files, const Log& log);
   absl::Status Publish(const std::string& cert, const std::string& key,
                        const std::string& client_ca);
   void Reload();

@@ -115,7 +115,7 @@ void DynamicBatcher::WorkerLoop() {
   while (true) {
     std::vector<std::shared_ptr<Pending>> batch = NextBatch();
     if (batch.empty()) return;
-    Execute(std::move(batch));
+    Execute(batch);
   }
 }
 
@@ -166,7 +166,7 @@ std::vector<std::shared_ptr<DynamicBatcher::Pending>> DynamicBatcher::NextBatch(
   }
 }
 
-void DynamicBatcher::Execute(std::vector<std::shared_ptr<Pending>> batch) {
+void DynamicBatcher::Execute(const std::vector<std::shared_ptr<Pending>>& batch) {
   // The crops move into one batch: their callers no longer read them.
   std::vector<RgbImage> crops;
   BatchStats stats;

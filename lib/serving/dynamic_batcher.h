@@ -92,7 +92,7 @@ class DynamicBatcher {
   // when shut down with nothing left. Requests dropped on the way are
   // answered (under mu_).
   std::vector<std::shared_ptr<Pending>> NextBatch();
-  void Execute(std::vector<std::shared_ptr<Pending>> batch);
+  void Execute(const std::vector<std::shared_ptr<Pending>>& batch);
 
   const Executor executor_;
   const DynamicBatcherOptions options_;

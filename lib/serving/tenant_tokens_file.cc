@@ -6,7 +6,7 @@
 
 namespace fer {
 
-TenantTokensFile::TenantTokensFile(std::string path, Log log,
+TenantTokensFile::TenantTokensFile(std::string path, const Log& log,
                                    std::shared_ptr<const TenantTokens> tokens)
     : path_(std::move(path)), log_(log), problems_(log), tokens_(std::move(tokens)) {}
 
@@ -14,8 +14,8 @@ absl::StatusOr<std::unique_ptr<TenantTokensFile>> TenantTokensFile::Open(
     const std::string& path, absl::Duration reload_interval, Log log) {
   absl::StatusOr<TenantTokens> tokens = TenantTokens::ReadFile(path);
   if (!tokens.ok()) return tokens.status();
-  std::unique_ptr<TenantTokensFile> file(new TenantTokensFile(
-      path, std::move(log), std::make_shared<const TenantTokens>(*std::move(tokens))));
+  std::unique_ptr<TenantTokensFile> file(
+      new TenantTokensFile(path, log, std::make_shared<const TenantTokens>(*std::move(tokens))));
   if (reload_interval > absl::ZeroDuration()) {
     file->reloader_ =
         std::make_unique<PeriodicTask>(reload_interval, [raw = file.get()] { raw->Reload(); });

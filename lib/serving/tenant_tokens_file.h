@@ -37,7 +37,7 @@ class TenantTokensFile {
   std::shared_ptr<const TenantTokens> current() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  TenantTokensFile(std::string path, Log log, std::shared_ptr<const TenantTokens> tokens);
+  TenantTokensFile(std::string path, const Log& log, std::shared_ptr<const TenantTokens> tokens);
   void Reload();
 
   const std::string path_;
