@@ -104,7 +104,7 @@ TlsCredentials::TlsCredentials(TlsFiles files, const Log& log)
     : files_(std::move(files)), log_(log), refusals_(log) {}
 
 absl::StatusOr<std::unique_ptr<TlsCredentials>> TlsCredentials::Create(
-    const TlsFiles& files, absl::Duration reload_interval, Log log) {
+    const TlsFiles& files, absl::Duration reload_interval, const Log& log) {
   FER_ASSIGN_OR_RETURN(const Contents pems, ReadChecked(files));
   std::unique_ptr<TlsCredentials> tls(new TlsCredentials(files, log));
   const bool mutual = !files.client_ca.empty();

@@ -42,7 +42,7 @@ class TlsCredentials {
 
   static absl::StatusOr<std::unique_ptr<TlsCredentials>> Create(const TlsFiles& files,
                                                                 absl::Duration reload_interval,
-                                                                Log log);
+                                                                const Log& log);
   ~TlsCredentials();
   TlsCredentials(const TlsCredentials&) = delete;
   TlsCredentials& operator=(const TlsCredentials&) = delete;

@@ -11,7 +11,7 @@ TenantTokensFile::TenantTokensFile(std::string path, const Log& log,
     : path_(std::move(path)), log_(log), problems_(log), tokens_(std::move(tokens)) {}
 
 absl::StatusOr<std::unique_ptr<TenantTokensFile>> TenantTokensFile::Open(
-    const std::string& path, absl::Duration reload_interval, Log log) {
+    const std::string& path, absl::Duration reload_interval, const Log& log) {
   absl::StatusOr<TenantTokens> tokens = TenantTokens::ReadFile(path);
   if (!tokens.ok()) return tokens.status();
   std::unique_ptr<TenantTokensFile> file(

@@ -29,7 +29,7 @@ class TenantTokensFile {
   // it only now.
   static absl::StatusOr<std::unique_ptr<TenantTokensFile>> Open(const std::string& path,
                                                                 absl::Duration reload_interval,
-                                                                Log log);
+                                                                const Log& log);
   TenantTokensFile(const TenantTokensFile&) = delete;
   TenantTokensFile& operator=(const TenantTokensFile&) = delete;
 
