@@ -22,6 +22,12 @@ absent() {  # PATTERN FILE WHAT
   if grep -q -- "$1" "$2"; then echo "$3" >&2; exit 1; fi
 }
 
+# The rendered object KIND named NAME (documents are separated by "---").
+doc_of() {  # KIND NAME FILE
+  awk -v RS='\n---\n' -v kind="$1" -v name="$2" \
+    'index($0, "\nkind: " kind "\n") && index($0, "\n  name: " name "\n")' "$3"
+}
+
 # The flagfile of a rendered ConfigMap, one flag per line.
 flags_of() {
   awk '/ferserve.flags: \|/ {on=1; next} on && /^    --/ {sub(/^    /, ""); print; next} on {on=0}' "$1"
@@ -59,6 +65,18 @@ termination="$(sed -n '/^ *terminationGracePeriodSeconds: /{s///p;q}' "$tmp/defa
 [ "$termination" -gt "$grace" ]
 # gRPC probes on the health service.
 [ "$(grep -c '^            grpc:$' "$tmp/default.yaml")" = 3 ]
+# NetworkPolicies: ferserve's two ports open to all, the bundled Redis to
+# ferserve's pods alone.
+[ "$(grep -c '^kind: NetworkPolicy$' "$tmp/default.yaml")" = 2 ]
+doc_of "NetworkPolicy" ferserve "$tmp/default.yaml" >"$tmp/np.yaml"
+grep -q '^        - port: grpc$' "$tmp/np.yaml"
+grep -q '^        - port: metrics$' "$tmp/np.yaml"
+absent 'from:' "$tmp/np.yaml" "ferserve's ports closed to some peers by default"
+doc_of "NetworkPolicy" ferserve-redis "$tmp/default.yaml" >"$tmp/np-redis.yaml"
+grep -q '^        - port: redis$' "$tmp/np-redis.yaml"
+sed -n '/^      from:$/,$p' "$tmp/np-redis.yaml" >"$tmp/np-redis-from.yaml"
+grep -q '^              app.kubernetes.io/component: server$' "$tmp/np-redis-from.yaml"
+[ "$(grep -c -- '- podSelector:' "$tmp/np-redis-from.yaml")" = 1 ]
 
 echo "== every option on"
 cat >"$tmp/all.yaml" <<'VALUES'
@@ -74,6 +92,9 @@ gpu:
   image: {repository: registry.example/ferserve-cuda}
   nodeSelector: {nvidia.com/gpu.present: "true"}
 serviceMonitor: {enabled: true, labels: {release: prometheus}}
+networkPolicy:
+  grpcFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]
+  metricsFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}]
 server:
   extraFlags: ["--enroll_max_yaw=0.3"]
   extraEnv: [{name: MALLOC_ARENA_MAX, value: "2"}]
@@ -94,6 +115,13 @@ absent '--auth_tokens_file' "$tmp/default.yaml" "authentication on by default"
 absent '^kind: Deployment$' <(sed -n '/name: ferserve-redis/,$p' "$tmp/all.out") \
   "a bundled Redis next to store.redisUrl"
 grep -q 'terminationGracePeriodSeconds: 35' "$tmp/all.out"
+# With an external Redis, ferserve's policy alone, each port to its peers.
+[ "$(grep -c '^kind: NetworkPolicy$' "$tmp/all.out")" = 1 ]
+doc_of "NetworkPolicy" ferserve "$tmp/all.out" >"$tmp/np.yaml"
+sed -n '/- port: grpc$/,/- port: metrics$/p' "$tmp/np.yaml" >"$tmp/np-grpc.yaml"
+grep -q 'metadata.name: ingress-nginx' "$tmp/np-grpc.yaml"
+absent 'monitoring' "$tmp/np-grpc.yaml" "the metrics peers on the gRPC port"
+sed -n '/- port: metrics$/,$p' "$tmp/np.yaml" | grep -q 'metadata.name: monitoring'
 # Extra environment variables come after the store URL's.
 env_of() { sed -n '/^          env:$/,/^          ports:$/p' "$1"; }
 env_of "$tmp/all.out" | grep -A1 -- '- name: FERSERVE_STORE_URL$' | grep -q 'valueFrom:'
@@ -116,6 +144,16 @@ absent 'FERSERVE_STORE_URL' "$tmp/rocksdb-env.out" "a store URL on RocksDB"
 render --set store.existingUrlSecret=my-redis --set store.encryption.existingSecret=my-key \
   -external my-redis -external my-key >"$tmp/existing.out"
 absent '^kind: Secret$' "$tmp/existing.out" "a Secret although existing ones are named"
+printf 'networkPolicy:\n  redisFrom: [{podSelector: {matchLabels: {app: profile-backup}}}]\n' \
+  >"$tmp/redis-from.yaml"
+render -f "$tmp/redis-from.yaml" >"$tmp/redis-from.out"
+doc_of "NetworkPolicy" ferserve-redis "$tmp/redis-from.out" | sed -n '/^      from:$/,$p' \
+  >"$tmp/np-redis-from.yaml"
+[ "$(grep -c -- '- podSelector:' "$tmp/np-redis-from.yaml")" = 2 ]
+grep -q '^              app.kubernetes.io/component: server$' "$tmp/np-redis-from.yaml"
+grep -q '^              app: profile-backup$' "$tmp/np-redis-from.yaml"
+render --set networkPolicy.enabled=false >"$tmp/no-policy.out"
+absent '^kind: NetworkPolicy$' "$tmp/no-policy.out" "a NetworkPolicy although disabled"
 
 echo "== refused settings"
 refused() {  # expected-message args...

@@ -2,9 +2,10 @@
 // (Go text/template, Sprig functions, Helm's include/tpl/required/toYaml/
 // lookup, values merged from values.yaml, -f files and --set), without Helm,
 // and checks the manifests structurally: every document has apiVersion,
-// kind and a DNS-1123 name; Services, HPA, PDB and ServiceMonitor point at
-// objects and ports the release renders; every volume, ConfigMap and Secret
-// a pod uses exists; gRPC probes hit a container port.
+// kind and a DNS-1123 name; Services, HPA, PDB, ServiceMonitor and
+// NetworkPolicies point at objects and ports the release renders; every
+// volume, ConfigMap and Secret a pod uses exists; gRPC probes hit a
+// container port.
 //
 //	helm_render -chart DIR [-f values.yaml]... [-set a.b=c]... [-name R] [-namespace N]
 //
@@ -385,6 +386,36 @@ func check(docs []string, external map[string]bool) []string {
 	for name, p := range byKind["PodDisruptionBudget"] {
 		if selects(labels(p, "spec", "selector", "matchLabels")) == "" {
 			bad("PodDisruptionBudget %q selects no rendered pods", name)
+		}
+	}
+	for name, np := range byKind["NetworkPolicy"] {
+		target := selects(labels(np, "spec", "podSelector", "matchLabels"))
+		if target == "" {
+			bad("NetworkPolicy %q selects no rendered pods", name)
+			continue
+		}
+		// Kubernetes ignores ingress rules when policyTypes, if given, lacks Ingress.
+		types := list(np, "spec", "policyTypes")
+		ingress := len(types) == 0
+		for _, t := range types {
+			ingress = ingress || t == "Ingress"
+		}
+		if !ingress && len(list(np, "spec", "ingress")) > 0 {
+			bad("NetworkPolicy %q: ingress rules without Ingress in policyTypes", name)
+		}
+		for _, rule := range list(np, "spec", "ingress") {
+			for _, p := range list(rule, "ports") {
+				if port := fmt.Sprint(get(p, "port")); !podPorts[target][port] {
+					bad("NetworkPolicy %q: port %s is not a port of Deployment %q", name, port, target)
+				}
+			}
+			// A peer naming a release instance means this release's pods.
+			for _, peer := range list(rule, "from") {
+				sel := labels(peer, "podSelector", "matchLabels")
+				if _, ours := sel["app.kubernetes.io/instance"]; ours && get(peer, "namespaceSelector") == nil && selects(sel) == "" {
+					bad("NetworkPolicy %q admits pods of this release that it does not render", name)
+				}
+			}
 		}
 	}
 	for name, m := range byKind["ServiceMonitor"] {
