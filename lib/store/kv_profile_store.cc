@@ -3,7 +3,11 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "lib/store/profile_codec.h"
 
@@ -309,6 +313,131 @@ absl::StatusOr<int64_t> KvProfileStore::Delete(absl::string_view tenant,
   }
   return absl::AbortedError(absl::StrCat("gave up deleting ", Who(tenant, user_id), " after ",
                                          options_.cas_attempts, " conflicting attempts"));
+}
+
+namespace {
+
+// Checks that `plain` decodes as the record `key` names (a profile's meta,
+// features or translator/<N>).
+absl::Status CheckRecord(const std::string& key, absl::string_view plain) {
+  const std::vector<absl::string_view> parts = absl::StrSplit(key, absl::MaxSplits('/', 4));
+  if (parts.size() != 5) return absl::DataLossError("not a profile record key");
+  const absl::string_view tenant = parts[2];
+  const absl::string_view user_id = parts[3];
+  absl::string_view record = parts[4];
+  if (record == "meta") {
+    Profile meta;
+    if (absl::Status s = DecodeProfileMeta(plain, &meta, nullptr); !s.ok()) return s;
+    if (meta.tenant != tenant || meta.user_id != user_id) {
+      return absl::DataLossError(
+          absl::StrCat("belongs to user '", meta.user_id, "' of tenant '", meta.tenant, "'"));
+    }
+    return absl::OkStatus();
+  }
+  if (record == "features") return DecodeFeatureBank(plain).status();
+  uint64_t version = 0;
+  if (absl::ConsumePrefix(&record, "translator/") && absl::SimpleAtoi(record, &version)) {
+    return DecodeTranslator(plain, version).status();
+  }
+  return absl::DataLossError("not a profile record key");
+}
+
+// The profile prefix ("fer/v1/<tenant>/<user>/") of a record key; empty
+// for keys of no profile.
+absl::string_view ProfilePrefixOf(absl::string_view key) {
+  size_t end = 0;
+  for (int slash = 0; slash < 4; ++slash) {
+    end = key.find('/', end);
+    if (end == absl::string_view::npos) return {};
+    ++end;
+  }
+  return key.substr(0, end);
+}
+
+}  // namespace
+
+absl::Status KvProfileStore::ResealProfile(const std::string& prefix, ResealReport* report) {
+  const std::string meta_key = prefix + "meta";
+  const RecordCipher& cipher = *options_.cipher;
+  for (int attempt = 0; attempt < options_.cas_attempts; ++attempt) {
+    // The records and the meta record from one view: every write of a
+    // profile rewrites its meta record, so an unchanged meta record at
+    // commit time means unchanged records.
+    auto current = backend_->ScanKeys(prefix);
+    if (!current.ok()) return current.status();
+    std::vector<std::string> read = *current;
+    read.push_back(meta_key);
+    auto values = backend_->MultiGet(read);
+    if (!values.ok()) return values.status();
+    const std::optional<std::string> meta_value = values->back();
+    std::vector<KvWrite> writes;
+    for (size_t i = 0; i + 1 < read.size(); ++i) {
+      const std::optional<std::string>& value = (*values)[i];
+      if (!value.has_value()) continue;  // Deleted between the scan and the read.
+      if (RecordCipher::IsSealed(*value) && RecordCipher::SealedKeyId(*value) == cipher.key_id()) {
+        continue;
+      }
+      auto plain = RecordCipher::IsSealed(*value) ? cipher.Open(*value, read[i])
+                                                  : absl::StatusOr<std::string>(*value);
+      if (!plain.ok()) return Annotate(plain.status(), absl::StrCat("record ", read[i]));
+      if (absl::Status s = CheckRecord(read[i], *plain); !s.ok()) {
+        return Annotate(s, absl::StrCat("record ", read[i]));
+      }
+      auto sealed = cipher.Seal(*plain, read[i]);
+      if (!sealed.ok()) return sealed.status();
+      writes.push_back({read[i], std::move(*sealed)});
+    }
+    if (writes.empty()) {
+      report->records += static_cast<int64_t>(current->size());
+      return absl::OkStatus();
+    }
+    absl::Status status = backend_->Transact(
+        meta_key,
+        [&](const std::optional<std::string>& guard) -> absl::StatusOr<std::vector<KvWrite>> {
+          if (guard != meta_value) return absl::AbortedError("profile changed while resealing");
+          return writes;
+        });
+    if (status.ok()) {
+      report->records += static_cast<int64_t>(current->size());
+      report->resealed += static_cast<int64_t>(writes.size());
+      return absl::OkStatus();
+    }
+    if (!IsConflict(status)) return status;
+    Backoff(attempt);
+  }
+  return absl::AbortedError(absl::StrCat("gave up resealing the records under ", prefix, " after ",
+                                         options_.cas_attempts, " conflicting attempts"));
+}
+
+absl::StatusOr<ResealReport> KvProfileStore::Reseal(absl::FunctionRef<bool()> stopped) {
+  if (options_.cipher == nullptr) {
+    return absl::FailedPreconditionError("resealing needs an encryption key; none is configured");
+  }
+  auto keys = backend_->ScanKeys("fer/v1/");
+  if (!keys.ok()) return keys.status();
+  ResealReport report;
+  // Sorted keys: each profile's records are adjacent.
+  for (size_t i = 0; i < keys->size();) {
+    if (stopped()) {
+      report.stopped = true;
+      break;
+    }
+    const std::string prefix(ProfilePrefixOf((*keys)[i]));
+    absl::Status status;
+    if (prefix.empty()) {
+      status = absl::DataLossError(absl::StrCat("key ", (*keys)[i++], " is of no profile"));
+    } else {
+      while (i < keys->size() && absl::StartsWith((*keys)[i], prefix)) ++i;
+      status = ResealProfile(prefix, &report);
+    }
+    ++report.profiles;
+    if (absl::IsUnavailable(status)) return status;
+    if (!status.ok()) {
+      ++report.failed_profiles;
+      if (report.first_error.ok()) report.first_error = status;
+    }
+  }
+  return report;
 }
 
 absl::StatusOr<std::vector<std::string>> KvProfileStore::ListKeys(absl::string_view prefix) {

@@ -25,6 +25,7 @@ class KvProfileStore : public ProfileStore {
   absl::StatusOr<Profile> AppendFeatures(absl::string_view tenant, absl::string_view user_id,
                                          const std::vector<std::vector<float>>& features) override;
   absl::StatusOr<int64_t> Delete(absl::string_view tenant, absl::string_view user_id) override;
+  absl::StatusOr<ResealReport> Reseal(absl::FunctionRef<bool()> stopped) override;
   absl::StatusOr<std::vector<std::string>> ListKeys(absl::string_view prefix) override;
 
   // The database underneath (tests write raw records through it).
@@ -40,6 +41,10 @@ class KvProfileStore : public ProfileStore {
   absl::Status DecodeMeta(const std::string& key, std::string value, absl::string_view tenant,
                           absl::string_view user_id, Profile* meta,
                           uint64_t* previous_translator_version) const;
+
+  // Reseals the records under one profile's `prefix`; adds what it did to
+  // `report`.
+  absl::Status ResealProfile(const std::string& prefix, ResealReport* report);
 
   std::unique_ptr<KvBackend> backend_;
   ProfileStoreOptions options_;

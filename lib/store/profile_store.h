@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -22,6 +23,19 @@ enum ProfileParts : uint32_t {
   kProfileFeatures = 1,
   kProfileTranslator = 2,
   kProfileAll = kProfileFeatures | kProfileTranslator,
+};
+
+// What ProfileStore::Reseal did.
+struct ResealReport {
+  int64_t profiles = 0;  // Profiles looked at.
+  int64_t records = 0;   // Their records.
+  int64_t resealed = 0;  // Records sealed again with the current key.
+  // Profiles left as they were because a record could not be opened or
+  // decoded (a key the cipher lacks, damage); the first such error.
+  int64_t failed_profiles = 0;
+  absl::Status first_error;
+  // Ended early because the caller asked it to stop.
+  bool stopped = false;
 };
 
 // Users' profiles in a keyed store shared by every replica. Each profile is
@@ -73,6 +87,18 @@ class ProfileStore {
 
   // Removes every record of the user; returns how many there were.
   virtual absl::StatusOr<int64_t> Delete(absl::string_view tenant, absl::string_view user_id) = 0;
+
+  // Seals again with the cipher's current key every record sealed with an
+  // older key of the cipher (key rotation) or not encrypted at all
+  // (encryption turned on for an existing store), one profile at a time.
+  // Each record is checked to decode before it is sealed again, and a
+  // profile's records are rewritten in one atomic write that is applied only
+  // if the profile did not change meanwhile (else it is read again), so
+  // concurrent writers and other replicas resealing never lose an update.
+  // `stopped` is asked before each profile; when it holds, Reseal ends
+  // early (report.stopped). FailedPrecondition without a cipher;
+  // Unavailable when the store is down.
+  virtual absl::StatusOr<ResealReport> Reseal(absl::FunctionRef<bool()> stopped) = 0;
 
   // Every stored key starting with `prefix` (for tests and erasure checks).
   virtual absl::StatusOr<std::vector<std::string>> ListKeys(absl::string_view prefix) = 0;

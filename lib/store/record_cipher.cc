@@ -70,11 +70,20 @@ absl::StatusOr<std::unique_ptr<RecordCipher>> RecordCipher::FromKey(absl::string
   return cipher;
 }
 
-absl::StatusOr<std::unique_ptr<RecordCipher>> RecordCipher::FromKeyFile(const std::string& path,
-                                                                        std::string key_id) {
+namespace {
+
+// The key in the file at `path`: 32 raw bytes or 64 hex characters.
+absl::StatusOr<std::string> ReadKeyFile(const std::string& path) {
   absl::StatusOr<std::string> text = ReadFileContents(path, "encryption key file");
   if (!text.ok()) return absl::FailedPreconditionError(text.status().message());
-  auto key = ParseKey(*text, absl::StrCat("file '", path, "'"));
+  return RecordCipher::ParseKey(*text, absl::StrCat("file '", path, "'"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RecordCipher>> RecordCipher::FromKeyFile(const std::string& path,
+                                                                        std::string key_id) {
+  auto key = ReadKeyFile(path);
   if (!key.ok()) return key.status();
   return FromKey(*key, std::move(key_id));
 }
@@ -104,6 +113,14 @@ absl::Status RecordCipher::AddDecryptionKey(absl::string_view key, std::string k
         absl::StrCat("encryption key id '", key_id, "' is already used by another key"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RecordCipher::AddDecryptionKeyFile(const std::string& path) {
+  auto key = ReadKeyFile(path);
+  if (!key.ok()) return key.status();
+  std::string key_id = DeriveKeyId(*key);
+  if (absl::Status s = AddDecryptionKey(*key, key_id); !s.ok()) return s;
+  return key_id;
 }
 
 bool RecordCipher::IsSealed(absl::string_view value) {

@@ -43,6 +43,9 @@ class RecordCipher {
 
   // Adds an older key that opens (but no longer seals) records.
   absl::Status AddDecryptionKey(absl::string_view key, std::string key_id = "");
+  // The same for a key in a file (as FromKeyFile reads it); answers the
+  // key's id, derived from it.
+  absl::StatusOr<std::string> AddDecryptionKeyFile(const std::string& path);
 
   // The id of the key new records are sealed with.
   const std::string& key_id() const { return primary_id_; }

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -379,12 +380,171 @@ TYPED_TEST_P(ProfileStoreContract, EncryptsAtRestAndRefusesWrongKeys) {
   }
 }
 
+inline bool NeverStop() { return false; }
+
+// After a key rotation: sealing with key-2026 (TestCipher('n')), opening
+// key-2025's records (TestCipher('o')) too.
+inline ProfileStoreOptions RotatedKeyOptions() {
+  auto rotated = RecordCipher::FromKey(std::string(32, 'n'), "key-2026");
+  EXPECT_TRUE((*rotated)->AddDecryptionKey(std::string(32, 'o'), "key-2025").ok());
+  ProfileStoreOptions options;
+  options.cipher = std::shared_ptr<const RecordCipher>(std::move(*rotated));
+  return options;
+}
+
+// The raw stored values of a profile's records.
+inline std::map<std::string, std::string> RawRecords(KvProfileStore* store,
+                                                     const std::string& tenant,
+                                                     const std::string& user) {
+  std::map<std::string, std::string> out;
+  auto keys = store->ListKeys(ProfileKeyPrefix(tenant, user));
+  if (!keys.ok()) return out;
+  auto values = store->backend()->MultiGet(*keys);
+  for (size_t i = 0; values.ok() && i < keys->size(); ++i) {
+    if ((*values)[i].has_value()) out[(*keys)[i]] = *(*values)[i];
+  }
+  return out;
+}
+
+TYPED_TEST_P(ProfileStoreContract, ResealMovesEveryRecordToTheCurrentKey) {
+  ProfileStoreOptions old_key;
+  old_key.cipher = TestCipher('o', "key-2025");
+  {
+    KvProfileStore* store = this->Open(old_key);
+    ASSERT_TRUE(store->Put(SampleProfile("acme", "ann", "weights-a"), 0).ok());
+    // Two translator versions: the previous one stays stored too.
+    ASSERT_TRUE(store->Put(SampleProfile("acme", "ann", "weights-b"), 1).ok());
+    ASSERT_TRUE(store->Put(SampleProfile("zeta", "bob"), 0).ok());
+  }
+  {
+    KvProfileStore* plain = this->Open();  // Written before encryption was on.
+    ASSERT_TRUE(plain->Put(SampleProfile("acme", "cid", "plain-weights"), 0).ok());
+  }
+  const ProfileStoreOptions options = RotatedKeyOptions();
+  KvProfileStore* store = this->Open(options);
+  const Profile ann_before = *store->Get("acme", "ann");
+  const Profile bob_before = *store->Get("zeta", "bob");
+  // Already current: left as it is.
+  ASSERT_TRUE(store->Put(SampleProfile("acme", "dee"), 0).ok());
+  const auto dee_before = RawRecords(store, "acme", "dee");
+
+  auto stopped = store->Reseal([] { return true; });
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_TRUE(stopped->stopped);
+  EXPECT_EQ(stopped->profiles, 0);
+
+  auto report = store->Reseal(NeverStop);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->stopped);
+  EXPECT_EQ(report->profiles, 4);
+  EXPECT_EQ(report->records, 4 + 3 + 3 + 3);
+  EXPECT_EQ(report->resealed, 4 + 3 + 3);
+  EXPECT_EQ(report->failed_profiles, 0);
+  EXPECT_TRUE(report->first_error.ok()) << report->first_error;
+  EXPECT_EQ(RawRecords(store, "acme", "dee"), dee_before);
+
+  // The current key alone now opens everything, contents unchanged.
+  ProfileStoreOptions new_only;
+  new_only.cipher = TestCipher('n', "key-2026");
+  KvProfileStore* reopened = this->Open(new_only);
+  for (const auto& [tenant, user] : std::vector<std::pair<std::string, std::string>>{
+           {"acme", "ann"}, {"zeta", "bob"}, {"acme", "cid"}, {"acme", "dee"}}) {
+    for (const auto& [key, value] : RawRecords(reopened, tenant, user)) {
+      EXPECT_EQ(RecordCipher::SealedKeyId(value), "key-2026") << key;
+    }
+  }
+  EXPECT_EQ(*reopened->Get("acme", "ann"), ann_before);
+  EXPECT_EQ(*reopened->Get("zeta", "bob"), bob_before);
+  EXPECT_EQ(reopened->Get("acme", "cid")->translator, "plain-weights");
+  auto previous = reopened->backend()->MultiGet({ProfileTranslatorKey("acme", "ann", 1)});
+  ASSERT_TRUE(previous.ok() && (*previous)[0].has_value());
+  EXPECT_EQ(RecordCipher::SealedKeyId(*(*previous)[0]), "key-2026");
+
+  // Nothing left to do.
+  auto again = reopened->Reseal(NeverStop);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->resealed, 0);
+  EXPECT_EQ(again->profiles, 4);
+}
+
+TYPED_TEST_P(ProfileStoreContract, ResealLeavesProfilesItCannotOpen) {
+  ProfileStoreOptions lost_key;
+  lost_key.cipher = TestCipher('l', "lost");
+  ASSERT_TRUE(this->Open(lost_key)->Put(SampleProfile("acme", "lost"), 0).ok());
+  ASSERT_TRUE(this->Open()->Put(SampleProfile("acme", "plain"), 0).ok());
+  ProfileStoreOptions options;
+  options.cipher = TestCipher('n', "key-2026");
+  KvProfileStore* store = this->Open(options);
+  const auto lost_before = RawRecords(store, "acme", "lost");
+  // A plain record that does not decode is never sealed.
+  PlantRecord(store, ProfileFeaturesKey("acme", "plain"), "not a feature bank");
+  ASSERT_TRUE(store->Put(SampleProfile("acme", "ok"), 0).ok());
+
+  auto report = store->Reseal(NeverStop);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->profiles, 3);
+  EXPECT_EQ(report->failed_profiles, 2);
+  EXPECT_EQ(report->first_error.code(), absl::StatusCode::kPermissionDenied) << report->first_error;
+  EXPECT_TRUE(absl::StrContains(report->first_error.message(), "lost"));
+  EXPECT_EQ(RawRecords(store, "acme", "lost"), lost_before);
+  for (const auto& [key, value] : RawRecords(store, "acme", "plain")) {
+    EXPECT_FALSE(RecordCipher::IsSealed(value)) << key;
+  }
+
+  auto unkeyed = this->Open()->Reseal(NeverStop);
+  EXPECT_EQ(unkeyed.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TYPED_TEST_P(ProfileStoreContract, ResealNeverLosesConcurrentWrites) {
+  ProfileStoreOptions old_key;
+  old_key.cipher = TestCipher('o', "key-2025");
+  KvProfileStore* old_store = this->Open(old_key);
+  constexpr int kUsers = 6;
+  for (int u = 0; u < kUsers; ++u) {
+    ASSERT_TRUE(old_store->Put(SampleProfile("acme", "u" + std::to_string(u)), 0).ok());
+  }
+  const ProfileStoreOptions options = RotatedKeyOptions();
+  KvProfileStore* store = this->Open(options);
+  // Appends race resealing; every appended feature must survive.
+  constexpr int kAppends = 20;
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; i < kAppends; ++i) {
+      for (int u = 0; u < kUsers; ++u) {
+        const float f = static_cast<float>(100 + i);
+        EXPECT_TRUE(store->AppendFeatures("acme", "u" + std::to_string(u), {{f, f, f, f}}).ok());
+      }
+    }
+    done = true;
+  });
+  do {
+    auto report = store->Reseal(NeverStop);
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_EQ(report->failed_profiles, 0) << report->first_error;
+  } while (!done);
+  writer.join();
+  ASSERT_TRUE(store->Reseal(NeverStop).ok());
+  ProfileStoreOptions new_only;
+  new_only.cipher = TestCipher('n', "key-2026");
+  KvProfileStore* reopened = this->Open(new_only);
+  for (int u = 0; u < kUsers; ++u) {
+    auto got = reopened->Get("acme", "u" + std::to_string(u));
+    ASSERT_TRUE(got.ok()) << got.status();
+    // The bank keeps the newest 8: the last kAppends values.
+    ASSERT_EQ(got->bank.features.size(), 8u);
+    EXPECT_EQ(got->bank.features.back()[0], 100.0f + kAppends - 1);
+    EXPECT_EQ(got->version, 1u + kAppends);
+  }
+}
+
 REGISTER_TYPED_TEST_SUITE_P(ProfileStoreContract, RoundTrip, PutIsCompareAndSet,
                             PreviousTranslatorStaysReadable, ConcurrentPutsOnlyOneWins,
                             ConcurrentAppendsNeverLoseUpdates, AppendFeaturesBoundsAndChecksTheBank,
                             DeleteRemovesEveryRecordOfTheUserOnly, TenantsAreIsolated,
                             InvalidIdsAreRefused, CorruptRecordsGiveClearErrors,
-                            EncryptsAtRestAndRefusesWrongKeys);
+                            EncryptsAtRestAndRefusesWrongKeys,
+                            ResealMovesEveryRecordToTheCurrentKey, ResealLeavesProfilesItCannotOpen,
+                            ResealNeverLosesConcurrentWrites);
 
 }  // namespace fer::testing
 

@@ -106,6 +106,27 @@ TEST(RecordCipherTest, KeyFromFileRawOrHex) {
   EXPECT_TRUE(absl::StrContains(bad.status().message(), "64 hex")) << bad.status();
 }
 
+TEST(RecordCipherTest, OlderKeyFromFile) {
+  const std::string dir = ::testing::TempDir();
+  std::ofstream(dir + "old.key") << std::string(64, 'c') << "\n";
+  auto old_cipher = RecordCipher::FromKey(std::string(32, '\xcc'));
+  const std::string old_record = *(*old_cipher)->Seal("old", "k");
+  auto cipher = RecordCipher::FromKey(Key('n'), "2025");
+  EXPECT_EQ((*cipher)->Open(old_record, "k").status().code(), absl::StatusCode::kPermissionDenied);
+  auto id = (*cipher)->AddDecryptionKeyFile(dir + "old.key");
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*id, (*old_cipher)->key_id());
+  EXPECT_EQ(*(*cipher)->Open(old_record, "k"), "old");
+  EXPECT_EQ((*cipher)->key_id(), "2025");  // Still sealing with the primary key.
+
+  const absl::Status missing = (*cipher)->AddDecryptionKeyFile(dir + "gone.key").status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(missing.message(), "gone.key")) << missing;
+  std::ofstream(dir + "bad.key") << "not a key";
+  EXPECT_EQ((*cipher)->AddDecryptionKeyFile(dir + "bad.key").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(RecordCipherTest, KeyFromEnvironment) {
   setenv("FER_TEST_STORE_KEY", std::string(64, 'b').c_str(), 1);
   auto cipher = RecordCipher::FromEnv("FER_TEST_STORE_KEY");
