@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -41,6 +42,7 @@
 #include "lib/serving/dynamic_batcher.h"
 #include "lib/serving/inference_gate.h"
 #include "lib/serving/model_warmup.h"
+#include "lib/serving/store_resealer.h"
 #include "lib/serving/stream_admission.h"
 #include "lib/serving/stream_watchdog.h"
 #include "lib/serving/tenant_tokens_file.h"
@@ -120,6 +122,14 @@ ABSL_FLAG(std::string, store_key_file, "",
 ABSL_FLAG(std::string, store_key_env, "",
           "Name of an environment variable holding the AES-256-GCM key (64 hex characters); "
           "alternative to --store_key_file.");
+ABSL_FLAG(std::vector<std::string>, store_previous_key_files, {},
+          "Comma-separated files with older AES-256-GCM keys (as --store_key_file), for key "
+          "rotation: records sealed with them still open; new records are sealed with the "
+          "current key. --store_reseal moves the old records to the current key.");
+ABSL_FLAG(bool, store_reseal, false,
+          "After start-up, seal again in the background, with the current key, every stored "
+          "record sealed with an older key (--store_previous_key_files) or not encrypted at all, "
+          "then log the outcome (the store is read whole: run it for a rotation, not always).");
 ABSL_FLAG(int, max_enrolled_features, 300,
           "Bound of each user's bank of enrolled neutral features; the oldest are evicted.");
 ABSL_FLAG(float, enroll_min_face_px, 64,
@@ -282,6 +292,15 @@ std::string InvalidFlags() {
   if (!absl::GetFlag(FLAGS_store_key_file).empty() && !absl::GetFlag(FLAGS_store_key_env).empty()) {
     return "give --store_key_file or --store_key_env, not both";
   }
+  const bool keyed =
+      !absl::GetFlag(FLAGS_store_key_file).empty() || !absl::GetFlag(FLAGS_store_key_env).empty();
+  if (!keyed && !absl::GetFlag(FLAGS_store_previous_key_files).empty()) {
+    return "--store_previous_key_files needs the current key: --store_key_file or "
+           "--store_key_env";
+  }
+  if (!keyed && absl::GetFlag(FLAGS_store_reseal)) {
+    return "--store_reseal needs the key to seal with: --store_key_file or --store_key_env";
+  }
   if (!(absl::GetFlag(FLAGS_enroll_max_yaw) > 0)) return "--enroll_max_yaw must be positive";
   if (absl::GetFlag(FLAGS_adapt_min_features) < 2) return "--adapt_min_features must be >= 2";
   if (absl::GetFlag(FLAGS_adapt_threads) < 0) return "--adapt_threads must be >= 0";
@@ -327,8 +346,11 @@ std::string InvalidFlags() {
 }
 
 // Opens --store (creating a RocksDB folder if missing) with the key of
-// --store_key_file / --store_key_env; `encryption` says how records are kept.
-absl::StatusOr<std::unique_ptr<ProfileStore>> OpenStoreFromFlags(std::string* encryption) {
+// --store_key_file / --store_key_env (and older keys); `encryption` says how
+// records are kept, `key_id` names the key new records are sealed with
+// (empty: none).
+absl::StatusOr<std::unique_ptr<ProfileStore>> OpenStoreFromFlags(std::string* encryption,
+                                                                 std::string* key_id) {
   ProfileStoreOptions options;
   options.max_features = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_enrolled_features));
   const std::string key_file = absl::GetFlag(FLAGS_store_key_file);
@@ -337,7 +359,17 @@ absl::StatusOr<std::unique_ptr<ProfileStore>> OpenStoreFromFlags(std::string* en
     absl::StatusOr<std::unique_ptr<RecordCipher>> cipher =
         key_file.empty() ? RecordCipher::FromEnv(key_env) : RecordCipher::FromKeyFile(key_file);
     if (!cipher.ok()) return cipher.status();
-    *encryption = absl::StrCat("records encrypted with AES-256-GCM, key ", (*cipher)->key_id());
+    *key_id = (*cipher)->key_id();
+    *encryption = absl::StrCat("records encrypted with AES-256-GCM, key ", *key_id);
+    std::vector<std::string> previous;
+    for (const std::string& file : absl::GetFlag(FLAGS_store_previous_key_files)) {
+      absl::StatusOr<std::string> id = (*cipher)->AddDecryptionKeyFile(file);
+      if (!id.ok()) return id.status();
+      previous.push_back(*std::move(id));
+    }
+    if (!previous.empty()) {
+      absl::StrAppend(encryption, " (older records also with ", absl::StrJoin(previous, ", "), ")");
+    }
     options.cipher = *std::move(cipher);
   } else {
     *encryption = "records NOT encrypted (no --store_key_file or --store_key_env)";
@@ -590,7 +622,8 @@ int Run() {
                 analyzer.backbone_id(), " has ", absl::StrJoin(analyzer.labels(), ", "))));
   }
   std::string encryption;
-  absl::StatusOr<std::unique_ptr<ProfileStore>> store = OpenStoreFromFlags(&encryption);
+  std::string key_id;
+  absl::StatusOr<std::unique_ptr<ProfileStore>> store = OpenStoreFromFlags(&encryption, &key_id);
   if (!store.ok()) {
     return StartupFailure(
         absl::StrCat("cannot open the profile store ", absl::GetFlag(FLAGS_store), ": "),
@@ -693,6 +726,11 @@ int Run() {
   metrics.SetServing(true);
   PrintServingSummary({absl::StrCat(bracketed_host, ":", bound_port), metrics_endpoint.get(),
                        &analyzer, store->get(), encryption, tokens->get(), bundle->get()});
+
+  std::unique_ptr<StoreResealer> resealer;
+  if (absl::GetFlag(FLAGS_store_reseal)) {
+    resealer = std::make_unique<StoreResealer>(store->get(), key_id, PrintLogLine);
+  }
 
   std::thread drainer(DrainOnTerminationSignal, &admission, health, &metrics, server.get());
   server->Wait();

@@ -83,7 +83,12 @@ cat >"$tmp/all.yaml" <<'VALUES'
 image: {repository: registry.example/ferserve, tag: "1.2.3"}
 store:
   redisUrl: "rediss://ferserve:secret@redis.example:6380/2"
-  encryption: {key: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}
+  encryption:
+    key: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+    previousKeys:
+      - "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+      - "0101010101010101010101010101010101010101010101010101010101010101"
+    reseal: true
 auth:
   tokenHashes:
     tenant-a: [9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08]
@@ -115,6 +120,24 @@ absent '--auth_tokens_file' "$tmp/default.yaml" "authentication on by default"
 absent '^kind: Deployment$' <(sed -n '/name: ferserve-redis/,$p' "$tmp/all.out") \
   "a bundled Redis next to store.redisUrl"
 grep -q 'terminationGracePeriodSeconds: 35' "$tmp/all.out"
+# Key rotation: the older keys in the chart's Secret, mounted beside the key.
+flags_of "$tmp/all.out" >"$tmp/all.flags"
+grep -qx -- '--store_previous_key_files=/etc/ferserve/store-key/previous-0.key,/etc/ferserve/store-key/previous-1.key' \
+  "$tmp/all.flags"
+grep -qx -- '--store_reseal' "$tmp/all.flags"
+previous0="$(sed -n 's/^  previous-0.key: //p' "$tmp/all.out")"
+[ "$(printf '%s' "$previous0" | base64 -d)" = ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100 ]
+absent '--store_previous_key_files' "$tmp/default.yaml" "older store keys by default"
+# A new key in the values rolls the pods, though the flagfile stays the same.
+keys_checksum() { sed -n 's/^ *checksum\/store-keys: //p' "$1"; }
+config_checksum() { sed -n 's/^ *checksum\/config: //p' "$1"; }
+sed 's/"0101010101010101010101010101010101010101010101010101010101010101"/"0202020202020202020202020202020202020202020202020202020202020202"/' \
+  "$tmp/all.yaml" >"$tmp/all-rotated.yaml"
+render -f "$tmp/all-rotated.yaml" >"$tmp/all-rotated.out"
+[ "$(config_checksum "$tmp/all.out")" = "$(config_checksum "$tmp/all-rotated.out")" ]
+[ -n "$(keys_checksum "$tmp/all.out")" ]
+[ "$(keys_checksum "$tmp/all.out")" != "$(keys_checksum "$tmp/all-rotated.out")" ]
+absent '--store_reseal' "$tmp/default.yaml" "resealing by default"
 # With an external Redis, ferserve's policy alone, each port to its peers.
 [ "$(grep -c '^kind: NetworkPolicy$' "$tmp/all.out")" = 1 ]
 doc_of "NetworkPolicy" ferserve "$tmp/all.out" >"$tmp/np.yaml"
@@ -141,9 +164,11 @@ render --set redis.enabled=false --set replicaCount=1 --set autoscaling.enabled=
   -f "$tmp/env.yaml" >"$tmp/rocksdb-env.out"
 env_of "$tmp/rocksdb-env.out" | grep -q -- '- name: MALLOC_ARENA_MAX$'
 absent 'FERSERVE_STORE_URL' "$tmp/rocksdb-env.out" "a store URL on RocksDB"
+printf 'store:\n  encryption:\n    previousKeyItems: [old-2025.key]\n' >"$tmp/items.yaml"
 render --set store.existingUrlSecret=my-redis --set store.encryption.existingSecret=my-key \
-  -external my-redis -external my-key >"$tmp/existing.out"
+  -f "$tmp/items.yaml" -external my-redis -external my-key >"$tmp/existing.out"
 absent '^kind: Secret$' "$tmp/existing.out" "a Secret although existing ones are named"
+flags_of "$tmp/existing.out" | grep -qx -- '--store_previous_key_files=/etc/ferserve/store-key/old-2025.key'
 printf 'networkPolicy:\n  redisFrom: [{podSelector: {matchLabels: {app: profile-backup}}}]\n' \
   >"$tmp/redis-from.yaml"
 render -f "$tmp/redis-from.yaml" >"$tmp/redis-from.out"
@@ -167,6 +192,16 @@ refused "serves one replica only" --set redis.enabled=false
 refused "must exceed server.gracePeriodSeconds" --set server.gracePeriodSeconds=30
 refused "64 hex characters" --set store.encryption.key=short
 refused "fallback or fail" --set server.storeFailurePolicy=ignore
+refused "need store.encryption.enabled" --set store.encryption.enabled=false \
+  --set store.encryption.reseal=true
+printf 'store:\n  encryption:\n    previousKeys: [abc]\n' >"$tmp/short-previous.yaml"
+refused "previousKeys\[0\] must be 64 hex characters" -f "$tmp/short-previous.yaml"
+refused "name their items in store.encryption.previousKeyItems" \
+  --set store.encryption.existingSecret=my-key -f "$tmp/short-previous.yaml"
+refused "names items of store.encryption.existingSecret" -f "$tmp/items.yaml"
+printf 'store:\n  encryption:\n    previousKeyItems: [store.key]\n' >"$tmp/bad-item.yaml"
+refused "is not the name of an older key's item" --set store.encryption.existingSecret=my-key \
+  -f "$tmp/bad-item.yaml"
 printf 'auth:\n  tokenHashes:\n    t: [a-token-not-its-hash]\n' >"$tmp/raw-token.yaml"
 refused "not a lower-case hex SHA-256" -f "$tmp/raw-token.yaml"
 # A missing external Secret is reported by the structural checks.

@@ -355,6 +355,69 @@ TEST(ProfilesRestartE2eTest, ProfilesSurviveARestartEncrypted) {
   std::filesystem::remove(key_file);
 }
 
+// Key rotation: the old key kept for reading, every record sealed again with
+// the new key while serving, then the old key dropped.
+TEST(ProfilesRestartE2eTest, KeyRotationSealsEveryRecordWithTheNewKey) {
+  const std::string dir = FreshDir("rotation");
+  const std::string old_key = dir + ".old.key";
+  const std::string new_key = dir + ".new.key";
+  std::ofstream(old_key) << std::string(64, 'a') << "\n";
+  std::ofstream(new_key) << std::string(64, 'b') << "\n";
+  const std::string store = "--store=rocksdb://" + dir;
+  {
+    testing::FerserveProcess server({store, "--store_key_file=" + old_key});
+    ASSERT_TRUE(server.ok()) << server.Log();
+    auto stub = ExpressionService::NewStub(server.channel());
+    const EnrollResult result = EnrollNeutral(stub.get(), "rotated", 3);
+    ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  }
+  {
+    // The new key alone cannot read the old records yet.
+    testing::FerserveProcess server({store, "--store_key_file=" + new_key});
+    ASSERT_TRUE(server.ok()) << server.Log();
+    auto stub = ExpressionService::NewStub(server.channel());
+    fer::v1::Profile profile;
+    const grpc::Status status = GetProfile(stub.get(), "rotated", &profile);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  }
+  {
+    testing::FerserveProcess server({store, "--store_key_file=" + new_key,
+                                     "--store_previous_key_files=" + old_key, "--store_reseal"});
+    ASSERT_TRUE(server.ok()) << server.Log();
+    EXPECT_NE(server.Log().find("(older records also with sha256:"), std::string::npos)
+        << server.Log();
+    const std::string log = server.LogOnceItHas("store: resealed");
+    EXPECT_NE(log.find("store: resealed 1 profiles: 2 of 2 records sealed again"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("older keys are no longer needed"), std::string::npos) << log;
+  }
+  {
+    testing::FerserveProcess server({store, "--store_key_file=" + new_key});
+    ASSERT_TRUE(server.ok()) << server.Log();
+    auto stub = ExpressionService::NewStub(server.channel());
+    fer::v1::Profile profile;
+    const grpc::Status status = GetProfile(stub.get(), "rotated", &profile);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(profile.enrolled_features(), 3u);
+    // The feature bank opens too: enrolling appends to it.
+    const EnrollResult more = EnrollNeutral(stub.get(), "rotated", 1);
+    ASSERT_TRUE(more.status.ok()) << more.status.error_message();
+    EXPECT_EQ(more.response.enrolled_features(), 4u);
+  }
+  {
+    // A previous key file that cannot be read stops the server.
+    testing::FerserveProcess server({store, "--store_key_file=" + new_key,
+                                     "--store_previous_key_files=" + dir + ".missing.key"});
+    EXPECT_FALSE(server.ok());
+    server.WaitExit(std::chrono::seconds(30));
+    EXPECT_NE(server.Log().find(".missing.key"), std::string::npos) << server.Log();
+  }
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove(old_key);
+  std::filesystem::remove(new_key);
+}
+
 TEST(ProfilesStartupE2eTest, AStoreThatCannotOpenStopsTheServer) {
   testing::FerserveProcess server({"--store=rocksdb:///proc/ferserve_no_store_here"});
   EXPECT_FALSE(server.ok());

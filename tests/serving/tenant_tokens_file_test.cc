@@ -12,8 +12,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "lib/files/file_contents.h"
+#include "tests/log_lines.h"
 #include "tests/poll_until.h"
 #include "tests/process_temp_dir.h"
 
@@ -24,26 +24,7 @@ std::string Line(const std::string& tenant, const std::string& token) {
   return absl::StrCat(tenant, " ", TenantTokens::HashToken(token), "\n");
 }
 
-// The lines a TenantTokensFile logs, from its reload thread.
-class LogLines {
- public:
-  TenantTokensFile::Log sink() {
-    return [this](absl::string_view line) {
-      absl::MutexLock lock(&mu_);
-      lines_.emplace_back(line);
-    };
-  }
-  int Count(absl::string_view part) {
-    absl::MutexLock lock(&mu_);
-    int n = 0;
-    for (const std::string& line : lines_) n += absl::StrContains(line, part) ? 1 : 0;
-    return n;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<std::string> lines_;
-};
+using testing::LogLines;
 
 bool Authenticates(const TenantTokensFile& file, const std::string& token,
                    const std::string& tenant) {

@@ -127,9 +127,39 @@ app.kubernetes.io/component: server
 {{- if not (has .Values.server.storeFailurePolicy (list "fallback" "fail")) }}
 {{- fail "server.storeFailurePolicy must be fallback or fail" }}
 {{- end }}
+{{- $encryption := .Values.store.encryption }}
+{{- if and (or $encryption.previousKeys $encryption.previousKeyItems $encryption.reseal) (not $encryption.enabled) }}
+{{- fail "store.encryption.previousKeys, previousKeyItems and reseal need store.encryption.enabled" }}
+{{- end }}
+{{- if and $encryption.existingSecret $encryption.previousKeys }}
+{{- fail "with store.encryption.existingSecret, put the older keys in that Secret and name their items in store.encryption.previousKeyItems" }}
+{{- end }}
+{{- if and $encryption.previousKeyItems (not $encryption.existingSecret) }}
+{{- fail "store.encryption.previousKeyItems names items of store.encryption.existingSecret; without it use store.encryption.previousKeys" }}
+{{- end }}
+{{- range $encryption.previousKeyItems }}
+{{- if or (not (regexMatch "^[-._a-zA-Z0-9]+$" .)) (eq . "store.key") }}
+{{- fail (printf "store.encryption.previousKeyItems: %q is not the name of an older key's item" .) }}
+{{- end }}
+{{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail "autoscaling.minReplicas exceeds autoscaling.maxReplicas" }}
 {{- end }}
+{{- end }}
+
+{{/* The mounted files of the older store keys, comma-separated (empty: none). */}}
+{{- define "ferserve.previousKeyFiles" -}}
+{{- $files := list }}
+{{- if .Values.store.encryption.existingSecret }}
+{{- range .Values.store.encryption.previousKeyItems }}
+{{- $files = append $files (printf "/etc/ferserve/store-key/%s" .) }}
+{{- end }}
+{{- else }}
+{{- range $i, $key := .Values.store.encryption.previousKeys }}
+{{- $files = append $files (printf "/etc/ferserve/store-key/previous-%d.key" $i) }}
+{{- end }}
+{{- end }}
+{{- join "," $files }}
 {{- end }}
 
 {{/* The Secret with the tenants' token hashes, or empty without auth. */}}
