@@ -79,6 +79,43 @@ Profile MetaAfterPut(const Profile& profile, const Profile* stored, uint64_t new
   return meta;
 }
 
+// Checks that `plain` decodes as the record `key` names (a profile's meta,
+// features or translator/<N>).
+absl::Status CheckRecord(const std::string& key, absl::string_view plain) {
+  const std::vector<absl::string_view> parts = absl::StrSplit(key, absl::MaxSplits('/', 4));
+  if (parts.size() != 5) return absl::DataLossError("not a profile record key");
+  const absl::string_view tenant = parts[2];
+  const absl::string_view user_id = parts[3];
+  absl::string_view record = parts[4];
+  if (record == "meta") {
+    Profile meta;
+    if (absl::Status s = DecodeProfileMeta(plain, &meta, nullptr); !s.ok()) return s;
+    if (meta.tenant != tenant || meta.user_id != user_id) {
+      return absl::DataLossError(
+          absl::StrCat("belongs to user '", meta.user_id, "' of tenant '", meta.tenant, "'"));
+    }
+    return absl::OkStatus();
+  }
+  if (record == "features") return DecodeFeatureBank(plain).status();
+  uint64_t version = 0;
+  if (absl::ConsumePrefix(&record, "translator/") && absl::SimpleAtoi(record, &version)) {
+    return DecodeTranslator(plain, version).status();
+  }
+  return absl::DataLossError("not a profile record key");
+}
+
+// The profile prefix ("fer/v1/<tenant>/<user>/") of a record key; empty
+// for keys of no profile.
+absl::string_view ProfilePrefixOf(absl::string_view key) {
+  size_t end = 0;
+  for (int slash = 0; slash < 4; ++slash) {
+    end = key.find('/', end);
+    if (end == absl::string_view::npos) return {};
+    ++end;
+  }
+  return key.substr(0, end);
+}
+
 }  // namespace
 
 KvProfileStore::KvProfileStore(std::unique_ptr<KvBackend> backend,
@@ -314,47 +351,6 @@ absl::StatusOr<int64_t> KvProfileStore::Delete(absl::string_view tenant,
   return absl::AbortedError(absl::StrCat("gave up deleting ", Who(tenant, user_id), " after ",
                                          options_.cas_attempts, " conflicting attempts"));
 }
-
-namespace {
-
-// Checks that `plain` decodes as the record `key` names (a profile's meta,
-// features or translator/<N>).
-absl::Status CheckRecord(const std::string& key, absl::string_view plain) {
-  const std::vector<absl::string_view> parts = absl::StrSplit(key, absl::MaxSplits('/', 4));
-  if (parts.size() != 5) return absl::DataLossError("not a profile record key");
-  const absl::string_view tenant = parts[2];
-  const absl::string_view user_id = parts[3];
-  absl::string_view record = parts[4];
-  if (record == "meta") {
-    Profile meta;
-    if (absl::Status s = DecodeProfileMeta(plain, &meta, nullptr); !s.ok()) return s;
-    if (meta.tenant != tenant || meta.user_id != user_id) {
-      return absl::DataLossError(
-          absl::StrCat("belongs to user '", meta.user_id, "' of tenant '", meta.tenant, "'"));
-    }
-    return absl::OkStatus();
-  }
-  if (record == "features") return DecodeFeatureBank(plain).status();
-  uint64_t version = 0;
-  if (absl::ConsumePrefix(&record, "translator/") && absl::SimpleAtoi(record, &version)) {
-    return DecodeTranslator(plain, version).status();
-  }
-  return absl::DataLossError("not a profile record key");
-}
-
-// The profile prefix ("fer/v1/<tenant>/<user>/") of a record key; empty
-// for keys of no profile.
-absl::string_view ProfilePrefixOf(absl::string_view key) {
-  size_t end = 0;
-  for (int slash = 0; slash < 4; ++slash) {
-    end = key.find('/', end);
-    if (end == absl::string_view::npos) return {};
-    ++end;
-  }
-  return key.substr(0, end);
-}
-
-}  // namespace
 
 absl::Status KvProfileStore::ResealProfile(const std::string& prefix, ResealReport* report) {
   const std::string meta_key = prefix + "meta";
