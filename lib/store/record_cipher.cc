@@ -40,6 +40,13 @@ absl::Status CheckKeyId(const std::string& id) {
   return absl::OkStatus();
 }
 
+// The key in the file at `path`: 32 raw bytes or 64 hex characters.
+absl::StatusOr<std::string> ReadKeyFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFileContents(path, "encryption key file");
+  if (!text.ok()) return absl::FailedPreconditionError(text.status().message());
+  return RecordCipher::ParseKey(*text, absl::StrCat("file '", path, "'"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> RecordCipher::ParseKey(absl::string_view text,
@@ -69,17 +76,6 @@ absl::StatusOr<std::unique_ptr<RecordCipher>> RecordCipher::FromKey(absl::string
   cipher->keys_.emplace(std::move(key_id), std::string(key));
   return cipher;
 }
-
-namespace {
-
-// The key in the file at `path`: 32 raw bytes or 64 hex characters.
-absl::StatusOr<std::string> ReadKeyFile(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFileContents(path, "encryption key file");
-  if (!text.ok()) return absl::FailedPreconditionError(text.status().message());
-  return RecordCipher::ParseKey(*text, absl::StrCat("file '", path, "'"));
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<RecordCipher>> RecordCipher::FromKeyFile(const std::string& path,
                                                                         std::string key_id) {
