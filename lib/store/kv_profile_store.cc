@@ -238,45 +238,53 @@ absl::StatusOr<uint64_t> KvProfileStore::Put(const Profile& profile, uint64_t ex
     translator_value = std::move(*sealed);
   }
 
-  absl::Status status = backend_->Transact(
-      meta_key,
+  // Aborted from the backend without a version conflict: the meta record
+  // was rewritten at the same version (resealed) meanwhile; write again.
+  bool version_conflict = false;
+  const auto decide =
       [&](const std::optional<std::string>& stored_value) -> absl::StatusOr<std::vector<KvWrite>> {
-        Profile stored;
-        uint64_t stored_previous = 0;
-        if (stored_value.has_value()) {
-          if (absl::Status s =
-                  DecodeMeta(meta_key, *stored_value, tenant, user_id, &stored, &stored_previous);
-              !s.ok()) {
-            return s;
-          }
-        }
-        if (stored.version != expected_version) {
-          return absl::AbortedError(absl::StrCat("version conflict on ", Who(tenant, user_id),
-                                                 ": expected version ", expected_version,
-                                                 ", stored version ", stored.version));
-        }
-        auto translator_version =
-            TranslatorVersionAfterPut(profile, stored, translator_value.has_value(), new_version);
-        if (!translator_version.ok()) return translator_version.status();
-        std::vector<KvWrite> writes;
-        if (translator_value.has_value()) writes.push_back({new_translator_key, *translator_value});
-        uint64_t previous = stored_previous;
-        if (*translator_version != stored.translator_version) {
-          // The replaced translator stays readable; the one before it goes.
-          previous = stored.translator_version;
-          if (stored_previous != 0) {
-            writes.push_back(
-                {ProfileTranslatorKey(tenant, user_id, stored_previous), std::nullopt});
-          }
-        }
-        const Profile meta = MetaAfterPut(profile, stored_value.has_value() ? &stored : nullptr,
-                                          new_version, *translator_version, now_ms);
-        auto meta_value = Seal(meta_key, EncodeProfileMeta(meta, previous));
-        if (!meta_value.ok()) return meta_value.status();
-        writes.push_back({features_key, *features_value});
-        writes.push_back({meta_key, std::move(*meta_value)});
-        return writes;
-      });
+    Profile stored;
+    uint64_t stored_previous = 0;
+    if (stored_value.has_value()) {
+      if (absl::Status s =
+              DecodeMeta(meta_key, *stored_value, tenant, user_id, &stored, &stored_previous);
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (stored.version != expected_version) {
+      version_conflict = true;
+      return absl::AbortedError(absl::StrCat("version conflict on ", Who(tenant, user_id),
+                                             ": expected version ", expected_version,
+                                             ", stored version ", stored.version));
+    }
+    auto translator_version =
+        TranslatorVersionAfterPut(profile, stored, translator_value.has_value(), new_version);
+    if (!translator_version.ok()) return translator_version.status();
+    std::vector<KvWrite> writes;
+    if (translator_value.has_value()) writes.push_back({new_translator_key, *translator_value});
+    uint64_t previous = stored_previous;
+    if (*translator_version != stored.translator_version) {
+      // The replaced translator stays readable; the one before it goes.
+      previous = stored.translator_version;
+      if (stored_previous != 0) {
+        writes.push_back({ProfileTranslatorKey(tenant, user_id, stored_previous), std::nullopt});
+      }
+    }
+    const Profile meta = MetaAfterPut(profile, stored_value.has_value() ? &stored : nullptr,
+                                      new_version, *translator_version, now_ms);
+    auto meta_value = Seal(meta_key, EncodeProfileMeta(meta, previous));
+    if (!meta_value.ok()) return meta_value.status();
+    writes.push_back({features_key, *features_value});
+    writes.push_back({meta_key, std::move(*meta_value)});
+    return writes;
+  };
+  absl::Status status;
+  for (int attempt = 0; attempt < options_.cas_attempts; ++attempt) {
+    status = backend_->Transact(meta_key, decide);
+    if (!IsConflict(status) || version_conflict) break;
+    Backoff(attempt);
+  }
   if (!status.ok()) return status;
   return new_version;
 }
