@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "lib/store/profile_store.h"
 #include "tests/poll_until.h"
+#include "tests/store/hooked_backend.h"
 #include "tests/store/profile_store_contract.h"
 #include "tests/store/redis_server.h"
 
@@ -43,40 +44,6 @@ class RedisEnv {
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Redis, ProfileStoreContract, RedisEnv);
 
-// A Redis backend whose next Transact runs a hook once after WATCH, before
-// its writes are decided, as another client writing then would.
-class InterleavedRedis : public KvBackend {
- public:
-  explicit InterleavedRedis(const std::string& url) {
-    RedisEndpoint endpoint;
-    EXPECT_TRUE(ParseRedisUrl(url, &endpoint).ok());
-    real_ = std::make_unique<RedisBackend>(endpoint, 4);
-  }
-  std::string Describe() const override { return real_->Describe(); }
-  absl::Status Ping() override { return real_->Ping(); }
-  absl::StatusOr<std::vector<std::optional<std::string>>> MultiGet(
-      const std::vector<std::string>& keys) override {
-    return real_->MultiGet(keys);
-  }
-  absl::Status Transact(const std::string& guard_key, Decide decide) override {
-    std::function<void()> hook = std::exchange(inside_transaction, nullptr);
-    return real_->Transact(
-        guard_key,
-        [&](const std::optional<std::string>& guard) -> absl::StatusOr<std::vector<KvWrite>> {
-          if (hook) std::exchange(hook, nullptr)();
-          return decide(guard);
-        });
-  }
-  absl::StatusOr<std::vector<std::string>> ScanKeys(absl::string_view prefix) override {
-    return real_->ScanKeys(prefix);
-  }
-
-  std::function<void()> inside_transaction;
-
- private:
-  std::unique_ptr<RedisBackend> real_;
-};
-
 TEST(RedisStoreTest, APutThatRacesAResealStillCommits) {
   RedisServer server;
   ASSERT_TRUE(server.ok());
@@ -85,20 +52,22 @@ TEST(RedisStoreTest, APutThatRacesAResealStillCommits) {
   ASSERT_TRUE(OpenRedis(server.url(), old_key)->Put(SampleProfile("acme", "alice"), 0).ok());
   const ProfileStoreOptions options = RotatedKeyOptions();
   auto other_replica = OpenRedis(server.url(), options);
-  auto backend = std::make_unique<InterleavedRedis>(server.url());
-  InterleavedRedis* hooks = backend.get();
+  RedisEndpoint endpoint;
+  ASSERT_TRUE(ParseRedisUrl(server.url(), &endpoint).ok());
+  auto backend = std::make_unique<HookedBackend>(std::make_shared<RedisBackend>(endpoint, 4));
+  HookedBackend* hooks = backend.get();
   KvProfileStore store(std::move(backend), options);
   // The meta record is resealed (same version, new bytes) between the
   // Put's WATCH and its EXEC, so the first EXEC is refused.
-  hooks->inside_transaction = [&] {
+  hooks->RunOnceInNextTransact(HookedBackend::When::kInsideTransact, [&] {
     auto report = other_replica->Reseal(NeverStop);
     ASSERT_TRUE(report.ok()) << report.status();
     EXPECT_EQ(report->resealed, 3);
-  };
+  });
   auto version = store.Put(SampleProfile("acme", "alice", "weights-v2"), 1);
   ASSERT_TRUE(version.ok()) << version.status();
   EXPECT_EQ(*version, 2u);
-  EXPECT_EQ(hooks->inside_transaction, nullptr);
+  EXPECT_FALSE(hooks->hook_pending());
   EXPECT_EQ(store.Get("acme", "alice")->translator, "weights-v2");
   // A real conflict is still one.
   EXPECT_EQ(store.Put(SampleProfile("acme", "alice"), 1).status().code(),

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "lib/store/profile_store.h"
+#include "tests/store/hooked_backend.h"
 #include "tests/store/profile_store_contract.h"
 
 namespace fer::testing {
@@ -47,31 +48,6 @@ class RocksEnv {
 
 INSTANTIATE_TYPED_TEST_SUITE_P(RocksDb, ProfileStoreContract, RocksEnv);
 
-// One database shared by several stores, with a hook that runs once just
-// before this store's next Transact, as another writer would.
-class SharedBackend : public KvBackend {
- public:
-  explicit SharedBackend(std::shared_ptr<KvBackend> real) : real_(std::move(real)) {}
-  std::string Describe() const override { return real_->Describe(); }
-  absl::Status Ping() override { return real_->Ping(); }
-  absl::StatusOr<std::vector<std::optional<std::string>>> MultiGet(
-      const std::vector<std::string>& keys) override {
-    return real_->MultiGet(keys);
-  }
-  absl::Status Transact(const std::string& guard_key, Decide decide) override {
-    if (auto hook = std::exchange(before_transact, nullptr)) hook();
-    return real_->Transact(guard_key, decide);
-  }
-  absl::StatusOr<std::vector<std::string>> ScanKeys(absl::string_view prefix) override {
-    return real_->ScanKeys(prefix);
-  }
-
-  std::function<void()> before_transact;
-
- private:
-  std::shared_ptr<KvBackend> real_;
-};
-
 TEST(RocksDbStoreTest, ResealReadsAProfileAgainWhenItChangedMeanwhile) {
   const std::string dir = FreshDir("reseal");
   auto opened = RocksDbBackend::Open(dir, {});
@@ -80,25 +56,25 @@ TEST(RocksDbStoreTest, ResealReadsAProfileAgainWhenItChangedMeanwhile) {
   ProfileStoreOptions old_key;
   old_key.cipher = TestCipher('o', "key-2025");
   // A replica still on the old key.
-  KvProfileStore old_store(std::make_unique<SharedBackend>(db), old_key);
+  KvProfileStore old_store(std::make_unique<HookedBackend>(db), old_key);
   ASSERT_TRUE(old_store.Put(SampleProfile("acme", "alice"), 0).ok());
 
   const ProfileStoreOptions options = RotatedKeyOptions();
-  auto backend = std::make_unique<SharedBackend>(db);
-  SharedBackend* hooks = backend.get();
+  auto backend = std::make_unique<HookedBackend>(db);
+  HookedBackend* hooks = backend.get();
   KvProfileStore store(std::move(backend), options);
   // Between the reseal's read and its write the old replica appends.
-  hooks->before_transact = [&] {
+  hooks->RunOnceInNextTransact(HookedBackend::When::kBeforeTransact, [&] {
     ASSERT_TRUE(old_store.AppendFeatures("acme", "alice", {{9, 9, 9, 9}}).ok());
-  };
+  });
   auto report = store.Reseal(NeverStop);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->resealed, 3);
-  EXPECT_EQ(hooks->before_transact, nullptr);  // The hook ran.
+  EXPECT_FALSE(hooks->hook_pending());
 
   ProfileStoreOptions new_only;
   new_only.cipher = TestCipher('n', "key-2026");
-  KvProfileStore reopened(std::make_unique<SharedBackend>(db), new_only);
+  KvProfileStore reopened(std::make_unique<HookedBackend>(db), new_only);
   auto got = reopened.Get("acme", "alice");
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->version, 2u);
