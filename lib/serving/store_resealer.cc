@@ -7,8 +7,8 @@
 namespace fer {
 
 StoreResealer::StoreResealer(ProfileStore* store, std::string key_id, const Log& log,
-                             absl::Duration retry)
-    : store_(store), key_id_(std::move(key_id)), log_(log), retry_(retry), thread_([this] {
+                             const StoreResealerOptions& options)
+    : store_(store), key_id_(std::move(key_id)), log_(log), options_(options), thread_([this] {
         Run();
       }) {}
 
@@ -28,15 +28,24 @@ bool StoreResealer::stopping() const {
 void StoreResealer::Run() {
   log_(absl::StrCat("store: resealing every record with key ", key_id_));
   while (true) {
-    absl::StatusOr<ResealReport> report = store_->Reseal([this] { return stopping(); });
+    absl::Time next_progress = absl::Now() + options_.progress_interval;
+    absl::StatusOr<ResealReport> report = store_->Reseal([&](const ResealReport& so_far) {
+      if (absl::Now() >= next_progress) {
+        log_(absl::StrCat("store: resealing: ", so_far.profiles, " profiles so far, ",
+                          so_far.resealed, " of ", so_far.records, " records sealed again"));
+        next_progress = absl::Now() + options_.progress_interval;
+      }
+      return !stopping();
+    });
     if (!report.ok()) {
-      log_(absl::StrCat("store: resealing failed: ", report.status().ToString(),
-                        absl::IsUnavailable(report.status())
-                            ? absl::StrCat("; trying again in ", absl::FormatDuration(retry_))
-                            : ""));
+      log_(absl::StrCat(
+          "store: resealing failed: ", report.status().ToString(),
+          absl::IsUnavailable(report.status())
+              ? absl::StrCat("; trying again in ", absl::FormatDuration(options_.retry))
+              : ""));
       if (!absl::IsUnavailable(report.status())) return;
       absl::MutexLock lock(&mu_);
-      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), retry_)) return;
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.retry)) return;
       continue;
     }
     std::string line =

@@ -13,10 +13,17 @@
 
 namespace fer {
 
+struct StoreResealerOptions {
+  // Wait before trying again while the store is unavailable.
+  absl::Duration retry = absl::Seconds(10);
+  // Least time between two progress lines.
+  absl::Duration progress_interval = absl::Seconds(30);
+};
+
 // Seals a profile store's records again with the current key on a thread of
 // its own (ProfileStore::Reseal), for key rotation while serving: started
-// once, it tries again every `retry` while the store is unavailable, and
-// reports the start and the outcome to `log`. The destructor stops it
+// once, it tries again while the store is unavailable, and reports the
+// start, its progress and the outcome to `log`. The destructor stops it
 // between two profiles and waits for it.
 class StoreResealer {
  public:
@@ -24,7 +31,7 @@ class StoreResealer {
 
   // `key_id` names the current key in the log.
   StoreResealer(ProfileStore* store, std::string key_id, const Log& log,
-                absl::Duration retry = absl::Seconds(10));
+                const StoreResealerOptions& options = {});
   ~StoreResealer();
   StoreResealer(const StoreResealer&) = delete;
   StoreResealer& operator=(const StoreResealer&) = delete;
@@ -36,7 +43,7 @@ class StoreResealer {
   ProfileStore* const store_;
   const std::string key_id_;
   const Log log_;
-  const absl::Duration retry_;
+  const StoreResealerOptions options_;
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -413,7 +413,7 @@ absl::Status KvProfileStore::ResealProfile(const std::string& prefix, ResealRepo
                                          options_.cas_attempts, " conflicting attempts"));
 }
 
-absl::StatusOr<ResealReport> KvProfileStore::Reseal(absl::FunctionRef<bool()> stopped) {
+absl::StatusOr<ResealReport> KvProfileStore::Reseal(ResealGoOn go_on) {
   if (options_.cipher == nullptr) {
     return absl::FailedPreconditionError("resealing needs an encryption key; none is configured");
   }
@@ -422,7 +422,7 @@ absl::StatusOr<ResealReport> KvProfileStore::Reseal(absl::FunctionRef<bool()> st
   ResealReport report;
   // Sorted keys: each profile's records are adjacent.
   for (size_t i = 0; i < keys->size();) {
-    if (stopped()) {
+    if (!go_on(report)) {
       report.stopped = true;
       break;
     }

@@ -25,7 +25,7 @@ class KvProfileStore : public ProfileStore {
   absl::StatusOr<Profile> AppendFeatures(absl::string_view tenant, absl::string_view user_id,
                                          const std::vector<std::vector<float>>& features) override;
   absl::StatusOr<int64_t> Delete(absl::string_view tenant, absl::string_view user_id) override;
-  absl::StatusOr<ResealReport> Reseal(absl::FunctionRef<bool()> stopped) override;
+  absl::StatusOr<ResealReport> Reseal(ResealGoOn go_on) override;
   absl::StatusOr<std::vector<std::string>> ListKeys(absl::string_view prefix) override;
 
   // The database underneath (tests write raw records through it).

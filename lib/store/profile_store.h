@@ -95,10 +95,12 @@ class ProfileStore {
   // profile's records are rewritten in one atomic write that is applied only
   // if the profile did not change meanwhile (else it is read again), so
   // concurrent writers and other replicas resealing never lose an update.
-  // `stopped` is asked before each profile; when it holds, Reseal ends
-  // early (report.stopped). FailedPrecondition without a cipher;
-  // Unavailable when the store is down.
-  virtual absl::StatusOr<ResealReport> Reseal(absl::FunctionRef<bool()> stopped) = 0;
+  // `go_on` is called before each profile with the report so far (for
+  // progress); when it answers false, Reseal ends there (report.stopped).
+  // FailedPrecondition without a cipher; Unavailable when the store is
+  // down.
+  using ResealGoOn = absl::FunctionRef<bool(const ResealReport& so_far)>;
+  virtual absl::StatusOr<ResealReport> Reseal(ResealGoOn go_on) = 0;
 
   // Every stored key starting with `prefix` (for tests and erasure checks).
   virtual absl::StatusOr<std::vector<std::string>> ListKeys(absl::string_view prefix) = 0;

@@ -24,6 +24,18 @@ bool WaitFor(const LogLines& log, absl::string_view text) {
   return testing::PollUntil([&] { return log.Count(text) > 0; }, std::chrono::seconds(10));
 }
 
+StoreResealerOptions RetryEvery(absl::Duration retry) {
+  StoreResealerOptions options;
+  options.retry = retry;
+  return options;
+}
+
+StoreResealerOptions ProgressEvery(absl::Duration interval) {
+  StoreResealerOptions options;
+  options.progress_interval = interval;
+  return options;
+}
+
 // A store whose Reseal answers from a script; everything else is unused.
 class ScriptedStore : public ProfileStore {
  public:
@@ -45,14 +57,19 @@ class ScriptedStore : public ProfileStore {
   absl::StatusOr<std::vector<std::string>> ListKeys(absl::string_view) override {
     return absl::UnimplementedError("unused");
   }
-  absl::StatusOr<ResealReport> Reseal(absl::FunctionRef<bool()> stopped) override {
+  absl::StatusOr<ResealReport> Reseal(ResealGoOn go_on) override {
     const int call = calls++;
     if (until_stopped) {
-      while (!stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      ResealReport report;
-      report.profiles = 7;
-      report.stopped = true;
-      return report;
+      // One profile and one record resealed every millisecond.
+      ResealReport so_far;
+      while (go_on(so_far)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        ++so_far.profiles;
+        ++so_far.records;
+        ++so_far.resealed;
+      }
+      so_far.stopped = true;
+      return so_far;
     }
     if (call < unavailable_calls) return absl::UnavailableError("redis://db:6379 is down");
     if (!error.ok()) return error;
@@ -115,7 +132,7 @@ TEST(StoreResealerTest, TriesAgainWhileTheStoreIsUnavailable) {
   store.report.records = 9;
   store.report.resealed = 4;
   LogLines log;
-  StoreResealer resealer(&store, "k2", log.sink(), absl::Milliseconds(5));
+  StoreResealer resealer(&store, "k2", log.sink(), RetryEvery(absl::Milliseconds(5)));
   ASSERT_TRUE(WaitFor(log, "store: resealed")) << ::testing::PrintToString(log.lines());
   EXPECT_EQ(store.calls, 3);
   const std::vector<std::string> lines = log.lines();
@@ -147,7 +164,7 @@ TEST(StoreResealerTest, OtherErrorsAreReportedOnceWithoutRetrying) {
   store.error = absl::FailedPreconditionError("resealing needs an encryption key");
   LogLines log;
   {
-    StoreResealer resealer(&store, "k2", log.sink(), absl::Milliseconds(1));
+    StoreResealer resealer(&store, "k2", log.sink(), RetryEvery(absl::Milliseconds(1)));
     ASSERT_TRUE(WaitFor(log, "resealing failed")) << ::testing::PrintToString(log.lines());
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -155,22 +172,32 @@ TEST(StoreResealerTest, OtherErrorsAreReportedOnceWithoutRetrying) {
   EXPECT_EQ(log.Count("trying again"), 0);
 }
 
-TEST(StoreResealerTest, DestructionStopsARunAndAWaitForTheStore) {
+TEST(StoreResealerTest, ReportsProgressUntilDestructionStopsIt) {
   ScriptedStore running;
   running.until_stopped = true;
   LogLines log;
   {
-    StoreResealer resealer(&running, "k2", log.sink());
-    ASSERT_TRUE(testing::PollUntil([&] { return running.calls > 0; }, std::chrono::seconds(10)));
+    StoreResealer resealer(&running, "k2", log.sink(), ProgressEvery(absl::Milliseconds(20)));
+    ASSERT_TRUE(testing::PollUntil([&] { return log.Count("profiles so far") >= 2; },
+                                   std::chrono::seconds(10)));
   }
-  EXPECT_EQ(log.Count("store: resealing stopped after 7 profiles"), 1) << log.lines().back();
-  EXPECT_EQ(log.Count("the next start with --store_reseal goes on"), 1);
+  const std::vector<std::string> lines = log.lines();
+  ASSERT_GE(lines.size(), 4u) << ::testing::PrintToString(lines);
+  EXPECT_TRUE(absl::StartsWith(lines[1], "store: resealing: ")) << lines[1];
+  EXPECT_TRUE(absl::StrContains(lines[1], " records sealed again")) << lines[1];
+  const std::string& last = lines.back();
+  EXPECT_TRUE(absl::StartsWith(last, "store: resealing stopped after ")) << last;
+  EXPECT_TRUE(absl::StrContains(last, "the next start with --store_reseal goes on")) << last;
+}
+
+TEST(StoreResealerTest, DestructionDoesNotWaitForTheNextTry) {
+  LogLines log;
 
   ScriptedStore down;
   down.unavailable_calls = 1000;
   {
     // An hour between tries: the destructor must not wait for it.
-    StoreResealer resealer(&down, "k2", log.sink(), absl::Hours(1));
+    StoreResealer resealer(&down, "k2", log.sink(), RetryEvery(absl::Hours(1)));
     ASSERT_TRUE(testing::PollUntil([&] { return down.calls > 0; }, std::chrono::seconds(10)));
   }
   EXPECT_EQ(down.calls, 1);

@@ -211,9 +211,7 @@ class SwitchableStore : public ProfileStore {
   absl::StatusOr<int64_t> Delete(absl::string_view tenant, absl::string_view user_id) override {
     return real_->Delete(tenant, user_id);
   }
-  absl::StatusOr<ResealReport> Reseal(absl::FunctionRef<bool()> stopped) override {
-    return real_->Reseal(stopped);
-  }
+  absl::StatusOr<ResealReport> Reseal(ResealGoOn go_on) override { return real_->Reseal(go_on); }
   absl::StatusOr<std::vector<std::string>> ListKeys(absl::string_view prefix) override {
     return real_->ListKeys(prefix);
   }

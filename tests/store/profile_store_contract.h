@@ -380,7 +380,7 @@ TYPED_TEST_P(ProfileStoreContract, EncryptsAtRestAndRefusesWrongKeys) {
   }
 }
 
-inline bool NeverStop() { return false; }
+inline bool NeverStop(const ResealReport&) { return true; }
 
 // After a key rotation: sealing with key-2026 (TestCipher('n')), opening
 // key-2025's records (TestCipher('o')) too.
@@ -428,7 +428,7 @@ TYPED_TEST_P(ProfileStoreContract, ResealMovesEveryRecordToTheCurrentKey) {
   ASSERT_TRUE(store->Put(SampleProfile("acme", "dee"), 0).ok());
   const auto dee_before = RawRecords(store, "acme", "dee");
 
-  auto stopped = store->Reseal([] { return true; });
+  auto stopped = store->Reseal([](const ResealReport&) { return false; });
   ASSERT_TRUE(stopped.ok()) << stopped.status();
   EXPECT_TRUE(stopped->stopped);
   EXPECT_EQ(stopped->profiles, 0);
