@@ -6,7 +6,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "lib/store/profile_codec.h"
@@ -79,18 +78,14 @@ Profile MetaAfterPut(const Profile& profile, const Profile* stored, uint64_t new
   return meta;
 }
 
-// Checks that `plain` decodes as the record `key` names (a profile's meta,
-// features or translator/<N>).
-absl::Status CheckRecord(const std::string& key, absl::string_view plain) {
-  const std::vector<absl::string_view> parts = absl::StrSplit(key, absl::MaxSplits('/', 4));
-  if (parts.size() != 5) return absl::DataLossError("not a profile record key");
-  const absl::string_view tenant = parts[2];
-  const absl::string_view user_id = parts[3];
-  absl::string_view record = parts[4];
+// Checks that `plain` decodes as the record `key` of the profile under
+// `prefix` names (its meta, features or translator/<N>).
+absl::Status CheckRecord(absl::string_view prefix, absl::string_view key, absl::string_view plain) {
+  absl::string_view record = key.substr(prefix.size());
   if (record == "meta") {
     Profile meta;
     if (absl::Status s = DecodeProfileMeta(plain, &meta, nullptr); !s.ok()) return s;
-    if (meta.tenant != tenant || meta.user_id != user_id) {
+    if (ProfileKeyPrefix(meta.tenant, meta.user_id) != prefix) {
       return absl::DataLossError(
           absl::StrCat("belongs to user '", meta.user_id, "' of tenant '", meta.tenant, "'"));
     }
@@ -384,7 +379,7 @@ absl::Status KvProfileStore::ResealProfile(const std::string& prefix, ResealRepo
       auto plain = RecordCipher::IsSealed(*value) ? cipher.Open(*value, read[i])
                                                   : absl::StatusOr<std::string>(*value);
       if (!plain.ok()) return Annotate(plain.status(), absl::StrCat("record ", read[i]));
-      if (absl::Status s = CheckRecord(read[i], *plain); !s.ok()) {
+      if (absl::Status s = CheckRecord(prefix, read[i], *plain); !s.ok()) {
         return Annotate(s, absl::StrCat("record ", read[i]));
       }
       auto sealed = cipher.Seal(*plain, read[i]);
@@ -417,7 +412,7 @@ absl::StatusOr<ResealReport> KvProfileStore::Reseal(ResealGoOn go_on) {
   if (options_.cipher == nullptr) {
     return absl::FailedPreconditionError("resealing needs an encryption key; none is configured");
   }
-  auto keys = backend_->ScanKeys("fer/v1/");
+  auto keys = backend_->ScanKeys(kProfileKeyRoot);
   if (!keys.ok()) return keys.status();
   ResealReport report;
   // Sorted keys: each profile's records are adjacent.

@@ -27,11 +27,11 @@ absl::Status ValidateProfileId(absl::string_view what, absl::string_view id) {
 }
 
 std::string TenantKeyPrefix(absl::string_view tenant) {
-  return absl::StrCat("fer/v1/", tenant, "/");
+  return absl::StrCat(kProfileKeyRoot, tenant, "/");
 }
 
 std::string ProfileKeyPrefix(absl::string_view tenant, absl::string_view user_id) {
-  return absl::StrCat("fer/v1/", tenant, "/", user_id, "/");
+  return absl::StrCat(kProfileKeyRoot, tenant, "/", user_id, "/");
 }
 
 std::string ProfileMetaKey(absl::string_view tenant, absl::string_view user_id) {

@@ -141,7 +141,9 @@ absl::StatusOr<std::unique_ptr<ProfileStore>> OpenProfileStore(absl::string_view
 // Checks a tenant or user id (see ProfileStore).
 absl::Status ValidateProfileId(absl::string_view what, absl::string_view id);
 
-// "fer/v1/<tenant>/", "fer/v1/<tenant>/<user>/" and the record keys.
+// Where every profile record's key starts, "fer/v1/<tenant>/",
+// "fer/v1/<tenant>/<user>/" and the record keys.
+inline constexpr absl::string_view kProfileKeyRoot = "fer/v1/";
 std::string TenantKeyPrefix(absl::string_view tenant);
 std::string ProfileKeyPrefix(absl::string_view tenant, absl::string_view user_id);
 std::string ProfileMetaKey(absl::string_view tenant, absl::string_view user_id);

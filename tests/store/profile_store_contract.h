@@ -471,24 +471,37 @@ TYPED_TEST_P(ProfileStoreContract, ResealLeavesProfilesItCannotOpen) {
   ProfileStoreOptions lost_key;
   lost_key.cipher = TestCipher('l', "lost");
   ASSERT_TRUE(this->Open(lost_key)->Put(SampleProfile("acme", "lost"), 0).ok());
-  ASSERT_TRUE(this->Open()->Put(SampleProfile("acme", "plain"), 0).ok());
+  {
+    KvProfileStore* plain = this->Open();
+    ASSERT_TRUE(plain->Put(SampleProfile("acme", "plain"), 0).ok());
+    ASSERT_TRUE(plain->Put(SampleProfile("acme", "swapped"), 0).ok());
+    ASSERT_TRUE(plain->Put(SampleProfile("beta", "other"), 0).ok());
+  }
   ProfileStoreOptions options;
   options.cipher = TestCipher('n', "key-2026");
   KvProfileStore* store = this->Open(options);
   const auto lost_before = RawRecords(store, "acme", "lost");
-  // A plain record that does not decode is never sealed.
+  // A plain record that does not decode is never sealed, nor one that
+  // decodes as another user's.
   PlantRecord(store, ProfileFeaturesKey("acme", "plain"), "not a feature bank");
+  const auto other_meta = RawRecords(store, "beta", "other").at(ProfileMetaKey("beta", "other"));
+  PlantRecord(store, ProfileMetaKey("acme", "swapped"), other_meta);
   ASSERT_TRUE(store->Put(SampleProfile("acme", "ok"), 0).ok());
 
   auto report = store->Reseal(NeverStop);
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(report->profiles, 3);
-  EXPECT_EQ(report->failed_profiles, 2);
+  EXPECT_EQ(report->profiles, 5);
+  EXPECT_EQ(report->failed_profiles, 3);
   EXPECT_EQ(report->first_error.code(), absl::StatusCode::kPermissionDenied) << report->first_error;
   EXPECT_TRUE(absl::StrContains(report->first_error.message(), "lost"));
   EXPECT_EQ(RawRecords(store, "acme", "lost"), lost_before);
-  for (const auto& [key, value] : RawRecords(store, "acme", "plain")) {
-    EXPECT_FALSE(RecordCipher::IsSealed(value)) << key;
+  for (const std::string user : {"plain", "swapped"}) {
+    for (const auto& [key, value] : RawRecords(store, "acme", user)) {
+      EXPECT_FALSE(RecordCipher::IsSealed(value)) << key;
+    }
+  }
+  for (const auto& [key, value] : RawRecords(store, "beta", "other")) {
+    EXPECT_EQ(RecordCipher::SealedKeyId(value), "key-2026") << key;
   }
 
   auto unkeyed = this->Open()->Reseal(NeverStop);
